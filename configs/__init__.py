@@ -1,0 +1,1 @@
+"""Shipped example configs (package data, so `gdtrain fit` finds them by name after any install)."""

@@ -1,0 +1,1 @@
+"""Built-in datasets shipped as package data (see README.md)."""

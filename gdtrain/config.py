@@ -1,0 +1,313 @@
+"""The YAML config: loaded into dataclasses, every default filled in, every value checked.
+
+A problem is a ``ConfigError`` whose message starts with the key path and says what is expected
+(``optimizer.lr: must be > 0, got -0.1``; ``trainig: unknown key; did you mean 'training'?``).
+See DESIGN.md §3 for the contract; ``to_dict`` gives the resolved config written to the run directory.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Union
+
+import yaml
+
+from .activations import ACTIVATIONS
+from .errors import ConfigError
+from .init import INITIALIZERS
+from .losses import LOSSES
+from .optimizers import resolve_optimizer
+from .options import boolean, choice, describe, integer, number
+from .registry import nearest
+from .schedules import resolve_schedule
+
+
+def _optional(check):
+    return lambda v: None if v is None else check(v)
+
+
+def _string(v):
+    return None if isinstance(v, str) and v else "must be a non-empty string"
+
+
+def _target(v):
+    if isinstance(v, str) and v:
+        return None
+    if isinstance(v, list) and v and all(isinstance(s, str) and s for s in v):
+        return None
+    return "must be a column name or a list of column names"
+
+
+def _option(default=None, check=None, doc="", factory=None, convert=None):
+    """A config field: ``check(value)`` says what is wrong (or None); ``convert(value, path)`` builds it."""
+    meta = {"check": check, "doc": doc, "convert": convert}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class DataConfig:
+    source: str = _option("digits", _string, "built-in dataset name or a .csv / .npz / MNIST .idx[.gz] path")
+    target: Optional[Union[str, List[str]]] = _option(None, _optional(_target), "CSV target column(s); default: the last")
+    labels: Optional[str] = _option(None, _optional(_string), "IDX labels file (default: inferred from source)")
+    test_source: Optional[str] = _option(None, _optional(_string), "separate test file (then test_split is unused)")
+    test_labels: Optional[str] = _option(None, _optional(_string), "IDX labels file of test_source")
+    validation_split: float = _option(0.15, number(0, 1, high_open=True), "fraction held out for validation")
+    test_split: float = _option(0.15, number(0, 1, high_open=True), "fraction held out for testing")
+    standardize: bool = _option(True, boolean, "z-score features with the training split's mean and std")
+    n_samples: Optional[int] = _option(None, _optional(integer(4)), "synthetic datasets: number of samples")
+    noise: Optional[float] = _option(None, _optional(number(0)), "synthetic datasets: noise level")
+
+
+@dataclass
+class LayerConfig:
+    units: int = _option(None, integer(1), "number of units")
+    activation: str = _option("relu", _string, "activation function")
+    dropout: float = _option(0.0, number(0, 1, high_open=True), "inverted-dropout rate after the activation")
+    init: Optional[str] = _option(None, _optional(_string), "initializer (default: model.init)")
+
+
+def _hidden(raw, path) -> List[LayerConfig]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: must be a list of layers like {{units: 64, activation: relu}}, got {describe(raw)}")
+    layers = []
+    for i, item in enumerate(raw):
+        if isinstance(item, int) and not isinstance(item, bool):
+            item = {"units": item}
+        layer = _build(LayerConfig, item, f"{path}[{i}]")
+        if layer.units is None:
+            raise ConfigError(f"{path}[{i}].units: missing (how many units the layer has)")
+        layers.append(layer)
+    return layers
+
+
+@dataclass
+class ModelConfig:
+    hidden: List[LayerConfig] = _option(convert=_hidden, doc="hidden layers; [] is a linear model",
+                                        factory=lambda: [LayerConfig(64, "relu")])
+    init: Optional[str] = _option(None, _optional(_string), "initializer for every layer (default: by activation)")
+    init_from: Optional[str] = _option(None, _optional(_string), ".npz with W1, b1, W2, b2, ... to start from")
+
+
+@dataclass
+class RegularizationConfig:
+    l2: float = _option(0.0, number(0), "λ in J + λ Σ‖W‖² (weights only)")
+
+
+@dataclass
+class ClipConfig:
+    norm: Optional[float] = _option(None, _optional(number(0, low_open=True)), "max global gradient norm")
+    value: Optional[float] = _option(None, _optional(number(0, low_open=True)), "max absolute gradient entry")
+
+
+@dataclass
+class TrainingConfig:
+    mode: str = _option("minibatch", choice("batch", "sgd", "minibatch"), "batch | sgd | minibatch")
+    batch_size: int = _option(32, integer(1), "mini-batch size (minibatch mode)")
+    epochs: int = _option(100, integer(0), "number of passes over the training data")
+
+
+def _component(resolve):
+    def convert(raw, path):
+        if isinstance(raw, str):
+            raw = {"name": raw}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: must be a name or a mapping like {{name: ..., option: value}}, got {describe(raw)}")
+        return resolve(raw, path)
+
+    return convert
+
+
+@dataclass
+class Config:
+    seed: int = _option(0, integer(0), "same seed + same config => identical results")
+    dtype: str = _option("float64", choice("float64", "float32"), "float64 | float32")
+    data: DataConfig = _option(factory=DataConfig, convert=lambda raw, path: _build(DataConfig, raw, path))
+    model: ModelConfig = _option(factory=ModelConfig, convert=lambda raw, path: _build(ModelConfig, raw, path))
+    loss: str = _option("cross_entropy", _string, "mse | mae | bce | cross_entropy | hinge")
+    regularization: RegularizationConfig = _option(factory=RegularizationConfig, convert=lambda raw, path: _build(RegularizationConfig, raw, path))
+    optimizer: Dict[str, Any] = _option(convert=_component(resolve_optimizer), doc="name and torch.optim options",
+                                        factory=lambda: resolve_optimizer({"name": "sgd", "lr": 0.1}))
+    schedule: Dict[str, Any] = _option(convert=_component(resolve_schedule), doc="learning-rate schedule",
+                                       factory=lambda: resolve_schedule({"name": "constant"}))
+    clip: ClipConfig = _option(factory=ClipConfig, convert=lambda raw, path: _build(ClipConfig, raw, path))
+    training: TrainingConfig = _option(factory=TrainingConfig, convert=lambda raw, path: _build(TrainingConfig, raw, path))
+    output: Optional[str] = _option(None, _optional(_string), "run directory (default: runs/<config name>)")
+    # Where relative paths in the file are looked up besides the working directory (not a YAML key).
+    base_dir: Optional[str] = field(default=None, repr=False, compare=False, metadata={"internal": True})
+    name: str = field(default="run", repr=False, compare=False, metadata={"internal": True})
+
+    def resolve_path(self, value: str) -> Path:
+        """A path from the config: as given if it exists, else relative to the config file's folder."""
+        path = Path(value).expanduser()
+        if not path.is_absolute() and not path.exists() and self.base_dir:
+            candidate = Path(self.base_dir) / path
+            if candidate.exists():
+                return candidate
+        return path
+
+
+def _build(cls, raw, path: str):
+    """A ``cls`` instance from a mapping, checking keys, types and ranges field by field."""
+    if raw is None:
+        raw = {}
+    where = path or "config"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a mapping of keys to values, got {describe(raw)}")
+    known = [f for f in fields(cls) if not f.metadata.get("internal")]
+    names = {f.name for f in known}
+    for key in raw:
+        if key not in names:
+            guess = nearest(str(key), names)
+            hint = f"did you mean '{guess}'?" if guess else f"valid keys: {', '.join(sorted(names))}"
+            raise ConfigError(f"{path + '.' if path else ''}{key}: unknown key; {hint}")
+    values = {}
+    for f in known:
+        if f.name not in raw:
+            continue
+        key_path = f"{path}.{f.name}" if path else f.name
+        value = raw[f.name]
+        if f.metadata["convert"] is not None:
+            value = f.metadata["convert"](value, key_path)
+        else:
+            problem = f.metadata["check"](value)
+            if problem:
+                raise ConfigError(f"{key_path}: {problem}, got {describe(value)}")
+        values[f.name] = value
+    return cls(**values)
+
+
+def _check_names(config: Config) -> None:
+    LOSSES.get(config.loss, "loss")
+    if config.model.init is not None:
+        INITIALIZERS.get(config.model.init, "model.init")
+    for i, layer in enumerate(config.model.hidden):
+        ACTIVATIONS.get(layer.activation, f"model.hidden[{i}].activation")
+        if layer.init is not None:
+            INITIALIZERS.get(layer.init, f"model.hidden[{i}].init")
+
+
+def _check_combinations(config: Config) -> None:
+    data = config.data
+    if data.test_source is None and data.validation_split + data.test_split >= 1:
+        raise ConfigError(
+            f"data.validation_split: validation_split + test_split must leave training data "
+            f"(< 1), got {data.validation_split:g} + {data.test_split:g}")
+    if config.clip.norm is not None and config.clip.value is not None:
+        raise ConfigError("clip: set either clip.norm or clip.value, not both")
+
+
+def from_dict(raw: Any, base_dir: Optional[str] = None, name: str = "run") -> Config:
+    """A validated Config from a parsed YAML document."""
+    if raw is None:
+        raise ConfigError("config: the file is empty; expected a mapping such as 'data: {source: digits}'")
+    config = _build(Config, raw, "")
+    config.base_dir, config.name = base_dir, name
+    _check_names(config)
+    _check_combinations(config)
+    return config
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads 1e-3 as a number (YAML 1.1 wants 1.0e-3)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str, source: str = "config"):
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from None
+
+
+def apply_override(raw: Dict[str, Any], assignment: str) -> None:
+    """Apply ``a.b.c=value`` (value parsed as YAML) to a raw config mapping, in place."""
+    key_path, sep, text = assignment.partition("=")
+    if not sep or not key_path.strip():
+        raise ConfigError(f"--set {assignment}: expected key.path=value")
+    value = parse_yaml(text, f"--set {key_path}") if text.strip() else None
+    set_path(raw, key_path.strip(), value)
+
+
+def set_path(raw: Dict[str, Any], key_path: str, value: Any) -> None:
+    """Set ``raw[a][b][c] = value`` for ``key_path`` 'a.b.c' (list items by index: 'model.hidden.0.units')."""
+    keys = key_path.split(".")
+    if not all(keys):
+        raise ConfigError(f"{key_path}: expected a dotted key path such as training.epochs")
+    node: Any = raw
+    for i, key in enumerate(keys[:-1]):
+        if isinstance(node, list):
+            child = node[int(key)] if key.isdigit() and int(key) < len(node) else None
+        else:
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            elif isinstance(child, str) and key in ("optimizer", "schedule"):
+                child = node[key] = {"name": child}
+        if not isinstance(child, (dict, list)):
+            raise ConfigError(f"{key_path}: '{'.'.join(keys[:i + 1])}' is not a section")
+        node = child
+    last = keys[-1]
+    if isinstance(node, list):
+        if not (last.isdigit() and int(last) < len(node)):
+            raise ConfigError(f"{key_path}: no list item '{last}'")
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def load_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]] = None,
+                assignments: Optional[List[str]] = None) -> Config:
+    """Read, override and validate a config file.
+
+    ``overrides`` maps key paths to values (``{"training.epochs": 5}``); ``assignments`` are
+    ``--set``-style strings. Both are applied before validation so they are checked like the file.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.__class__.__name__}: {exc})") from None
+    raw = parse_yaml(text, str(path))
+    if raw is None:
+        raise ConfigError(f"{path}: the file is empty; expected a mapping such as 'data: {{source: digits}}'")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: must be a YAML mapping of keys to values, got {describe(raw)}")
+    raw = copy.deepcopy(raw)
+    for assignment in assignments or []:
+        apply_override(raw, assignment)
+    for key_path, value in (overrides or {}).items():
+        if value is not None:
+            set_path(raw, key_path, value)
+    return from_dict(raw, base_dir=str(path.parent), name=path.stem)
+
+
+def to_dict(config: Config) -> Dict[str, Any]:
+    """The resolved config as plain data (every default filled in), ready for YAML."""
+    out = {}
+    for f in fields(config):
+        if f.metadata.get("internal"):
+            continue
+        value = getattr(config, f.name)
+        out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
+    return out
+
+
+def dump_yaml(config: Config) -> str:
+    return yaml.safe_dump(to_dict(config), sort_keys=False, default_flow_style=None, width=100)

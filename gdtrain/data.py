@@ -1,0 +1,415 @@
+"""Data: built-in and synthetic datasets, CSV / NPZ / MNIST IDX files, the seeded split and standardization.
+
+``load_data(config)`` returns a ``Dataset`` with train / validation / test arrays already in the
+config's dtype. Classification targets become class indices 0..K−1 in the sorted order of the labels
+(ints or strings); regression targets are float columns. Standardization z = (x − μ)/σ uses μ, σ of the
+training split only, and travels with the model so predictions use the same transform.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .errors import ConfigError, DataError
+from .registry import Registry, unknown_name_message
+
+
+@dataclass
+class Table:
+    """Raw features and targets as loaded, before splitting."""
+
+    X: np.ndarray  # (n, d) float64
+    y: np.ndarray  # (n,) labels of any kind, or (n, k) floats
+    feature_names: List[str]
+    target_names: List[str]
+    source: str
+
+
+@dataclass
+class Dataset:
+    task: str  # "classification" | "regression"
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    classes: Optional[np.ndarray]  # class labels in index order (classification)
+    feature_names: List[str]
+    target_names: List[str]
+    mean: Optional[np.ndarray] = None  # standardization: z = (x − mean) / scale
+    scale: Optional[np.ndarray] = None
+    source: str = ""
+    splits: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return 0 if self.classes is None else len(self.classes)
+
+    @property
+    def n_targets(self) -> int:
+        return 1 if self.y_train.ndim == 1 else self.y_train.shape[1]
+
+
+# --- synthetic generators: (n_samples, noise, rng) -> (X, y) ---------------------------------------
+
+def make_xor(n: int, noise: float, rng: np.random.Generator):
+    """Four Gaussian clusters at (±1, ±1); the class is x₁ > 0 XOR x₂ > 0 — no line separates it."""
+    corners = rng.integers(0, 2, size=(n, 2)) * 2 - 1
+    X = corners + rng.normal(0, noise, size=(n, 2))
+    return X, (corners[:, 0] * corners[:, 1] < 0).astype(int)
+
+
+def make_spirals(n: int, noise: float, rng: np.random.Generator):
+    """Two interleaved spiral arms, one per class."""
+    y = np.arange(n) % 2
+    t = np.sqrt(rng.uniform(0, 1, n)) * 3 * np.pi
+    arm = np.where(y == 0, 1.0, -1.0)
+    X = np.column_stack([arm * t * np.cos(t), arm * t * np.sin(t)]) / (3 * np.pi)
+    return X + rng.normal(0, noise, X.shape), y
+
+
+def make_moons(n: int, noise: float, rng: np.random.Generator):
+    """Two interleaving half circles (as scikit-learn's make_moons)."""
+    n_out = n // 2
+    t_out, t_in = np.linspace(0, np.pi, n_out), np.linspace(0, np.pi, n - n_out)
+    X = np.vstack([np.column_stack([np.cos(t_out), np.sin(t_out)]),
+                   np.column_stack([1 - np.cos(t_in), 0.5 - np.sin(t_in)])])
+    y = np.r_[np.zeros(n_out, int), np.ones(n - n_out, int)]
+    return X + rng.normal(0, noise, X.shape), y
+
+
+def make_blobs(n: int, noise: float, rng: np.random.Generator):
+    """Three Gaussian blobs of std ``noise`` around centres drawn in [−5, 5]²."""
+    centres = rng.uniform(-5, 5, size=(3, 2))
+    y = np.arange(n) % 3
+    return centres[y] + rng.normal(0, noise, size=(n, 2)), y
+
+
+def make_sine(n: int, noise: float, rng: np.random.Generator):
+    """Regression: y = sin(x) + ε on x ∈ [−π, π]."""
+    x = rng.uniform(-np.pi, np.pi, size=(n, 1))
+    return x, np.sin(x) + rng.normal(0, noise, size=(n, 1))
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str
+    task: str
+    description: str
+    generator: Optional[Callable] = None  # synthetic; otherwise a CSV shipped in gdtrain.datasets
+    n_samples: int = 0
+    noise: float = 0.0
+
+
+DATASETS: Registry[Builtin] = Registry("dataset")
+for _b in (
+    Builtin("iris", "classification", "150 irises, 4 measurements, 3 species (Fisher 1936)"),
+    Builtin("digits", "classification", "1797 handwritten digits, 8x8 pixels, 10 classes (UCI)"),
+    Builtin("breast_cancer", "classification", "569 tumours, 30 features, malignant/benign (UCI WDBC)"),
+    Builtin("wine", "classification", "178 wines, 13 chemical features, 3 cultivars (UCI)"),
+    Builtin("diabetes", "regression", "442 patients, 10 features, disease progression (Efron et al. 2004)"),
+    Builtin("xor", "classification", "XOR of two signs: no linear model solves it", make_xor, 400, 0.25),
+    Builtin("spirals", "classification", "two interleaved spirals", make_spirals, 600, 0.03),
+    Builtin("moons", "classification", "two interleaving half moons", make_moons, 400, 0.15),
+    Builtin("blobs", "classification", "three Gaussian blobs", make_blobs, 300, 1.0),
+    Builtin("sine", "regression", "y = sin(x) + noise", make_sine, 400, 0.1),
+):
+    DATASETS.add(_b.name, _b)
+
+
+# --- file readers ---------------------------------------------------------------------------------
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, expected a data file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if path.suffix == ".gz":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise DataError(f"{path}: not a valid gzip file ({exc})") from None
+    return raw
+
+
+def read_csv(path: Path, target=None, text: Optional[str] = None) -> Table:
+    """A CSV with a header row; ``target`` names the target column(s), default the last one."""
+    if text is None:
+        try:
+            text = _read_bytes(path).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+    rows = [row for row in csv.reader(io.StringIO(text)) if row and any(cell.strip() for cell in row)]
+    if not rows:
+        raise DataError(f"{path}: the file is empty; expected a header row and data rows")
+    header = [h.strip() for h in rows[0]]
+    body = rows[1:]
+    if not body:
+        raise DataError(f"{path}: has a header but no data rows")
+    width = len(header)
+    for i, row in enumerate(body, start=2):
+        if len(row) != width:
+            raise DataError(f"{path}: row {i} has {len(row)} fields, the header has {width}")
+    targets = [target] if isinstance(target, str) else list(target or [header[-1]])
+    for name in targets:
+        if name not in header:
+            raise DataError(f"{path}: no target column '{name}' (columns: {', '.join(header)})")
+    if len(set(header)) != len(header):
+        raise DataError(f"{path}: the header repeats a column name")
+    t_idx = [header.index(name) for name in targets]
+    f_idx = [i for i in range(width) if i not in t_idx]
+    if not f_idx:
+        raise DataError(f"{path}: no feature columns besides the target")
+    cells = np.array(body, dtype=str)
+    X = _to_float(cells[:, f_idx], path, [header[i] for i in f_idx])
+    y_cells = np.char.strip(cells[:, t_idx])
+    return Table(X, y_cells[:, 0] if len(t_idx) == 1 else y_cells, [header[i] for i in f_idx], targets, str(path))
+
+
+def _to_float(cells: np.ndarray, path: Path, names: List[str]) -> np.ndarray:
+    try:
+        X = cells.astype(np.float64)
+    except ValueError:
+        for j in range(cells.shape[1]):
+            for i in range(cells.shape[0]):
+                try:
+                    float(cells[i, j])
+                except ValueError:
+                    raise DataError(f"{path}: row {i + 2}, column '{names[j]}': not a number: '{cells[i, j]}'") from None
+        raise
+    _check_finite(X, path, names, row_offset=2)
+    return X
+
+
+def _check_finite(X: np.ndarray, path, names, row_offset=0) -> None:
+    bad = ~np.isfinite(X)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        col = names[j] if names else str(j)
+        raise DataError(f"{path}: row {i + row_offset}, column '{col}': {X[i, j]} (features must be finite numbers)")
+
+
+def read_npz(path: Path) -> Table:
+    """An .npz archive holding arrays ``X`` (n, d) and ``y`` (n,) or (n, k)."""
+    try:
+        with np.load(io.BytesIO(_read_bytes(path)), allow_pickle=False) as archive:
+            missing = [k for k in ("X", "y") if k not in archive.files]
+            if missing:
+                raise DataError(f"{path}: no array '{missing[0]}' (found: {', '.join(archive.files) or 'none'}); "
+                                "expected X (samples x features) and y")
+            X, y = archive["X"], archive["y"]
+    except DataError:
+        raise
+    except Exception as exc:  # a corrupt or foreign file: zipfile, pickle and format errors alike
+        raise DataError(f"{path}: not a readable .npz archive ({exc.__class__.__name__}: {exc})") from None
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2:
+        raise DataError(f"{path}: X must be 2-D (samples x features), got shape {X.shape}")
+    if y.ndim not in (1, 2) or len(y) != len(X):
+        raise DataError(f"{path}: y has shape {y.shape} but X has {len(X)} rows")
+    if len(X) == 0:
+        raise DataError(f"{path}: X has no rows")
+    try:
+        X = X.astype(np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"{path}: X must be numeric, got dtype {X.dtype}") from None
+    _check_finite(X, path, None)
+    names = [f"x{j}" for j in range(X.shape[1])]
+    return Table(X, y, names, ["y"] if y.ndim == 1 else [f"y{k}" for k in range(y.shape[1])], str(path))
+
+
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX array (the MNIST format): magic 0 0 type ndim, big-endian int32 dims, then the data."""
+    raw = _read_bytes(path)
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or raw[3] == 0:
+        raise DataError(f"{path}: bad IDX magic number {raw[:4].hex() or '(empty)'}; expected 0000 08|09|0b|0c|0d|0e ndim")
+    ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise DataError(f"{path}: truncated IDX header")
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">i4", ndim, 4))
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    expected = int(np.prod(dims)) * dtype.itemsize
+    payload = raw[4 + 4 * ndim:]
+    if len(payload) != expected:
+        raise DataError(f"{path}: IDX payload is {len(payload)} bytes, dims {dims} need {expected} (truncated or corrupt)")
+    return np.frombuffer(payload, dtype).reshape(dims)
+
+
+def _idx_labels_path(images: Path, labels: Optional[str]) -> Path:
+    if labels:
+        return Path(labels)
+    name = images.name
+    for old, new in (("images-idx3", "labels-idx1"), ("images", "labels")):
+        if old in name:
+            return images.with_name(name.replace(old, new))
+    raise DataError(f"{images}: cannot infer the labels file; set data.labels (e.g. train-labels-idx1-ubyte.gz)")
+
+
+def read_idx_pair(images: Path, labels: Optional[Path]) -> Table:
+    """MNIST-style images and labels: images flattened to rows, uint8 pixels scaled to [0, 1]."""
+    X = read_idx(images)
+    labels_path = _idx_labels_path(images, labels and str(labels))
+    y = read_idx(labels_path)
+    if X.ndim < 2:
+        raise DataError(f"{images}: expected images (n, rows, cols) or rows (n, d), got shape {X.shape}")
+    if y.ndim != 1 or len(y) != len(X):
+        raise DataError(f"{labels_path}: {len(y)} labels of shape {y.shape} for {len(X)} images in {images}")
+    pixels = X.dtype == np.uint8
+    X = X.reshape(len(X), -1).astype(np.float64)
+    if pixels:
+        X /= 255.0
+    return Table(X, y.astype(np.int64), [f"px{j}" for j in range(X.shape[1])], ["label"], str(images))
+
+
+def is_idx(path: Path) -> bool:
+    name = path.name.lower().removesuffix(".gz")
+    return name.endswith((".idx", "-ubyte", ".ubyte")) or ".idx" in name
+
+
+def read_table(path: Path, target=None, labels: Optional[Path] = None) -> Table:
+    """Dispatch on the file name: .csv[.gz], .npz, IDX (.idx / -ubyte, optionally .gz)."""
+    name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz")):
+        return read_csv(path, target)
+    if name.endswith(".npz"):
+        return read_npz(path)
+    if is_idx(path):
+        return read_idx_pair(path, labels)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    raise DataError(f"{path}: unknown file type '{path.suffix}'; expected .csv, .npz or MNIST .idx/-ubyte (optionally .gz)")
+
+
+def load_table(source: str, config, rng: np.random.Generator) -> Table:
+    """The built-in dataset called ``source``, or the file it names."""
+    if source in DATASETS:
+        builtin = DATASETS.get(source)
+        if builtin.generator is not None:
+            n = config.data.n_samples or builtin.n_samples
+            noise = builtin.noise if config.data.noise is None else config.data.noise
+            X, y = builtin.generator(n, noise, rng)
+            names = [f"x{j + 1}" for j in range(X.shape[1])]
+            return Table(np.asarray(X, float), y, names, ["y"], source)
+        text = resources.files("gdtrain.datasets").joinpath(f"{source}.csv").read_text(encoding="utf-8")
+        return read_csv(Path(f"{source}.csv"), config.data.target, text=text)
+    path = config.resolve_path(source)
+    if not path.exists() and "/" not in source and "." not in source:
+        raise ConfigError(f"data.source: {unknown_name_message('dataset', source, DATASETS.names())}, "
+                          "and no such file")
+    labels = config.resolve_path(config.data.labels) if config.data.labels else None
+    return read_table(path, config.data.target, labels)
+
+
+# --- targets --------------------------------------------------------------------------------------
+
+def encode_classes(y: np.ndarray, source: str) -> Tuple[np.ndarray, np.ndarray]:
+    """(class indices, sorted class labels). Numeric labels must be whole numbers."""
+    if y.ndim != 1:
+        raise DataError(f"{source}: classification needs one target column, got {y.shape[1]}")
+    if y.dtype.kind in "US":
+        try:  # numbers stored as text (CSV): compare them as numbers
+            numeric = y.astype(np.float64)
+            y = numeric
+        except ValueError:
+            pass
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise DataError(f"{source}: the target has non-integer values, so it is continuous: use loss mse or mae "
+                            "for regression, or give class labels")
+        y = y.astype(np.int64)
+    classes, index = np.unique(y, return_inverse=True)
+    return index.astype(np.intp), classes
+
+
+def as_regression_target(y: np.ndarray, source: str) -> np.ndarray:
+    try:
+        y = y.astype(np.float64)
+    except ValueError:
+        raise DataError(f"{source}: the target must be numeric for a regression loss (mse, mae)") from None
+    if not np.all(np.isfinite(y)):
+        raise DataError(f"{source}: the target has NaN or infinite values")
+    return y.reshape(len(y), -1)
+
+
+# --- split and standardize ------------------------------------------------------------------------
+
+def split_indices(n: int, strata: Optional[np.ndarray], val_frac: float, test_frac: float,
+                  rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seeded (train, val, test) index arrays; stratified (per-class proportions) when ``strata`` is given."""
+    groups = [np.arange(n)] if strata is None else [np.flatnonzero(strata == c) for c in np.unique(strata)]
+    train, val, test = [], [], []
+    for group in groups:
+        group = rng.permutation(group)
+        n_test = int(round(test_frac * len(group)))
+        n_val = int(round(val_frac * len(group)))
+        test.append(group[:n_test])
+        val.append(group[n_test:n_test + n_val])
+        train.append(group[n_test + n_val:])
+    return tuple(rng.permutation(np.concatenate(part)).astype(np.intp) for part in (train, val, test))
+
+
+def load_data(config, rng: np.random.Generator, task: str) -> Dataset:
+    """Load, encode, split and standardize the data named by ``config.data`` for a ``task``."""
+    dc = config.data
+    table = load_table(dc.source, config, rng)
+    if len(table.X) < 2:
+        raise DataError(f"{table.source}: needs at least 2 samples, got {len(table.X)}")
+    test_table = None
+    if dc.test_source:
+        labels = config.resolve_path(dc.test_labels) if dc.test_labels else None
+        test_table = read_table(config.resolve_path(dc.test_source), dc.target, labels)
+        if test_table.X.shape[1] != table.X.shape[1] or (
+                test_table.feature_names != table.feature_names and table.source.endswith(".csv")):
+            raise DataError(f"{test_table.source}: its feature columns differ from {table.source} "
+                            f"({test_table.X.shape[1]} vs {table.X.shape[1]} features)")
+    classes = None
+    if task == "classification":
+        all_y = table.y if test_table is None else np.concatenate([table.y, test_table.y])
+        index, classes = encode_classes(all_y, table.source)
+        if len(classes) < 2:
+            raise DataError(f"{table.source}: the target has a single class ({classes[0]}); need at least 2")
+        y, y_test_file = index[:len(table.y)], index[len(table.y):]
+        strata = y
+    else:
+        y = as_regression_target(table.y, table.source)
+        y_test_file = None if test_table is None else as_regression_target(test_table.y, test_table.source)
+        strata = None
+    test_frac = 0.0 if test_table is not None else dc.test_split
+    tr, va, te = split_indices(len(y), strata, dc.validation_split, test_frac, rng)
+    if len(tr) == 0:
+        raise ConfigError("data.validation_split: the splits leave no training data")
+    X_train, X_val = table.X[tr], table.X[va]
+    X_test, y_test = (table.X[te], y[te]) if test_table is None else (test_table.X, y_test_file)
+    mean = scale = None
+    if dc.standardize:
+        mean = X_train.mean(axis=0)
+        scale = X_train.std(axis=0)
+        scale[scale == 0] = 1.0
+        X_train, X_val, X_test = ((X - mean) / scale for X in (X_train, X_val, X_test))
+    dtype = np.dtype(config.dtype)
+    cast = (lambda a: np.ascontiguousarray(a, dtype=dtype))
+    y_cast = (lambda a: a) if task == "classification" else cast
+    return Dataset(task, cast(X_train), y_cast(y[tr]), cast(X_val), y_cast(y[va]), cast(X_test), y_cast(y_test),
+                   classes, table.feature_names, table.target_names, mean, scale, table.source,
+                   {"train": len(tr), "validation": len(va), "test": len(X_test)})

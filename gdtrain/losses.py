@@ -1,0 +1,170 @@
+"""Loss functions on the network's raw outputs (logits), means over the batch, and their output deltas.
+
+The last layer is linear (z = W a + b); each loss owns the output non-linearity, so the softmax and
+sigmoid are fused with cross-entropy and BCE and the output delta is the seed's δ = ŷ − y (divided by the
+batch size n because the loss is a mean). Conventions follow PyTorch (DESIGN.md §4):
+
+=============  ===========================================================  ==============================
+name           L (mean over the batch)                                      δ = ∂L/∂z
+=============  ===========================================================  ==============================
+mse            (1/nk) Σ (z − y)²                       (torch mse_loss)     2(z − y)/(nk)
+mae            (1/nk) Σ |z − y|                        (torch l1_loss)      sign(z − y)/(nk), 0 at 0
+bce            (1/n) Σ max(z,0) − z·y + log(1 + e^−|z|) (BCEWithLogits)     (σ(z) − y)/n
+cross_entropy  (1/n) Σ logsumexp(z) − z_y              (cross_entropy)      (softmax(z) − onehot(y))/n
+hinge          (1/nK) Σ_i Σ_{j≠y} max(0, 1 − z_y + z_j) (multi_margin_loss) +1/(nK) per active margin j,
+                                                                            −(#active)/(nK) at j = y
+=============  ===========================================================  ==============================
+
+mae and hinge are convex but not differentiable everywhere: their δ is a subgradient (the seeds'
+subgradient descent). ``kinks`` tells gradient checking where the non-differentiable points are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Tuple
+
+import numpy as np
+
+from .activations import sigmoid
+from .registry import Registry
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """softmax(z)_k = e^(z_k − max z) / Σ_j e^(z_j − max z), row-wise."""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    e /= e.sum(axis=1, keepdims=True)
+    return e
+
+
+def log_sum_exp(z: np.ndarray) -> np.ndarray:
+    m = z.max(axis=1, keepdims=True)
+    return (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))[:, 0]
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss on logits ``z`` (n, outputs) against targets ``y``.
+
+    Classification targets are class indices (n,) of ints; regression targets are floats (n, k).
+    """
+
+    name: str
+    task: str  # "classification" or "regression"
+    formula: str
+    value_and_delta: Callable[[np.ndarray, np.ndarray], Tuple[float, np.ndarray]]
+    value: Callable[[np.ndarray, np.ndarray], float]
+    predict: Callable[[np.ndarray], np.ndarray]  # ŷ: probabilities or values
+    kinks: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
+
+    def n_outputs(self, n_classes: int, n_targets: int) -> int:
+        if self.name == "bce":
+            return 1
+        return n_classes if self.task == "classification" else n_targets
+
+
+# --- regression -----------------------------------------------------------------------------------
+
+def _mse(z, y):
+    return float(np.mean((z - y) ** 2))
+
+
+def _mse_delta(z, y):
+    r = z - y
+    return float(np.mean(r * r)), r * (z.dtype.type(2) / r.size)
+
+
+def _mae(z, y):
+    return float(np.mean(np.abs(z - y)))
+
+
+def _mae_delta(z, y):
+    r = z - y
+    return float(np.mean(np.abs(r))), np.sign(r) * (z.dtype.type(1) / r.size)
+
+
+def _residual_sign(z, y):
+    return np.sign(z - y)
+
+
+# --- binary cross-entropy on one logit ------------------------------------------------------------
+
+def _bce(z, y):
+    z, y = z[:, 0], y.astype(z.dtype, copy=False)
+    return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+
+
+def _bce_delta(z, y):
+    delta = sigmoid(z)
+    delta[:, 0] -= y.astype(z.dtype, copy=False)
+    delta *= z.dtype.type(1) / len(z)
+    return _bce(z, y), delta
+
+
+# --- softmax cross-entropy ------------------------------------------------------------------------
+
+def _rows(y):
+    return np.arange(len(y))
+
+
+def _cross_entropy(z, y):
+    return float(np.mean(log_sum_exp(z) - z[_rows(y), y]))
+
+
+def _cross_entropy_delta(z, y):
+    p = softmax(z)
+    loss = float(np.mean(-np.log(np.maximum(p[_rows(y), y], np.finfo(z.dtype).tiny))))
+    p[_rows(y), y] -= 1
+    p *= z.dtype.type(1) / len(z)
+    return loss, p
+
+
+# --- multi-class hinge (torch.nn.functional.multi_margin_loss, p=1, margin=1) ---------------------
+
+def _margins(z, y):
+    m = 1 - z[_rows(y), y][:, None] + z
+    m[_rows(y), y] = 0
+    return m
+
+
+def _hinge(z, y):
+    return float(np.maximum(_margins(z, y), 0).sum() / z.size)
+
+
+def _hinge_delta(z, y):
+    m = _margins(z, y)
+    active = (m > 0).astype(z.dtype)
+    loss = float((m * active).sum() / z.size)
+    active[_rows(y), y] = -active.sum(axis=1)
+    active *= z.dtype.type(1) / z.size
+    return loss, active
+
+
+def _hinge_kinks(z, y):
+    return _margins(z, y) > 0
+
+
+def _class_from_logits(z):
+    return z
+
+
+LOSSES: Registry[Loss] = Registry("loss")
+for _loss in (
+    Loss("mse", "regression", "L = mean((z − y)²);  δ = 2(z − y)/(nk)", _mse_delta, _mse, lambda z: z),
+    Loss("mae", "regression", "L = mean|z − y|;  δ = sign(z − y)/(nk)  (subgradient, 0 at 0)",
+         _mae_delta, _mae, lambda z: z, _residual_sign),
+    Loss("bce", "classification", "L = −mean[y log σ(z) + (1 − y) log(1 − σ(z))];  δ = (σ(z) − y)/n",
+         _bce_delta, _bce, sigmoid),
+    Loss("cross_entropy", "classification", "L = −mean log softmax(z)_y;  δ = (softmax(z) − onehot(y))/n",
+         _cross_entropy_delta, _cross_entropy, softmax),
+    Loss("hinge", "classification", "L = mean_i (1/K) Σ_{j≠y} max(0, 1 − z_y + z_j)  (subgradient)",
+         _hinge_delta, _hinge, _class_from_logits, _hinge_kinks),
+):
+    LOSSES.add(_loss.name, _loss)
+
+
+def predicted_classes(loss: Loss, z: np.ndarray) -> np.ndarray:
+    """Class index per row: z > 0 for the single BCE logit, argmax otherwise."""
+    if loss.name == "bce":
+        return (z[:, 0] > 0).astype(np.intp)
+    return np.argmax(z, axis=1)

@@ -1,0 +1,63 @@
+"""Tables that map names to implementations, with errors that list the valid names.
+
+Every component family (activations, losses, initializers, optimizers, schedules, datasets) keeps one
+``Registry``. The config validator, the CLI's listings and the code all read the same table, so they
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Dict, Generic, Iterator, TypeVar
+
+from .errors import ConfigError
+
+T = TypeVar("T")
+
+
+def nearest(name: str, candidates) -> str | None:
+    """The candidate closest to a misspelt ``name`` (or None when nothing is close)."""
+    matches = difflib.get_close_matches(str(name), list(candidates), n=1, cutoff=0.5)
+    return matches[0] if matches else None
+
+
+def unknown_name_message(kind: str, name, candidates) -> str:
+    """``unknown optimizer 'adma'; did you mean 'adam'? (valid: adam, sgd)``."""
+    candidates = sorted(candidates)
+    guess = nearest(name, candidates)
+    hint = f"; did you mean '{guess}'?" if guess else ""
+    return f"unknown {kind} '{name}'{hint} (valid: {', '.join(candidates)})"
+
+
+class Registry(Generic[T]):
+    """An ordered name -> implementation table for one kind of component."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._items: Dict[str, T] = {}
+
+    def add(self, name: str, item: T) -> T:
+        if name in self._items:
+            raise ValueError(f"{self.kind} '{name}' registered twice")
+        self._items[name] = item
+        return item
+
+    def get(self, name: str, key_path: str | None = None) -> T:
+        """The item called ``name``; a ConfigError naming ``key_path`` and the valid names otherwise."""
+        try:
+            return self._items[name]
+        except (KeyError, TypeError):
+            message = unknown_name_message(self.kind, name, self._items)
+            raise ConfigError(f"{key_path}: {message}" if key_path else message) from None
+
+    def __contains__(self, name) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def names(self) -> list[str]:
+        return list(self._items)
+
+    def items(self):
+        return self._items.items()
