@@ -1,0 +1,106 @@
+"""The run directory's files, each written atomically (temp file in the same folder + rename).
+
+    config.yaml   the resolved config          model.npz     W1, b1, ... + what prediction needs
+    metrics.csv   one row per epoch, flushed   summary.json  how the run ended and its metrics
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Dict, Optional, Union
+
+import numpy as np
+
+from .errors import ConfigError
+
+
+def atomic_write(path: Union[str, Path], data: Union[str, bytes]) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_npz(path: Union[str, Path], arrays: Dict[str, np.ndarray]) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write(path, buffer.getvalue())
+
+
+def _json_value(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (np.floating, np.integer)):
+        return _json_value(value.item())
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def save_json(path: Union[str, Path], data) -> None:
+    atomic_write(path, json.dumps(_json_value(data), indent=2) + "\n")
+
+
+def prepare(out: Optional[str], default: str, overwrite: bool = False) -> Path:
+    """The run directory to use, created.
+
+    An explicit ``out`` that exists and is not empty is refused unless ``overwrite``; the default
+    (runs/<config name>) never overwrites: it moves on to runs/<name>-2, -3, ...
+    """
+    if out is not None:
+        path = Path(out)
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"output: {path} exists and is not a directory")
+        if path.is_dir() and any(path.iterdir()) and not overwrite:
+            raise ConfigError(f"output: {path} already holds a run; choose another --out or pass --overwrite")
+    else:
+        path = Path(default)
+        suffix = 1
+        while path.is_dir() and any(path.iterdir()):
+            suffix += 1
+            path = Path(f"{default}-{suffix}")
+    path.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        for name in ("metrics.csv", "model.npz", "summary.json", "checkpoint.npz", "config.yaml"):
+            (path / name).unlink(missing_ok=True)
+    return path
+
+
+class MetricsWriter:
+    """Appends one row per epoch to metrics.csv and flushes it, so a crash loses at most the current epoch."""
+
+    def __init__(self, path: Union[str, Path]):
+        self.path = Path(path)
+        self._file = None
+        self._writer = None
+
+    def write(self, row: Dict[str, float]) -> None:
+        if self._writer is None:
+            new = not self.path.exists() or self.path.stat().st_size == 0
+            self._file = open(self.path, "a", newline="", encoding="utf-8")
+            self._writer = csv.DictWriter(self._file, fieldnames=list(row), extrasaction="ignore")
+            if new:
+                self._writer.writeheader()
+        self._writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in row.items()})
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = self._writer = None

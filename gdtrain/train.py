@@ -1,0 +1,139 @@
+"""The training loop: batches → forward → loss → backward → clip → optimizer step, epoch after epoch.
+
+Modes (the seeds' three variants of gradient descent):
+  batch      one step per epoch on the whole training set:   θ := θ − η ∇θ J(θ)
+  sgd        one step per sample, in a fresh random order:    θ := θ − η ∇θ L(yᵢ, f(xᵢ; θ))
+  minibatch  one step per batch B of ``batch_size`` samples:  θ := θ − η (1/m) Σ_{i∈B} ∇θ L(yᵢ, f(xᵢ; θ))
+
+The loop never prints: it hands an ``EpochRecord`` to a listener after every epoch (the CLI's reporter,
+the metrics.csv writer, a notebook's callback) and returns a ``TrainResult``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+from .clipping import clip_by_norm, clip_by_value
+from .losses import Loss
+from .monitor import GradNormMeter, evaluate
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    val: Dict[str, float]  # validation metrics ({} without a validation split)
+    lr: float  # the learning rate used in this epoch (at its first step)
+    grad_norms: Dict[str, float]  # grad_norm and grad_norm_W1, ... averaged over the epoch's steps
+    clip_fraction: float  # share of the epoch's steps where clipping fired
+    steps: int
+    seconds: float  # training time since the start of the run
+
+    def row(self) -> Dict[str, float]:
+        """The metrics.csv row: epoch, train_loss, val_*, lr, grad norms, clip_fraction, seconds."""
+        row: Dict[str, float] = {"epoch": self.epoch, "train_loss": self.train_loss}
+        row.update({f"val_{k}": v for k, v in self.val.items()})
+        row["lr"] = self.lr
+        row.update(self.grad_norms)
+        row["clip_fraction"] = self.clip_fraction
+        row["seconds"] = round(self.seconds, 4)
+        return row
+
+
+@dataclass
+class TrainResult:
+    stop_reason: str  # "completed" | "diverged"
+    epochs: int  # epochs completed
+    seconds: float
+    best_epoch: int
+    best_value: float
+    monitor: str  # what "best" is measured by: val_loss, or train_loss without validation data
+    history: List[EpochRecord] = field(default_factory=list)
+    message: str = ""
+
+
+Listener = Callable[[EpochRecord], None]
+
+
+def batch_size_for(mode: str, batch_size: int, n: int) -> int:
+    return n if mode == "batch" else 1 if mode == "sgd" else min(batch_size, n)
+
+
+def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
+          optimizer, schedule, *, mode: str = "minibatch", batch_size: int = 32, epochs: int = 100,
+          l2: float = 0.0, clip_norm: Optional[float] = None, clip_value: Optional[float] = None,
+          shuffle_rng: Optional[np.random.Generator] = None, dropout_rng: Optional[np.random.Generator] = None,
+          on_epoch: Optional[Listener] = None, schedule_per_step: bool = False) -> TrainResult:
+    """Train ``net`` in place and return how it went. See the module docstring for the modes."""
+    n = len(X)
+    bs = batch_size_for(mode, batch_size, n)
+    shuffle_rng = shuffle_rng if shuffle_rng is not None else np.random.default_rng(0)
+    dropout_rng = dropout_rng if dropout_rng is not None else np.random.default_rng(1)
+    x_buf = np.empty((bs,) + X.shape[1:], X.dtype)
+    y_buf = np.empty((bs,) + y.shape[1:], y.dtype)
+    meter = GradNormMeter(net)
+    monitor = "val_loss" if len(X_val) else "train_loss"
+    result = TrainResult("completed", 0, 0.0, 0, math.inf, monitor)
+    started = time.perf_counter()
+    last_good = net.params.copy()
+    for epoch in range(1, epochs + 1):
+        meter.reset()
+        epoch_lr = schedule.lr
+        last_good[...] = net.params
+        order = None if bs == n else shuffle_rng.permutation(n)
+        loss_sum = 0.0
+        for start in range(0, n, bs):
+            if order is None:
+                xb, yb = X, y
+            else:
+                idx = order[start:start + bs]
+                xb, yb = x_buf[:len(idx)], y_buf[:len(idx)]
+                np.take(X, idx, axis=0, out=xb)
+                np.take(y, idx, axis=0, out=yb)
+            value = net.loss_and_grad(xb, yb, loss, l2, training=True, rng=dropout_rng)
+            norm = meter.add()
+            if not (math.isfinite(value) and math.isfinite(norm)):
+                return _diverged(result, net, last_good, epoch, value, started)
+            if clip_norm is not None:
+                meter.clipped += clip_by_norm(net.grad, clip_norm, norm)[1]
+            elif clip_value is not None:
+                meter.clipped += clip_by_value(net.grad, clip_value)
+            optimizer.step(net.params, net.grad, schedule.lr)
+            loss_sum += value
+            if schedule_per_step:
+                schedule.step()
+        train_loss = loss_sum / meter.steps
+        val = evaluate(net, loss, X_val, y_val)
+        if not schedule_per_step:
+            schedule.step(val.get("loss", train_loss))
+        record = EpochRecord(epoch, train_loss, val, epoch_lr, meter.means(), meter.clipped / meter.steps,
+                             meter.steps, time.perf_counter() - started)
+        result.history.append(record)
+        result.epochs = epoch
+        current = val.get("loss", train_loss)
+        if current < result.best_value:
+            result.best_epoch, result.best_value = epoch, current
+        if on_epoch is not None:
+            on_epoch(record)
+        if not math.isfinite(train_loss) or not np.isfinite(net.params).all():
+            return _diverged(result, net, last_good, epoch, train_loss, started)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _diverged(result: TrainResult, net, last_good: np.ndarray, epoch: int, value: float, started: float) -> TrainResult:
+    """Stop: keep the last finite weights and say what happened and what to try."""
+    if not np.isfinite(net.params).all():
+        net.params[...] = last_good
+    finite = [r.train_loss for r in result.history if math.isfinite(r.train_loss)]
+    last = f"{finite[-1]:.4g}" if finite else "none"
+    result.stop_reason = "diverged"
+    result.seconds = time.perf_counter() - started
+    result.message = (f"training diverged at epoch {epoch}: the loss became {value} (last finite epoch loss: {last}). "
+                      "Try a lower learning rate, gradient clipping (clip.norm) or standardized inputs.")
+    return result
