@@ -135,14 +135,19 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
 
     tc = config.training
     try:
-        result = train(net, loss, data.X_train, data.y_train, data.X_val, data.y_val, optimizer, schedule,
-                       mode=tc.mode, batch_size=tc.batch_size, epochs=tc.epochs, l2=config.regularization.l2,
-                       clip_norm=config.clip.norm, clip_value=config.clip.value,
-                       shuffle_rng=rngs["shuffle"], dropout_rng=rngs["dropout"], on_epoch=record_epoch,
-                       schedule_per_step=config.schedule["per"] == "step")
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught by the divergence guard
+            result = train(net, loss, data.X_train, data.y_train, data.X_val, data.y_val, optimizer, schedule,
+                           mode=tc.mode, batch_size=tc.batch_size, epochs=tc.epochs,
+                           l2=config.regularization.l2, clip_norm=config.clip.norm, clip_value=config.clip.value,
+                           shuffle_rng=rngs["shuffle"], dropout_rng=rngs["dropout"], on_epoch=record_epoch,
+                           schedule_per_step=config.schedule["per"] == "step")
     finally:
         metrics.close()
     rundir.save_npz(run_dir / "model.npz", model_arrays(net, data, config))
+    with np.errstate(over="ignore", invalid="ignore"):
+        final = {split: evaluate(net, loss, X, y) for split, X, y in (
+            ("train", data.X_train, data.y_train), ("validation", data.X_val, data.y_val),
+            ("test", data.X_test, data.y_test))}
     summary = {
         "stop_reason": result.stop_reason,
         "epochs": result.epochs,
@@ -150,9 +155,7 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
         "best_epoch": result.best_epoch,
         "best_by": result.monitor,
         "parameters": net.size,
-        "train": evaluate(net, loss, data.X_train, data.y_train),
-        "validation": evaluate(net, loss, data.X_val, data.y_val),
-        "test": evaluate(net, loss, data.X_test, data.y_test),
+        **final,
     }
     if result.message:
         summary["message"] = result.message

@@ -127,9 +127,8 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
 
 
 def _diverged(result: TrainResult, net, last_good: np.ndarray, epoch: int, value: float, started: float) -> TrainResult:
-    """Stop: keep the last finite weights and say what happened and what to try."""
-    if not np.isfinite(net.params).all():
-        net.params[...] = last_good
+    """Stop: go back to the weights at the start of this epoch (the last ones with a finite loss)."""
+    net.params[...] = last_good
     finite = [r.train_loss for r in result.history if math.isfinite(r.train_loss)]
     last = f"{finite[-1]:.4g}" if finite else "none"
     result.stop_reason = "diverged"

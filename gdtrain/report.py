@@ -1,0 +1,182 @@
+"""All terminal rendering (rich). The library never prints; the CLI hands these functions its results.
+
+On a terminal: a progress bar under the epoch lines. When piped, with ``CI`` set or ``NO_COLOR`` set:
+plain text lines, no colour codes, no cursor movement.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from typing import Dict, List, Optional, Tuple
+
+from rich.console import Console
+from rich.table import Table
+
+
+def plain_output() -> bool:
+    return (not sys.stdout.isatty()) or bool(os.environ.get("CI")) or "NO_COLOR" in os.environ
+
+
+def make_console(stderr: bool = False) -> Console:
+    if plain_output():
+        return Console(stderr=stderr, no_color=True, highlight=False, force_terminal=False,
+                       width=200, emoji=False, color_system=None)
+    return Console(stderr=stderr, highlight=False)
+
+
+def fmt(value: Optional[float], digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+        return f"{value:.{max(digits - 2, 1)}e}"
+    return f"{value:.{digits}g}"
+
+
+def describe_network(info) -> str:
+    """'64 → 64 relu (dropout 0.2) → 10 | softmax cross_entropy'."""
+    net, loss = info.net, info.loss
+    parts = [str(net.sizes[0])]
+    for size, act, drop in zip(net.sizes[1:-1], net.activation_names[:-1], net.dropouts[:-1]):
+        parts.append(f"{size} {act}" + (f" (dropout {drop:g})" if drop else ""))
+    parts.append(str(net.sizes[-1]))
+    head = {"cross_entropy": "softmax + cross_entropy", "bce": "sigmoid + bce"}.get(loss.name, loss.name)
+    return " → ".join(parts) + f"  [{head}]"
+
+
+def describe_optimizer(spec: Dict) -> str:
+    name = spec["name"]
+    options = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "name")
+    return f"{name}({options})"
+
+
+class FitReporter:
+    """Renders a ``gdtrain fit`` run: header, one line per epoch (throttled), a progress bar on a TTY."""
+
+    MAX_LINES = 30  # about this many epoch lines for long runs, plus the first and last epoch
+
+    def __init__(self, console: Optional[Console] = None):
+        self.console = console or make_console()
+        self.progress = None
+        self.task = None
+        self.epochs = 0
+        self.every = 1
+        self.metric = "accuracy"
+
+    def start(self, info) -> None:
+        from .monitor import primary_metric
+
+        c, data, config = self.console, info.data, info.config
+        self.epochs = config.training.epochs
+        self.every = max(1, math.ceil(self.epochs / self.MAX_LINES))
+        self.metric = primary_metric(data.task)
+        classes = f", {data.n_classes} classes" if data.classes is not None else ""
+        c.print(f"data      {data.source}: {data.splits['train']} train / {data.splits['validation']} validation / "
+                f"{data.splits['test']} test, {data.n_features} features{classes}")
+        c.print(f"network   {describe_network(info)}  ({info.net.size} parameters, {config.dtype})")
+        tc = config.training
+        mode = {"batch": "full batch", "sgd": "stochastic (batch 1)"}.get(tc.mode, f"mini-batch {tc.batch_size}")
+        extras = []
+        if config.regularization.l2:
+            extras.append(f"l2={config.regularization.l2:g}")
+        if config.clip.norm is not None:
+            extras.append(f"clip norm {config.clip.norm:g}")
+        if config.clip.value is not None:
+            extras.append(f"clip value {config.clip.value:g}")
+        if config.schedule["name"] != "constant":
+            extras.append(f"schedule {describe_optimizer(config.schedule)}")
+        c.print(f"training  {describe_optimizer(config.optimizer)}, {mode}, {tc.epochs} epochs"
+                + (", " + ", ".join(extras) if extras else ""))
+        c.print(f"run dir   {info.run_dir}")
+        if not plain_output() and self.epochs > 1:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[status]}"), TimeRemainingColumn(),
+                                     console=self.console, transient=True)
+            self.task = self.progress.add_task("train", total=self.epochs, status="")
+            self.progress.start()
+
+    def epoch_line(self, record) -> str:
+        val = record.val
+        parts = [f"epoch {record.epoch:>{len(str(self.epochs))}}/{self.epochs}", f"train {fmt(record.train_loss)}"]
+        if val:
+            parts.append(f"val {fmt(val['loss'])}")
+            parts.append(f"{'acc' if self.metric == 'accuracy' else self.metric} {fmt(val.get(self.metric))}")
+        parts.append(f"lr {fmt(record.lr, 3)}")
+        norms = record.grad_norms
+        layers = " ".join(f"{k.removeprefix('grad_norm_')} {fmt(v, 2)}" for k, v in norms.items() if k != "grad_norm")
+        parts.append(f"|g| {fmt(norms['grad_norm'], 3)} [{layers}]")
+        if record.clip_fraction:
+            parts.append(f"clipped {record.clip_fraction:.0%}")
+        parts.append(f"{record.seconds:.1f}s")
+        return "  ".join(parts)
+
+    def epoch(self, record) -> None:
+        if record.epoch == 1 or record.epoch == self.epochs or record.epoch % self.every == 0:
+            self.console.print(self.epoch_line(record), soft_wrap=True)
+        if self.progress is not None:
+            self.progress.update(self.task, completed=record.epoch, status=f"loss {fmt(record.train_loss)}")
+
+    def stop_progress(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def finish(self, result) -> None:
+        self.stop_progress()
+        c, s = self.console, result.summary
+        if s["stop_reason"] == "diverged":
+            c.print(f"[bold red]{s['message']}[/]" if not plain_output() else s["message"])
+        table = Table(title=None, show_edge=False, pad_edge=False, box=None if plain_output() else None)
+        table.add_column("split")
+        metrics: List[str] = []
+        for split in ("train", "validation", "test"):
+            for key in s.get(split, {}):
+                if key not in metrics:
+                    metrics.append(key)
+        for key in metrics:
+            table.add_column(key, justify="right")
+        for split in ("train", "validation", "test"):
+            if s.get(split):
+                table.add_row(split, *[fmt(s[split].get(k)) for k in metrics])
+        c.print(table)
+        best = f", best {s['best_by']} at epoch {s['best_epoch']}" if s["best_epoch"] else ""
+        c.print(f"{s['stop_reason']} after {s['epochs']} epochs in {s['seconds']:.2f}s{best}")
+        c.print(f"saved to  {result.run_dir}")
+
+
+def gradcheck_table(checks, console: Console, title: str = "") -> None:
+    table = Table(title=title or None, show_edge=False)
+    for col, justify in (("tensor", "left"), ("size", "right"), ("checked", "right"), ("kinks", "right"),
+                         ("max |a−n|", "right"), ("rel error", "right"), ("", "left")):
+        table.add_column(col, justify=justify)
+    for c in checks:
+        table.add_row(c.name, str(c.size), str(c.checked), str(c.kinks), f"{c.max_abs_error:.2e}",
+                      f"{c.rel_error:.2e}", "pass" if c.passed else "FAIL")
+    console.print(table)
+
+
+def gradcheck_matrix(results: Dict[Tuple[str, str], list], console: Console, threshold: float) -> None:
+    """Rows: activations; columns: losses; cells: the worst relative error of the network, pass/FAIL."""
+    activations = list(dict.fromkeys(a for a, _ in results))
+    losses = list(dict.fromkeys(l for _, l in results))
+    table = Table(title=f"gradient check: worst relative error per network (threshold {threshold:g})",
+                  show_edge=False)
+    table.add_column("activation \\ loss")
+    for loss in losses:
+        table.add_column(loss, justify="right")
+    for act in activations:
+        cells = []
+        for loss in losses:
+            checks = results[(act, loss)]
+            worst = max(c.rel_error for c in checks)
+            ok = all(c.passed for c in checks)
+            kinks = sum(c.kinks for c in checks)
+            cell = f"{worst:.1e} {'ok' if ok else 'FAIL'}" + (f" ({kinks} kinks)" if kinks else "")
+            cells.append(cell if plain_output() or ok else f"[red]{cell}[/]")
+        table.add_row(act, *cells)
+    console.print(table)
