@@ -60,14 +60,11 @@ def guarded(command):
 def find_config(name: str) -> Path:
     """A config path as given, else a config shipped with gdtrain (``gdtrain fit quickstart``)."""
     path = Path(name)
-    if path.exists() or path.suffix not in ("", ".yaml", ".yml"):
+    if path.exists() or path.suffix not in ("", ".yaml", ".yml") or "/" in name:
         return path
-    from importlib import resources
+    from .resources import shipped_file
 
-    shipped = resources.files("gdtrain.configs").joinpath(f"{path.stem}.yaml")
-    if "/" not in name and shipped.is_file():
-        return Path(str(shipped))
-    return path
+    return shipped_file("configs", f"{path.stem}.yaml") or path
 
 
 def read_config(config: str, overrides=None, assignments=None):

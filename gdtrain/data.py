@@ -12,7 +12,6 @@ import csv
 import gzip
 import io
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from .errors import ConfigError, DataError
 from .registry import Registry, unknown_name_message
+from .resources import shipped_file
 
 
 @dataclass
@@ -311,8 +311,10 @@ def load_table(source: str, config, rng: np.random.Generator) -> Table:
             X, y = builtin.generator(n, noise, rng)
             names = [f"x{j + 1}" for j in range(X.shape[1])]
             return Table(np.asarray(X, float), y, names, ["y"], source)
-        text = resources.files("gdtrain.datasets").joinpath(f"{source}.csv").read_text(encoding="utf-8")
-        return read_csv(Path(f"{source}.csv"), config.data.target, text=text)
+        path = shipped_file("datasets", f"{source}.csv")
+        if path is None:
+            raise DataError(f"{source}: the built-in dataset file {source}.csv is missing from the installation")
+        return read_csv(Path(f"{source}.csv"), config.data.target, text=path.read_text(encoding="utf-8"))
     path = config.resolve_path(source)
     if not path.exists() and "/" not in source and "." not in source:
         raise ConfigError(f"data.source: {unknown_name_message('dataset', source, DATASETS.names())}, "

@@ -81,6 +81,7 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
     result = TrainResult("completed", 0, 0.0, 0, math.inf, monitor)
     started = time.perf_counter()
     last_good = net.params.copy()
+    last_finite = math.nan  # the last finite step loss, for the divergence message
     for epoch in range(1, epochs + 1):
         meter.reset()
         epoch_lr = schedule.lr
@@ -98,7 +99,8 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
             value = net.loss_and_grad(xb, yb, loss, l2, training=True, rng=dropout_rng)
             norm = meter.add()
             if not (math.isfinite(value) and math.isfinite(norm)):
-                return _diverged(result, net, last_good, epoch, value, started)
+                return _diverged(result, net, last_good, epoch, value, last_finite, started)
+            last_finite = value
             if clip_norm is not None:
                 meter.clipped += clip_by_norm(net.grad, clip_norm, norm)[1]
             elif clip_value is not None:
@@ -121,18 +123,18 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
         if on_epoch is not None:
             on_epoch(record)
         if not math.isfinite(train_loss) or not np.isfinite(net.params).all():
-            return _diverged(result, net, last_good, epoch, train_loss, started)
+            return _diverged(result, net, last_good, epoch, train_loss, last_finite, started)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _diverged(result: TrainResult, net, last_good: np.ndarray, epoch: int, value: float, started: float) -> TrainResult:
+def _diverged(result: TrainResult, net, last_good: np.ndarray, epoch: int, value: float, last_finite: float,
+              started: float) -> TrainResult:
     """Stop: go back to the weights at the start of this epoch (the last ones with a finite loss)."""
     net.params[...] = last_good
-    finite = [r.train_loss for r in result.history if math.isfinite(r.train_loss)]
-    last = f"{finite[-1]:.4g}" if finite else "none"
+    last = "none" if math.isnan(last_finite) else f"{last_finite:.4g}"
     result.stop_reason = "diverged"
     result.seconds = time.perf_counter() - started
-    result.message = (f"training diverged at epoch {epoch}: the loss became {value} (last finite epoch loss: {last}). "
+    result.message = (f"training diverged at epoch {epoch}: the loss became {value} (last finite loss: {last}); the weights from the start of epoch {epoch} are kept. "
                       "Try a lower learning rate, gradient clipping (clip.norm) or standardized inputs.")
     return result

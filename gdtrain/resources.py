@@ -1,0 +1,26 @@
+"""Files shipped with gdtrain (built-in datasets, example configs), found after any kind of install.
+
+They are package data (``gdtrain.datasets`` and ``gdtrain.configs``, mapped from the repository's
+top-level datasets/ and configs/ folders); running from a source checkout without installing falls
+back to those folders.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Optional
+
+_SOURCE_TREE = Path(__file__).resolve().parent.parent
+
+
+def shipped_file(kind: str, name: str) -> Optional[Path]:
+    """``kind`` is 'datasets' or 'configs'; the path of ``name`` inside it, or None."""
+    try:
+        candidate = resources.files(f"gdtrain.{kind}").joinpath(name)
+        if candidate.is_file():
+            return Path(str(candidate))
+    except ModuleNotFoundError:
+        pass
+    fallback = _SOURCE_TREE / kind / name
+    return fallback if fallback.is_file() else None
