@@ -314,7 +314,9 @@ def load_table(source: str, config, rng: np.random.Generator) -> Table:
         path = shipped_file("datasets", f"{source}.csv")
         if path is None:
             raise DataError(f"{source}: the built-in dataset file {source}.csv is missing from the installation")
-        return read_csv(Path(f"{source}.csv"), config.data.target, text=path.read_text(encoding="utf-8"))
+        table = read_csv(Path(f"{source}.csv"), config.data.target, text=path.read_text(encoding="utf-8"))
+        table.source = source
+        return table
     path = config.resolve_path(source)
     if not path.exists() and "/" not in source and "." not in source:
         raise ConfigError(f"data.source: {unknown_name_message('dataset', source, DATASETS.names())}, "

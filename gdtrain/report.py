@@ -47,10 +47,11 @@ def describe_network(info) -> str:
     return " → ".join(parts) + f"  [{head}]"
 
 
-def describe_optimizer(spec: Dict) -> str:
-    name = spec["name"]
-    options = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "name")
-    return f"{name}({options})"
+def describe_component(spec: Dict, defaults: Dict) -> str:
+    """'sgd(lr=0.1, momentum=0.9)': the name and the options that differ from their defaults."""
+    options = ", ".join(f"{k}={v}" for k, v in spec.items()
+                        if k != "name" and (k == "lr" or k not in defaults or defaults[k].default != v))
+    return f"{spec['name']}({options})"
 
 
 class FitReporter:
@@ -87,8 +88,14 @@ class FitReporter:
         if config.clip.value is not None:
             extras.append(f"clip value {config.clip.value:g}")
         if config.schedule["name"] != "constant":
-            extras.append(f"schedule {describe_optimizer(config.schedule)}")
-        c.print(f"training  {describe_optimizer(config.optimizer)}, {mode}, {tc.epochs} epochs"
+            from .schedules import COMMON_OPTIONS, SCHEDULES
+
+            table = {**COMMON_OPTIONS, **SCHEDULES.get(config.schedule["name"]).OPTIONS}
+            extras.append(f"schedule {describe_component(config.schedule, table)}")
+        from .optimizers import OPTIMIZERS
+
+        optimizer = describe_component(config.optimizer, OPTIMIZERS.get(config.optimizer["name"]).OPTIONS)
+        c.print(f"training  {optimizer}, {mode}, {tc.epochs} epochs"
                 + (", " + ", ".join(extras) if extras else ""))
         c.print(f"run dir   {info.run_dir}")
         if not plain_output() and self.epochs > 1:
@@ -102,14 +109,15 @@ class FitReporter:
 
     def epoch_line(self, record) -> str:
         val = record.val
-        parts = [f"epoch {record.epoch:>{len(str(self.epochs))}}/{self.epochs}", f"train {fmt(record.train_loss)}"]
+        parts = [f"epoch {record.epoch:>{len(str(self.epochs))}}/{self.epochs}",
+                 f"train {fmt(record.train_loss):<9}"]
         if val:
-            parts.append(f"val {fmt(val['loss'])}")
-            parts.append(f"{'acc' if self.metric == 'accuracy' else self.metric} {fmt(val.get(self.metric))}")
-        parts.append(f"lr {fmt(record.lr, 3)}")
+            parts.append(f"val {fmt(val['loss']):<9}")
+            parts.append(f"{'acc' if self.metric == 'accuracy' else self.metric} {fmt(val.get(self.metric)):<7}")
+        parts.append(f"lr {fmt(record.lr, 3):<7}")
         norms = record.grad_norms
         layers = " ".join(f"{k.removeprefix('grad_norm_')} {fmt(v, 2)}" for k, v in norms.items() if k != "grad_norm")
-        parts.append(f"|g| {fmt(norms['grad_norm'], 3)} [{layers}]")
+        parts.append(f"|g| {fmt(norms['grad_norm'], 3):<8} [{layers}]")
         if record.clip_fraction:
             parts.append(f"clipped {record.clip_fraction:.0%}")
         parts.append(f"{record.seconds:.1f}s")
@@ -130,7 +138,7 @@ class FitReporter:
         self.stop_progress()
         c, s = self.console, result.summary
         if s["stop_reason"] == "diverged":
-            c.print(f"[bold red]{s['message']}[/]" if not plain_output() else s["message"])
+            c.print(f"[bold red]{s['message']}[/]" if not plain_output() else s["message"], soft_wrap=True)
         table = Table(title=None, show_edge=False, pad_edge=False, box=None if plain_output() else None)
         table.add_column("split")
         metrics: List[str] = []
