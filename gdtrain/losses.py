@@ -112,8 +112,11 @@ def _cross_entropy(z, y):
 
 
 def _cross_entropy_delta(z, y):
-    p = softmax(z)
-    loss = float(np.mean(-np.log(np.maximum(p[_rows(y), y], np.finfo(z.dtype).tiny))))
+    shifted = z - z.max(axis=1, keepdims=True)
+    p = np.exp(shifted)
+    sums = p.sum(axis=1, keepdims=True)
+    loss = float(np.mean(np.log(sums[:, 0]) - shifted[_rows(y), y]))  # logsumexp(z) − z_y, exactly
+    p /= sums
     p[_rows(y), y] -= 1
     p *= z.dtype.type(1) / len(z)
     return loss, p
