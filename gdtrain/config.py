@@ -252,6 +252,8 @@ def set_path(raw: Dict[str, Any], key_path: str, value: Any) -> None:
     for i, key in enumerate(keys[:-1]):
         if isinstance(node, list):
             child = node[int(key)] if key.isdigit() and int(key) < len(node) else None
+            if isinstance(child, int) and not isinstance(child, bool):  # `hidden: [32, 16]` shorthand
+                child = node[int(key)] = {"units": child}
         else:
             child = node.get(key)
             if child is None:

@@ -31,6 +31,7 @@ class Table:
     feature_names: List[str]
     target_names: List[str]
     source: str
+    named_columns: bool = False  # feature names come from a file's header (CSV), not made up
 
 
 @dataclass
@@ -156,17 +157,22 @@ def read_csv(path: Path, target=None, text: Optional[str] = None) -> Table:
             text = _read_bytes(path).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise DataError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
-    rows = [row for row in csv.reader(io.StringIO(text)) if row and any(cell.strip() for cell in row)]
+    reader = csv.reader(io.StringIO(text))
+    rows, lines = [], []  # non-blank rows and the file line each ends on (the header is line 1)
+    for row in reader:
+        if row and any(cell.strip() for cell in row):
+            rows.append(row)
+            lines.append(reader.line_num)
     if not rows:
         raise DataError(f"{path}: the file is empty; expected a header row and data rows")
     header = [h.strip() for h in rows[0]]
-    body = rows[1:]
+    body, lines = rows[1:], np.array(lines[1:])
     if not body:
         raise DataError(f"{path}: has a header but no data rows")
     width = len(header)
-    for i, row in enumerate(body, start=2):
+    for line, row in zip(lines, body):
         if len(row) != width:
-            raise DataError(f"{path}: row {i} has {len(row)} fields, the header has {width}")
+            raise DataError(f"{path}: row {line} has {len(row)} fields, the header has {width}")
     targets = [target] if isinstance(target, str) else list(target or [header[-1]])
     for name in targets:
         if name not in header:
@@ -178,32 +184,36 @@ def read_csv(path: Path, target=None, text: Optional[str] = None) -> Table:
     if not f_idx:
         raise DataError(f"{path}: no feature columns besides the target")
     cells = np.array(body, dtype=str)
-    X = _to_float(cells[:, f_idx], path, [header[i] for i in f_idx])
+    X = _to_float(cells[:, f_idx], path, [header[i] for i in f_idx], lines)
     y_cells = np.char.strip(cells[:, t_idx])
-    return Table(X, y_cells[:, 0] if len(t_idx) == 1 else y_cells, [header[i] for i in f_idx], targets, str(path))
+    return Table(X, y_cells[:, 0] if len(t_idx) == 1 else y_cells, [header[i] for i in f_idx], targets, str(path),
+                 named_columns=True)
 
 
-def _to_float(cells: np.ndarray, path: Path, names: List[str]) -> np.ndarray:
+def _to_float(cells: np.ndarray, path: Path, names: List[str], lines: np.ndarray) -> np.ndarray:
     try:
         X = cells.astype(np.float64)
     except ValueError:
-        for j in range(cells.shape[1]):
-            for i in range(cells.shape[0]):
+        for i in range(cells.shape[0]):
+            for j in range(cells.shape[1]):
                 try:
                     float(cells[i, j])
                 except ValueError:
-                    raise DataError(f"{path}: row {i + 2}, column '{names[j]}': not a number: '{cells[i, j]}'") from None
+                    raise DataError(f"{path}: row {lines[i]}, column '{names[j]}': not a number: "
+                                    f"'{cells[i, j]}'") from None
         raise
-    _check_finite(X, path, names, row_offset=2)
+    _check_finite(X, path, names, lines)
     return X
 
 
-def _check_finite(X: np.ndarray, path, names, row_offset=0) -> None:
+def _check_finite(X: np.ndarray, path, names, lines: Optional[np.ndarray] = None) -> None:
+    """Features must be finite; the message names the row (file line for CSV, index otherwise) and column."""
     bad = ~np.isfinite(X)
     if bad.any():
         i, j = np.argwhere(bad)[0]
         col = names[j] if names else str(j)
-        raise DataError(f"{path}: row {i + row_offset}, column '{col}': {X[i, j]} (features must be finite numbers)")
+        row = lines[i] if lines is not None else i
+        raise DataError(f"{path}: row {row}, column '{col}': {X[i, j]} (features must be finite numbers)")
 
 
 def read_npz(path: Path) -> Table:
@@ -231,7 +241,7 @@ def read_npz(path: Path) -> Table:
         X = X.astype(np.float64)
     except (TypeError, ValueError):
         raise DataError(f"{path}: X must be numeric, got dtype {X.dtype}") from None
-    _check_finite(X, path, None)
+    _check_finite(X, path, [f"x{j}" for j in range(X.shape[1])])
     names = [f"x{j}" for j in range(X.shape[1])]
     return Table(X, y, names, ["y"] if y.ndim == 1 else [f"y{k}" for k in range(y.shape[1])], str(path))
 
@@ -365,8 +375,8 @@ def split_indices(n: int, strata: Optional[np.ndarray], val_frac: float, test_fr
     train, val, test = [], [], []
     for group in groups:
         group = rng.permutation(group)
-        n_test = int(round(test_frac * len(group)))
-        n_val = int(round(val_frac * len(group)))
+        n_test = int(test_frac * len(group) + 0.5)  # rounded half up
+        n_val = int(val_frac * len(group) + 0.5)
         test.append(group[:n_test])
         val.append(group[n_test:n_test + n_val])
         train.append(group[n_test + n_val:])
@@ -384,7 +394,7 @@ def load_data(config, rng: np.random.Generator, task: str) -> Dataset:
         labels = config.resolve_path(dc.test_labels) if dc.test_labels else None
         test_table = read_table(config.resolve_path(dc.test_source), dc.target, labels)
         if test_table.X.shape[1] != table.X.shape[1] or (
-                test_table.feature_names != table.feature_names and table.source.endswith(".csv")):
+                table.named_columns and test_table.named_columns and test_table.feature_names != table.feature_names):
             raise DataError(f"{test_table.source}: its feature columns differ from {table.source} "
                             f"({test_table.X.shape[1]} vs {table.X.shape[1]} features)")
     classes = None
@@ -394,6 +404,10 @@ def load_data(config, rng: np.random.Generator, task: str) -> Dataset:
         if len(classes) < 2:
             raise DataError(f"{table.source}: the target has a single class ({classes[0]}); need at least 2")
         y, y_test_file = index[:len(table.y)], index[len(table.y):]
+        unseen = np.setdiff1d(y_test_file, y)
+        if len(unseen):
+            raise DataError(f"{test_table.source}: has class {classes[unseen[0]]!r} that the training data "
+                            f"({table.source}) never shows")
         strata = y
     else:
         y = as_regression_target(table.y, table.source)
@@ -409,7 +423,8 @@ def load_data(config, rng: np.random.Generator, task: str) -> Dataset:
     if dc.standardize:
         mean = X_train.mean(axis=0)
         scale = X_train.std(axis=0)
-        scale[scale == 0] = 1.0
+        # a constant column (up to rounding, as scikit-learn's StandardScaler judges it) is only centred
+        scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)] = 1.0
         X_train, X_val, X_test = ((X - mean) / scale for X in (X_train, X_val, X_test))
     dtype = np.dtype(config.dtype)
     cast = (lambda a: np.ascontiguousarray(a, dtype=dtype))

@@ -6,6 +6,7 @@ and the error messages all come from one place.
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional
@@ -33,6 +34,8 @@ def number(low: float | None = None, high: float | None = None, *, low_open=Fals
     def check(v):
         if not _is_number(v):
             return "must be a number"
+        if not math.isfinite(v):
+            return "must be a finite number"
         if low is not None and (v <= low if low_open else v < low):
             return f"must be {'>' if low_open else '>='} {low:g}"
         if high is not None and (v >= high if high_open else v > high):
