@@ -22,7 +22,7 @@ from .data import Dataset, load_data
 from .errors import ConfigError
 from .init import INITIALIZERS, default_initializer
 from .losses import LOSSES, Loss
-from .monitor import evaluate
+from .monitor import evaluate, metric_names
 from .network import Network
 from .optimizers import make_optimizer
 from .schedules import make_schedule
@@ -126,7 +126,8 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
     rundir.atomic_write(run_dir / "config.yaml", dump_yaml(config))
     if on_start is not None:
         on_start(RunInfo(config, data, net, loss, run_dir))
-    metrics = rundir.MetricsWriter(run_dir / "metrics.csv")
+    val_metrics = metric_names(loss.task) if len(data.X_val) else []
+    metrics = rundir.MetricsWriter(run_dir / "metrics.csv", EpochRecord.columns(val_metrics, net.weight_names()))
 
     def record_epoch(record: EpochRecord) -> None:
         metrics.write(record.row())

@@ -48,6 +48,11 @@ def regression_metrics(pred: np.ndarray, y: np.ndarray) -> Dict[str, float]:
     return {"mse": float(np.mean(residual ** 2)), "mae": float(np.mean(np.abs(residual))), "r2": float(np.mean(r2))}
 
 
+def metric_names(task: str) -> List[str]:
+    """The keys ``evaluate`` returns for a task, in order."""
+    return ["loss", "accuracy"] if task == "classification" else ["loss", "mse", "mae", "r2"]
+
+
 def primary_metric(task: str) -> str:
     """The metric shown next to the loss: accuracy for classification, r2 for regression."""
     return "accuracy" if task == "classification" else "r2"

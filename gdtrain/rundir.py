@@ -13,7 +13,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Dict, Optional, Union
+from typing import Dict, List, Optional, Union
 
 import numpy as np
 
@@ -83,20 +83,21 @@ def prepare(out: Optional[str], default: str, overwrite: bool = False) -> Path:
 
 
 class MetricsWriter:
-    """Appends one row per epoch to metrics.csv and flushes it, so a crash loses at most the current epoch."""
+    """Appends one row per epoch to metrics.csv and flushes it, so a crash loses at most the current epoch.
 
-    def __init__(self, path: Union[str, Path]):
+    The header is written when the file is opened, so even a run that completes no epoch has one.
+    """
+
+    def __init__(self, path: Union[str, Path], columns: List[str]):
         self.path = Path(path)
-        self._file = None
-        self._writer = None
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        self._file = open(self.path, "a", newline="", encoding="utf-8")
+        self._writer = csv.DictWriter(self._file, fieldnames=columns, extrasaction="ignore")
+        if new:
+            self._writer.writeheader()
+            self._file.flush()
 
     def write(self, row: Dict[str, float]) -> None:
-        if self._writer is None:
-            new = not self.path.exists() or self.path.stat().st_size == 0
-            self._file = open(self.path, "a", newline="", encoding="utf-8")
-            self._writer = csv.DictWriter(self._file, fieldnames=list(row), extrasaction="ignore")
-            if new:
-                self._writer.writeheader()
         self._writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in row.items()})
         self._file.flush()
 

@@ -34,6 +34,12 @@ class EpochRecord:
     steps: int
     seconds: float  # training time since the start of the run
 
+    @classmethod
+    def columns(cls, val_metrics: List[str], weight_names: List[str]) -> List[str]:
+        """metrics.csv's header for a run with these validation metrics and weight tensors."""
+        grads = {"grad_norm": 0.0, **{f"grad_norm_{name}": 0.0 for name in weight_names}}
+        return list(cls(0, 0.0, dict.fromkeys(val_metrics, 0.0), 0.0, grads, 0.0, 0, 0.0).row())
+
     def row(self) -> Dict[str, float]:
         """The metrics.csv row: epoch, train_loss, val_*, lr, grad norms, clip_fraction, seconds."""
         row: Dict[str, float] = {"epoch": self.epoch, "train_loss": self.train_loss}
@@ -99,7 +105,8 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
             value = net.loss_and_grad(xb, yb, loss, l2, training=True, rng=dropout_rng)
             norm = meter.add()
             if not (math.isfinite(value) and math.isfinite(norm)):
-                return _diverged(result, net, last_good, epoch, value, last_finite, started)
+                what = f"the loss became {value}" if not math.isfinite(value) else f"the gradient norm became {norm}"
+                return _diverged(result, net, last_good, epoch, what, last_finite, started)
             last_finite = value
             if clip_norm is not None:
                 meter.clipped += clip_by_norm(net.grad, clip_norm, norm)[1]
@@ -118,23 +125,24 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
         result.history.append(record)
         result.epochs = epoch
         current = val.get("loss", train_loss)
-        if current < result.best_value:
+        if current < result.best_value or result.best_epoch == 0:
             result.best_epoch, result.best_value = epoch, current
         if on_epoch is not None:
             on_epoch(record)
         if not math.isfinite(train_loss) or not np.isfinite(net.params).all():
-            return _diverged(result, net, last_good, epoch, train_loss, last_finite, started)
+            return _diverged(result, net, last_good, epoch, "the weights became non-finite", last_finite, started)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _diverged(result: TrainResult, net, last_good: np.ndarray, epoch: int, value: float, last_finite: float,
+def _diverged(result: TrainResult, net, last_good: np.ndarray, epoch: int, what: str, last_finite: float,
               started: float) -> TrainResult:
     """Stop: go back to the weights at the start of this epoch (the last ones with a finite loss)."""
     net.params[...] = last_good
     last = "none" if math.isnan(last_finite) else f"{last_finite:.4g}"
     result.stop_reason = "diverged"
     result.seconds = time.perf_counter() - started
-    result.message = (f"training diverged at epoch {epoch}: the loss became {value} (last finite loss: {last}); the weights from the start of epoch {epoch} are kept. "
-                      "Try a lower learning rate, gradient clipping (clip.norm) or standardized inputs.")
+    result.message = (f"training diverged at epoch {epoch}: {what} (last finite loss: {last}); the weights from the "
+                      f"start of epoch {epoch} are kept. Try a lower learning rate, gradient clipping (clip.norm) "
+                      "or standardized inputs.")
     return result
