@@ -108,10 +108,18 @@ def model_arrays(net: Network, data: Dataset, config: Config) -> Dict[str, np.nd
     return arrays
 
 
-def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
-        on_start: Optional[Callable[[RunInfo], None]] = None,
-        on_epoch: Optional[Callable[[EpochRecord], None]] = None) -> RunResult:
-    """Train as ``config`` says and leave a run directory; see the module docstring."""
+@dataclass
+class Setup:
+    """Everything a config builds before training: the loss, the data, the initialized network, the RNGs."""
+
+    loss: Loss
+    data: Dataset
+    net: Network
+    rngs: Dict[str, np.random.Generator]
+
+
+def setup(config: Config) -> Setup:
+    """Load the data and build and initialize the network (from ``init_from`` when given)."""
     loss = LOSSES.get(config.loss, "loss")
     rngs = seed_streams(config.seed)
     data = load_data(config, rngs["data"], loss.task)
@@ -119,6 +127,15 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
     net = build_network(config, data.n_features, loss.n_outputs(data.n_classes, data.n_targets), rngs["init"])
     if config.model.init_from:
         load_initial_weights(net, config.resolve_path(config.model.init_from))
+    return Setup(loss, data, net, rngs)
+
+
+def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
+        on_start: Optional[Callable[[RunInfo], None]] = None,
+        on_epoch: Optional[Callable[[EpochRecord], None]] = None) -> RunResult:
+    """Train as ``config`` says and leave a run directory; see the module docstring."""
+    built = setup(config)
+    loss, data, net, rngs = built.loss, built.data, built.net, built.rngs
     optimizer = make_optimizer(config.optimizer, net.size, net.dtype)
     schedule = make_schedule(config.schedule, config.optimizer["lr"])
 

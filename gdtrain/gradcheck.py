@@ -128,17 +128,10 @@ def check_config(config, samples: int = 32, epsilon: float = 1e-6, threshold: fl
     """Gradient-check the network a config describes, in float64, on its first ``samples`` training rows."""
     import dataclasses
 
-    from .data import load_data
-    from .experiment import build_network, check_loss_fits_data, load_initial_weights, seed_streams
+    from .experiment import setup
 
-    config = dataclasses.replace(config, dtype="float64")
-    loss = LOSSES.get(config.loss, "loss")
-    rngs = seed_streams(config.seed)
-    data = load_data(config, rngs["data"], loss.task)
-    check_loss_fits_data(loss, data)
-    net = build_network(config, data.n_features, loss.n_outputs(data.n_classes, data.n_targets), rngs["init"])
-    if config.model.init_from:
-        load_initial_weights(net, config.resolve_path(config.model.init_from))
+    built = setup(dataclasses.replace(config, dtype="float64"))
+    net, loss, data = built.net, built.loss, built.data
     X, y = data.X_train[:samples], data.y_train[:samples]
     checks = check_gradients(net, X, y, loss, config.regularization.l2, epsilon, threshold, config.seed, atol)
     info = {"samples": len(X), "parameters": net.size, "sizes": net.sizes, "loss": loss.name,
