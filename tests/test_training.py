@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from gdtrain.clipping import clip_by_norm, clip_by_value
-from gdtrain.config import Config, from_dict, load_config
+from gdtrain.config import Config, from_dict, load_config, set_path
 from gdtrain.errors import ConfigError
 from gdtrain.experiment import build_network, fit, seed_streams
 from gdtrain.losses import LOSSES
@@ -38,6 +38,13 @@ REGRESSOR_COLUMNS = ["epoch", "train_loss", "val_loss", "val_mse", "val_mae", "v
 
 # --- helpers --------------------------------------------------------------------------------------
 
+def with_overrides(raw, paths):
+    """``raw`` with each dotted key path in ``paths`` set (the same helper --set uses)."""
+    for path, value in paths.items():
+        set_path(raw, path, value)
+    return raw
+
+
 def raw_config(**paths):
     """A small config dict (iris, 16 tanh units, batch 16, 5 epochs); ``paths`` override dotted keys."""
     raw = {
@@ -48,13 +55,7 @@ def raw_config(**paths):
         "optimizer": {"name": "sgd", "lr": 0.1},
         "training": {"mode": "minibatch", "batch_size": 16, "epochs": 5},
     }
-    for path, value in paths.items():
-        node = raw
-        keys = path.split(".")
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-        node[keys[-1]] = value
-    return raw
+    return with_overrides(raw, paths)
 
 
 def make_config(name="run", **paths) -> Config:
@@ -92,13 +93,7 @@ def digits_raw(**paths):
         "optimizer": {"name": "sgd", "lr": 0.1},
         "training": {"mode": "minibatch", "batch_size": 32, "epochs": 40},
     }
-    for path, value in paths.items():
-        node = raw
-        keys = path.split(".")
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-        node[keys[-1]] = value
-    return raw
+    return with_overrides(raw, paths)
 
 
 @pytest.fixture(scope="module")
