@@ -269,7 +269,7 @@ def test_gradcheck_self_test(runner):
     assert result.exit_code == 0, result.output
     out = lines(result.output)
     assert out[-1] == "35/35 networks pass"
-    header = next(line for line in out if "activation" in line and "loss" in line)
+    header = next(line for line in out if "activation \\ loss" in line)
     for loss in ("mse", "mae", "bce", "cross_entropy", "hinge"):
         assert loss in header
     rows = {line.split()[0]: line for line in out if line.split()[0] in
