@@ -283,7 +283,7 @@ def test_gradcheck_config(runner):
     result = invoke(runner, ["gradcheck", CONFIGS / "iris.yaml", "--samples", 8])
     assert result.exit_code == 0, result.output
     out = lines(result.output)
-    assert "on 8 samples" in result.output
+    assert "on 8 training samples" in result.output
     rows = {}
     for line in out:
         cells = [c for c in line.replace("│", " ").split() if c]
