@@ -116,6 +116,8 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
             loss_sum += value
             if schedule_per_step:
                 schedule.step()
+        if not np.isfinite(net.params).all():  # finite losses, but the last update overflowed
+            return _diverged(result, net, last_good, epoch, "the weights became non-finite", last_finite, started)
         train_loss = loss_sum / meter.steps
         val = evaluate(net, loss, X_val, y_val)
         if not schedule_per_step:
@@ -129,8 +131,6 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
             result.best_epoch, result.best_value = epoch, current
         if on_epoch is not None:
             on_epoch(record)
-        if not math.isfinite(train_loss) or not np.isfinite(net.params).all():
-            return _diverged(result, net, last_good, epoch, "the weights became non-finite", last_finite, started)
     result.seconds = time.perf_counter() - started
     return result
 
