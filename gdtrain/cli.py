@@ -7,7 +7,6 @@ Exit codes: 0 success; 1 training failed (diverged) or a check failed; 2 bad usa
 from __future__ import annotations
 
 import functools
-import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
 

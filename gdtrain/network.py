@@ -107,8 +107,3 @@ class Network:
     def objective(self, X: np.ndarray, y: np.ndarray, loss: Loss, l2: float = 0.0) -> float:
         """J + λR without gradients and without dropout (what a line search evaluates)."""
         return loss.value(self.forward(X), y) + self.penalty(l2)
-
-    def layer_grad_norms(self) -> Dict[str, float]:
-        """‖∂J/∂W(ℓ)‖ per layer, from the current ``grad``."""
-        return {f"W{i}": float(np.sqrt(np.vdot(layer.gW, layer.gW)))
-                for i, layer in enumerate(self.layers, start=1)}

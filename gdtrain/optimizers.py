@@ -41,13 +41,6 @@ class Optimizer:
         """Update ``params`` in place. ``grad`` may be overwritten (it is recomputed every step)."""
         raise NotImplementedError
 
-    def state_dict(self) -> Dict[str, Any]:
-        return {key: (value.copy() if isinstance(value, np.ndarray) else value) for key, value in self.state.items()}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.state = {key: (np.array(value, dtype=self.dtype) if isinstance(value, np.ndarray) and value.ndim
-                            else (int(value) if key == "step" else value)) for key, value in state.items()}
-
 
 class SGD(Optimizer):
     """torch.optim.SGD: plain gradient descent, momentum, Nesterov, dampening, weight decay (see module doc)."""

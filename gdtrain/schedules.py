@@ -35,12 +35,6 @@ class Schedule:
     def compute_lr(self) -> float:
         raise NotImplementedError
 
-    def state_dict(self) -> Dict[str, Any]:
-        return {"t": self.t, "lr": self.lr}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.t, self.lr = int(state["t"]), float(state["lr"])
-
 
 class Constant(Schedule):
     """η_t = η₀."""
