@@ -132,10 +132,8 @@ def gradcheck(
     else:
         cfg = read_config(config, assignments=set_)
         checks, info = check_config(cfg, samples=samples, epsilon=epsilon, threshold=threshold, atol=atol)
-        layers = [f"{size} {act}" for size, act in zip(info["sizes"][1:-1], info["activations"])]
-        sizes = " → ".join([str(info["sizes"][0]), *layers, str(info["sizes"][-1])])
-        report.gradcheck_table(checks, console, f"gradient check of {sizes} [{info['loss']}] on "
-                                                f"{info['samples']} training samples, float64, ε={epsilon:g}")
+        report.gradcheck_table(checks, console, f"gradient check of {report.describe_network(info['net'], info['loss'])}"
+                                                f" on {info['samples']} training samples, float64, ε={epsilon:g}")
         failed = [c.name for c in checks if not c.passed]
         console.print("all tensors pass" if not failed else f"FAILED: {', '.join(failed)}")
     if failed:

@@ -206,14 +206,13 @@ def _to_float(cells: np.ndarray, path: Path, names: List[str], lines: np.ndarray
     return X
 
 
-def _check_finite(X: np.ndarray, path, names, lines: Optional[np.ndarray] = None) -> None:
+def _check_finite(X: np.ndarray, path, names: List[str], lines: Optional[np.ndarray] = None) -> None:
     """Features must be finite; the message names the row (file line for CSV, index otherwise) and column."""
     bad = ~np.isfinite(X)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        col = names[j] if names else str(j)
         row = lines[i] if lines is not None else i
-        raise DataError(f"{path}: row {row}, column '{col}': {X[i, j]} (features must be finite numbers)")
+        raise DataError(f"{path}: row {row}, column '{names[j]}': {X[i, j]} (features must be finite numbers)")
 
 
 def read_npz(path: Path) -> Table:
@@ -241,8 +240,8 @@ def read_npz(path: Path) -> Table:
         X = X.astype(np.float64)
     except (TypeError, ValueError):
         raise DataError(f"{path}: X must be numeric, got dtype {X.dtype}") from None
-    _check_finite(X, path, [f"x{j}" for j in range(X.shape[1])])
     names = [f"x{j}" for j in range(X.shape[1])]
+    _check_finite(X, path, names)
     return Table(X, y, names, ["y"] if y.ndim == 1 else [f"y{k}" for k in range(y.shape[1])], str(path))
 
 

@@ -134,6 +134,4 @@ def check_config(config, samples: int = 32, epsilon: float = 1e-6, threshold: fl
     net, loss, data = built.net, built.loss, built.data
     X, y = data.X_train[:samples], data.y_train[:samples]
     checks = check_gradients(net, X, y, loss, config.regularization.l2, epsilon, threshold, config.seed, atol)
-    info = {"samples": len(X), "parameters": net.size, "sizes": net.sizes, "loss": loss.name,
-            "activations": net.activation_names}
-    return checks, info
+    return checks, {"samples": len(X), "parameters": net.size, "sizes": net.sizes, "net": net, "loss": loss}

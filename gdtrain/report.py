@@ -37,15 +37,19 @@ def fmt(value: Optional[float], digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def describe_network(info) -> str:
-    """'64 → 64 relu (dropout 0.2) → 10 | softmax cross_entropy'."""
-    net, loss = info.net, info.loss
+def describe_layers(net) -> str:
+    """'64 → 64 relu (dropout 0.2) → 10': input size, hidden layers, output size."""
     parts = [str(net.sizes[0])]
     for size, act, drop in zip(net.sizes[1:-1], net.activation_names[:-1], net.dropouts[:-1]):
         parts.append(f"{size} {act}" + (f" (dropout {drop:g})" if drop else ""))
     parts.append(str(net.sizes[-1]))
+    return " → ".join(parts)
+
+
+def describe_network(net, loss) -> str:
+    """'64 → 64 relu → 10  [softmax + cross_entropy]'."""
     head = {"cross_entropy": "softmax + cross_entropy", "bce": "sigmoid + bce"}.get(loss.name, loss.name)
-    return " → ".join(parts) + f"  [{head}]"
+    return f"{describe_layers(net)}  [{head}]"
 
 
 def describe_component(spec: Dict, defaults: Dict) -> str:
@@ -78,7 +82,7 @@ class FitReporter:
         classes = f", {data.n_classes} classes" if data.classes is not None else ""
         c.print(f"data      {data.source}: {data.splits['train']} train / {data.splits['validation']} validation / "
                 f"{data.splits['test']} test, {data.n_features} features{classes}")
-        c.print(f"network   {describe_network(info)}  ({info.net.size} parameters, {config.dtype})")
+        c.print(f"network   {describe_network(info.net, info.loss)}  ({info.net.size} parameters, {config.dtype})")
         tc = config.training
         mode = {"batch": "full batch", "sgd": "stochastic (batch 1)"}.get(tc.mode, f"mini-batch {tc.batch_size}")
         extras = []
@@ -140,7 +144,7 @@ class FitReporter:
         c, s = self.console, result.summary
         if s["stop_reason"] == "diverged":
             c.print(s["message"], style="bold red", soft_wrap=True)
-        table = Table(title=None, show_edge=False, pad_edge=False, box=None if plain_output() else None)
+        table = Table(show_edge=False, pad_edge=False, box=None)
         table.add_column("split")
         metrics: List[str] = []
         for split in ("train", "validation", "test"):
