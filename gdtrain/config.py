@@ -20,14 +20,11 @@ from .activations import ACTIVATIONS
 from .errors import ConfigError
 from .init import INITIALIZERS
 from .losses import LOSSES
+from .linesearch import resolve_line_search
 from .optimizers import resolve_optimizer
-from .options import boolean, choice, describe, integer, number
+from .options import boolean, choice, describe, integer, number, optional
 from .registry import nearest
 from .schedules import resolve_schedule
-
-
-def _optional(check):
-    return lambda v: None if v is None else check(v)
 
 
 def _string(v):
@@ -53,15 +50,15 @@ def _option(default=None, check=None, doc="", factory=None, convert=None):
 @dataclass
 class DataConfig:
     source: str = _option("digits", _string, "built-in dataset name or a .csv / .npz / MNIST .idx[.gz] path")
-    target: Optional[Union[str, List[str]]] = _option(None, _optional(_target), "CSV target column(s); default: the last")
-    labels: Optional[str] = _option(None, _optional(_string), "IDX labels file (default: inferred from source)")
-    test_source: Optional[str] = _option(None, _optional(_string), "separate test file (then test_split is unused)")
-    test_labels: Optional[str] = _option(None, _optional(_string), "IDX labels file of test_source")
+    target: Optional[Union[str, List[str]]] = _option(None, optional(_target), "CSV target column(s); default: the last")
+    labels: Optional[str] = _option(None, optional(_string), "IDX labels file (default: inferred from source)")
+    test_source: Optional[str] = _option(None, optional(_string), "separate test file (then test_split is unused)")
+    test_labels: Optional[str] = _option(None, optional(_string), "IDX labels file of test_source")
     validation_split: float = _option(0.15, number(0, 1, high_open=True), "fraction held out for validation")
     test_split: float = _option(0.15, number(0, 1, high_open=True), "fraction held out for testing")
     standardize: bool = _option(True, boolean, "z-score features with the training split's mean and std")
-    n_samples: Optional[int] = _option(None, _optional(integer(4)), "synthetic datasets: number of samples")
-    noise: Optional[float] = _option(None, _optional(number(0)), "synthetic datasets: noise level")
+    n_samples: Optional[int] = _option(None, optional(integer(4)), "synthetic datasets: number of samples")
+    noise: Optional[float] = _option(None, optional(number(0)), "synthetic datasets: noise level")
 
 
 @dataclass
@@ -69,7 +66,7 @@ class LayerConfig:
     units: int = _option(None, integer(1), "number of units")
     activation: str = _option("relu", _string, "activation function")
     dropout: float = _option(0.0, number(0, 1, high_open=True), "inverted-dropout rate after the activation")
-    init: Optional[str] = _option(None, _optional(_string), "initializer (default: model.init)")
+    init: Optional[str] = _option(None, optional(_string), "initializer (default: model.init)")
 
 
 def _hidden(raw, path) -> List[LayerConfig]:
@@ -90,26 +87,20 @@ def _hidden(raw, path) -> List[LayerConfig]:
 class ModelConfig:
     hidden: List[LayerConfig] = _option(convert=_hidden, doc="hidden layers; [] is a linear model",
                                         factory=lambda: [LayerConfig(64, "relu")])
-    init: Optional[str] = _option(None, _optional(_string), "initializer for every layer (default: by activation)")
-    init_from: Optional[str] = _option(None, _optional(_string), ".npz with W1, b1, W2, b2, ... to start from")
+    init: Optional[str] = _option(None, optional(_string), "initializer for every layer (default: by activation)")
+    init_from: Optional[str] = _option(None, optional(_string), ".npz with W1, b1, W2, b2, ... to start from")
 
 
 @dataclass
 class RegularizationConfig:
     l2: float = _option(0.0, number(0), "λ in J + λ Σ‖W‖² (weights only)")
+    l1: float = _option(0.0, number(0), "λ₁ in J + λ₁ Σ|W| (weights only; subgradient λ₁ sign(W))")
 
 
 @dataclass
 class ClipConfig:
-    norm: Optional[float] = _option(None, _optional(number(0, low_open=True)), "max global gradient norm")
-    value: Optional[float] = _option(None, _optional(number(0, low_open=True)), "max absolute gradient entry")
-
-
-@dataclass
-class TrainingConfig:
-    mode: str = _option("minibatch", choice("batch", "sgd", "minibatch"), "batch | sgd | minibatch")
-    batch_size: int = _option(32, integer(1), "mini-batch size (minibatch mode)")
-    epochs: int = _option(100, integer(0), "number of passes over the training data")
+    norm: Optional[float] = _option(None, optional(number(0, low_open=True)), "max global gradient norm")
+    value: Optional[float] = _option(None, optional(number(0, low_open=True)), "max absolute gradient entry")
 
 
 def _component(resolve):
@@ -121,6 +112,28 @@ def _component(resolve):
         return resolve(raw, path)
 
     return convert
+
+
+def _line_search(raw, path):
+    if raw is None:
+        return None
+    return _component(resolve_line_search)(raw, path)
+
+
+@dataclass
+class TrainingConfig:
+    mode: str = _option("minibatch", choice("batch", "sgd", "minibatch"), "batch | sgd | minibatch")
+    batch_size: int = _option(32, integer(1), "mini-batch size (minibatch mode)")
+    epochs: int = _option(100, integer(0), "number of passes over the training data (the most it runs)")
+    line_search: Optional[Dict[str, Any]] = _option(None, convert=_line_search,
+                                                    doc="backtracking | wolfe: choose each step's length (batch mode)")
+    keep: str = _option("last", choice("last", "best"), "which weights model.npz holds: the last or the best epoch's")
+    tol_loss: Optional[float] = _option(None, optional(number(0, low_open=True)),
+                                        "stop when the training loss changes by less than this fraction over `patience` epochs")
+    tol_grad: Optional[float] = _option(None, optional(number(0, low_open=True)), "stop when the gradient norm is below this")
+    tol_step: Optional[float] = _option(None, optional(number(0, low_open=True)),
+                                        "stop when an epoch moves the parameters by less than this (Euclidean norm)")
+    patience: int = _option(5, integer(1), "epochs over which tol_loss measures the change")
 
 
 @dataclass
@@ -137,7 +150,7 @@ class Config:
                                        factory=lambda: resolve_schedule({"name": "constant"}))
     clip: ClipConfig = _option(factory=ClipConfig, convert=lambda raw, path: _build(ClipConfig, raw, path))
     training: TrainingConfig = _option(factory=TrainingConfig, convert=lambda raw, path: _build(TrainingConfig, raw, path))
-    output: Optional[str] = _option(None, _optional(_string), "run directory (default: runs/<config name>)")
+    output: Optional[str] = _option(None, optional(_string), "run directory (default: runs/<config name>)")
     # Where relative paths in the file are looked up besides the working directory (not a YAML key).
     base_dir: Optional[str] = field(default=None, repr=False, compare=False, metadata={"internal": True})
     name: str = field(default="run", repr=False, compare=False, metadata={"internal": True})
@@ -200,6 +213,33 @@ def _check_combinations(config: Config) -> None:
             f"(< 1), got {data.validation_split:g} + {data.test_split:g}")
     if config.clip.norm is not None and config.clip.value is not None:
         raise ConfigError("clip: set either clip.norm or clip.value, not both")
+    if config.training.line_search is not None:
+        _check_line_search(config)
+    schedule = config.schedule
+    if schedule["name"] == "plateau" and schedule["monitor"].startswith("val_") and data.validation_split == 0:
+        raise ConfigError(f"schedule.monitor: {schedule['monitor']} needs validation data (data.validation_split > 0);"
+                          " use monitor: train_loss")
+
+
+def _check_line_search(config: Config) -> None:
+    """A line search needs one fixed, deterministic objective and owns the step length."""
+    path = "training.line_search"
+    if config.training.mode != "batch":
+        raise ConfigError(f"{path}: needs training.mode: batch, got {config.training.mode} (a line search compares "
+                          "values of one objective, and every mini-batch is a different one)")
+    opt = config.optimizer
+    if opt["name"] != "sgd" or opt["momentum"] or opt["weight_decay"]:
+        raise ConfigError(f"{path}: steps along −∇J itself, so the optimizer must be plain sgd (no momentum, no "
+                          f"weight_decay; use regularization.l2 for a penalty the search sees), got {opt['name']}")
+    if config.schedule["name"] != "constant":
+        raise ConfigError(f"{path}: chooses the step length itself; remove the schedule "
+                          f"(got schedule {config.schedule['name']})")
+    if config.clip.norm is not None or config.clip.value is not None:
+        raise ConfigError(f"{path}: chooses the step length itself; remove clip")
+    for i, layer in enumerate(config.model.hidden):
+        if layer.dropout:
+            raise ConfigError(f"model.hidden[{i}].dropout: a line search needs a deterministic objective; "
+                              "set dropout to 0 or remove training.line_search")
 
 
 def from_dict(raw: Any, base_dir: Optional[str] = None, name: str = "run") -> Config:

@@ -10,6 +10,7 @@ order of the batches: the same seed and config give identical results.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
@@ -18,6 +19,7 @@ import numpy as np
 
 from . import rundir
 from .config import Config, dump_yaml
+from .convergence import Criteria
 from .data import Dataset, load_data
 from .errors import ConfigError
 from .init import INITIALIZERS, default_initializer
@@ -26,7 +28,7 @@ from .monitor import evaluate, metric_names
 from .network import Network
 from .optimizers import make_optimizer
 from .schedules import make_schedule
-from .train import EpochRecord, TrainResult, train
+from .train import EpochRecord, TrainResult, batch_size_for, train
 
 STREAMS = ("data", "init", "shuffle", "dropout")
 
@@ -130,6 +132,14 @@ def setup(config: Config) -> Setup:
     return Setup(loss, data, net, rngs)
 
 
+def best_train_loss(result: TrainResult) -> Dict[str, Any]:
+    """The lowest training loss (loss + penalty) of the run and its epoch: what subgradient descent is judged by."""
+    if not result.history:
+        return {"best_train_loss": None, "best_train_epoch": 0}
+    best = min(result.history, key=lambda r: r.train_loss)
+    return {"best_train_loss": best.train_loss, "best_train_epoch": best.epoch}
+
+
 def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
         on_start: Optional[Callable[[RunInfo], None]] = None,
         on_epoch: Optional[Callable[[EpochRecord], None]] = None) -> RunResult:
@@ -137,7 +147,10 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
     built = setup(config)
     loss, data, net, rngs = built.loss, built.data, built.net, built.rngs
     optimizer = make_optimizer(config.optimizer, net.size, net.dtype)
-    schedule = make_schedule(config.schedule, config.optimizer["lr"])
+    tc = config.training
+    steps_per_epoch = math.ceil(data.splits["train"] / batch_size_for(tc.mode, tc.batch_size, data.splits["train"]))
+    schedule = make_schedule(config.schedule, config.optimizer["lr"],
+                             tc.epochs * (steps_per_epoch if config.schedule["per"] == "step" else 1))
 
     run_dir = rundir.prepare(out or config.output, f"runs/{config.name}", overwrite)
     rundir.atomic_write(run_dir / "config.yaml", dump_yaml(config))
@@ -151,14 +164,15 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
         if on_epoch is not None:
             on_epoch(record)
 
-    tc = config.training
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught by the divergence guard
             result = train(net, loss, data.X_train, data.y_train, data.X_val, data.y_val, optimizer, schedule,
                            mode=tc.mode, batch_size=tc.batch_size, epochs=tc.epochs,
-                           l2=config.regularization.l2, clip_norm=config.clip.norm, clip_value=config.clip.value,
+                           l2=config.regularization.l2, l1=config.regularization.l1,
+                           clip_norm=config.clip.norm, clip_value=config.clip.value,
                            shuffle_rng=rngs["shuffle"], dropout_rng=rngs["dropout"], on_epoch=record_epoch,
-                           schedule_per_step=config.schedule["per"] == "step")
+                           schedule_per_step=config.schedule["per"] == "step", line_search=tc.line_search,
+                           keep=tc.keep, criteria=Criteria(tc.tol_loss, tc.tol_grad, tc.tol_step, tc.patience))
     finally:
         metrics.close()
     rundir.save_npz(run_dir / "model.npz", model_arrays(net, data, config))
@@ -172,6 +186,8 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
         "seconds": round(result.seconds, 3),
         "best_epoch": result.best_epoch,
         "best_by": result.monitor,
+        **best_train_loss(result),
+        "kept_epoch": result.kept_epoch,
         "parameters": net.size,
         **final,
     }

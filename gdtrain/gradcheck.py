@@ -12,10 +12,10 @@ A tensor passes when rel < threshold, or when max_j |aⱼ − nⱼ| < atol: a gr
 (e.g. the output biases of a balanced hinge problem) has no meaningful relative error, and the
 difference quotient's rounding noise is about ε_mach·|J|/ε ≈ 1e−10·|J| at ε = 1e−6.
 
-J is the full training objective (loss + L2 penalty), with dropout masks held fixed (the same seeded
-masks in every evaluation). Where a perturbation moves a ReLU input, an MAE residual or a hinge margin
-across its kink the difference quotient is meaningless there; such entries are counted as ``kinks``
-and left out of the error, never silently failed.
+J is the full training objective (loss + L2 and L1 penalties), with dropout masks held fixed (the same
+seeded masks in every evaluation). Where a perturbation moves a ReLU input, an MAE residual, a hinge
+margin or (with L1) a weight across its kink, the difference quotient is meaningless there; such entries
+are counted as ``kinks`` and left out of the error, never silently failed.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _kink_signature(net: Network, loss: Loss, z: np.ndarray, y: np.ndarray) -> b
 
 def check_gradients(net: Network, X: np.ndarray, y: np.ndarray, loss: Loss, l2: float = 0.0,
                     epsilon: float = 1e-6, threshold: float = 1e-6, dropout_seed: int = 0,
-                    atol: float = 1e-8) -> List[TensorCheck]:
+                    atol: float = 1e-8, l1: float = 0.0) -> List[TensorCheck]:
     """Compare ``net``'s backprop gradient with central differences, one row per parameter tensor."""
     if net.dtype != np.float64:
         raise ValueError("gradient checking needs a float64 network")
@@ -65,9 +65,12 @@ def check_gradients(net: Network, X: np.ndarray, y: np.ndarray, loss: Loss, l2: 
     def objective() -> Tuple[float, bytes]:
         rng = np.random.default_rng(dropout_seed)
         z = net.forward(X, training=has_dropout, rng=rng)
-        return loss.value(z, y) + net.penalty(l2), _kink_signature(net, loss, z, y)
+        signature = _kink_signature(net, loss, z, y)
+        if l1:  # |w| has its kink at w = 0
+            signature += b"".join(np.sign(layer.W).tobytes() for layer in net.layers)
+        return loss.value(z, y) + net.penalty(l2, l1), signature
 
-    net.loss_and_grad(X, y, loss, l2, training=has_dropout, rng=np.random.default_rng(dropout_seed))
+    net.loss_and_grad(X, y, loss, l2, training=has_dropout, rng=np.random.default_rng(dropout_seed), l1=l1)
     analytic = net.grad.copy()
     _, base_signature = objective()
     numeric = np.zeros_like(analytic)
@@ -133,5 +136,6 @@ def check_config(config, samples: int = 32, epsilon: float = 1e-6, threshold: fl
     built = setup(dataclasses.replace(config, dtype="float64"))
     net, loss, data = built.net, built.loss, built.data
     X, y = data.X_train[:samples], data.y_train[:samples]
-    checks = check_gradients(net, X, y, loss, config.regularization.l2, epsilon, threshold, config.seed, atol)
+    checks = check_gradients(net, X, y, loss, config.regularization.l2, epsilon, threshold, config.seed, atol,
+                             l1=config.regularization.l1)
     return checks, {"samples": len(X), "parameters": net.size, "sizes": net.sizes, "net": net, "loss": loss}

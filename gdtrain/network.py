@@ -6,7 +6,9 @@ b, ∂W, ∂b are views into them. Optimizers, clipping, checkpoints and gradien
 one array, in place.
 
 The training objective is the seed's J_reg(θ) = J(θ) + λ R(θ) with R(θ) = Σ_ℓ ‖W(ℓ)‖² (weights only,
-not biases), whose gradient adds 2λW(ℓ) to ∂J/∂W(ℓ).
+not biases), whose gradient adds 2λW(ℓ) to ∂J/∂W(ℓ). An L1 term λ₁ Σ_ℓ Σ|W(ℓ)| may be added too: it is
+convex but has a kink at 0, so it contributes the subgradient λ₁ sign(W(ℓ)) (0 at exactly 0) — the
+seeds' subgradient descent.
 """
 
 from __future__ import annotations
@@ -86,15 +88,21 @@ class Network:
         for i in range(len(self.layers) - 1, -1, -1):
             delta = self.layers[i].backward(delta, need_input_grad=i > 0)
 
-    def penalty(self, l2: float) -> float:
-        """λ Σ_ℓ ‖W(ℓ)‖² (weights only)."""
-        if not l2:
-            return 0.0
-        return float(l2 * sum(np.vdot(layer.W, layer.W) for layer in self.layers))
+    def penalty(self, l2: float, l1: float = 0.0) -> float:
+        """λ Σ_ℓ ‖W(ℓ)‖² + λ₁ Σ_ℓ Σ|W(ℓ)| (weights only)."""
+        value = 0.0
+        if l2:
+            value += l2 * sum(float(np.vdot(layer.W, layer.W)) for layer in self.layers)
+        if l1:
+            value += l1 * sum(float(np.abs(layer.W).sum()) for layer in self.layers)
+        return value
 
     def loss_and_grad(self, X: np.ndarray, y: np.ndarray, loss: Loss, l2: float = 0.0,
-                      training: bool = True, rng: Optional[np.random.Generator] = None) -> float:
-        """One forward and backward pass; fills ``grad`` with ∇θ(J + λR) and returns J + λR."""
+                      training: bool = True, rng: Optional[np.random.Generator] = None, l1: float = 0.0) -> float:
+        """One forward and backward pass; fills ``grad`` with ∇θ(J + penalty) and returns J + penalty.
+
+        The penalty's gradient: 2λW (L2) and the subgradient λ₁ sign(W) (L1), added to each ∂J/∂W.
+        """
         z = self.forward(X, training, rng)
         value, delta = loss.value_and_delta(z, y)
         self.backward(delta)
@@ -102,8 +110,12 @@ class Network:
             factor = self.dtype.type(2 * l2)
             for layer in self.layers:
                 layer.gW += factor * layer.W
-        return value + self.penalty(l2)
+        if l1:
+            factor = self.dtype.type(l1)
+            for layer in self.layers:
+                layer.gW += factor * np.sign(layer.W)
+        return value + self.penalty(l2, l1)
 
-    def objective(self, X: np.ndarray, y: np.ndarray, loss: Loss, l2: float = 0.0) -> float:
-        """J + λR without gradients and without dropout (what a line search evaluates)."""
-        return loss.value(self.forward(X), y) + self.penalty(l2)
+    def objective(self, X: np.ndarray, y: np.ndarray, loss: Loss, l2: float = 0.0, l1: float = 0.0) -> float:
+        """J + penalty without gradients and without dropout (what a line search evaluates)."""
+        return loss.value(self.forward(X), y) + self.penalty(l2, l1)

@@ -1,33 +1,62 @@
 """Optimizers: in-place update rules over the flat parameter vector, with explicit, named state.
 
 Every optimizer takes the gradient g = ∇θ(J + λR) (after clipping) and the current learning rate η
-(from the schedule), and updates θ in place. Option names and defaults are torch.optim's; the state
-is a dict of named arrays so a checkpoint can save it and a resumed run continues exactly.
+(from the schedule, so η may change between steps), and updates θ in place. Option names, defaults and
+update rules are torch.optim's (checked step for step against PyTorch in the tests); the state is a dict
+of named arrays (``momentum_buffer``, ``exp_avg``, ...) plus the step count t, so a checkpoint can save
+it and a resumed run continues exactly. All arithmetic stays in the network's dtype.
 
-sgd (torch.optim.SGD)
-    g ← g + wd·θ                                    (weight_decay: on every parameter, as torch)
-    b ← g                          on the first step (momentum μ > 0)
-    b ← μ b + (1 − dampening) g    afterwards
-    g ← g + μ b  (nesterov)   or   g ← b
-    θ ← θ − η g
-  With μ = 0 this is the seeds' plain gradient descent θ := θ − η ∇θJ(θ).
-  The seeds' (and Keras') textbook momentum v := βv − η∇J, θ := θ + v is the same trajectory when η is
-  constant: v = −η b, because then −η b_t = β(−η b_{t−1}) − η g_t. Under a changing η the two differ.
+``weight_decay`` (wd) acts on every parameter, biases included, as in torch: g ← g + wd·θ (AdamW:
+θ ← θ(1 − η·wd), decoupled). ``regularization.l2`` is the seeds' penalty λΣ‖W‖² on weights only,
+already inside g.
+
+sgd (torch.optim.SGD)                       options: lr, momentum μ, dampening d, nesterov, weight_decay
+    plain (μ = 0):   θ ← θ − η g                          the seeds' θ := θ − η ∇θJ(θ)
+    momentum_form: torch (default)
+        b ← g  at t = 1,   b ← μ b + (1 − d) g  afterwards
+        θ ← θ − η b                     (nesterov: θ ← θ − η (g + μ b))
+    momentum_form: textbook  (the seeds' §17, Keras SGD, scikit-learn's MLP)
+        v ← −η g  at t = 1,   v ← μ v − η (1 − d) g  afterwards
+        θ ← θ + v                       (nesterov: θ ← θ + μ v − η g)
+    The two are one trajectory while η is constant: v = −η b, because −η b_t = μ(−η b_{t−1}) − η(1 − d) g_t.
+    Under a schedule they differ: torch applies today's η to the whole buffer, the textbook form keeps
+    each past gradient at the η it was taken with.
+
+adagrad (torch.optim.Adagrad)               options: lr, lr_decay, weight_decay, initial_accumulator_value, eps
+    s ← s + g²                          (s starts at initial_accumulator_value)
+    θ ← θ − η_t g / (√s + ε),   η_t = η / (1 + (t − 1)·lr_decay)
+
+rmsprop (torch.optim.RMSprop)               options: lr, alpha α, eps, weight_decay, momentum μ, centered
+    v ← α v + (1 − α) g²
+    centered:  ḡ ← α ḡ + (1 − α) g,   D = √(v − ḡ²) + ε;      else  D = √v + ε
+    μ > 0:     b ← μ b + g / D,   θ ← θ − η b;                 else  θ ← θ − η g / D
+
+adam (torch.optim.Adam)                     options: lr, betas (β₁, β₂), eps, weight_decay, amsgrad, eps_form
+    m ← β₁ m + (1 − β₁) g,   v ← β₂ v + (1 − β₂) g²            (amsgrad: v_max ← max(v_max, v), used for v)
+    eps_form: torch (default)   θ ← θ − η m̂ / (√v̂ + ε),   m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ)
+    eps_form: hat               θ ← θ − η_t m / (√v + ε̂),  η_t = η √(1 − β₂ᵗ)/(1 − β₁ᵗ)
+    The hat form is Kingma & Ba's "efficient version" (end of their §2) that Keras, TensorFlow and
+    scikit-learn use: ε̂ is added to the uncorrected √v, which is ε√(1 − β₂ᵗ) in the torch form — the two
+    differ most in the first steps and wherever √v is near ε.
+
+adamw (torch.optim.AdamW)                   as adam, weight_decay defaults to 0.01 and is decoupled:
+    θ ← θ (1 − η·wd)  before the Adam step (not added to g)
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, Mapping
 
 import numpy as np
 
 from .errors import ConfigError
-from .options import Option, boolean, number, resolve_options
+from .options import Option, boolean, choice, number, pair, resolve_options
 from .registry import Registry
 
 
 class Optimizer:
-    """Base class. Subclasses declare ``OPTIONS`` and implement ``step``; state lives in ``self.state``."""
+    """Base class. Subclasses declare ``OPTIONS`` and implement ``update``; state lives in ``self.state``."""
 
     OPTIONS: Dict[str, Option] = {}
     formula = ""
@@ -36,51 +65,220 @@ class Optimizer:
         self.options = dict(options)
         self.size, self.dtype = size, np.dtype(dtype)
         self.state: Dict[str, Any] = {"step": 0}
+        self._scratch = np.empty(size, dtype=self.dtype)  # reused every step: no per-step allocation
+
+    def buffer(self, name: str, fill: float = 0.0) -> np.ndarray:
+        """The state array ``name`` (created filled with ``fill`` the first time)."""
+        if name not in self.state:
+            self.state[name] = np.full(self.size, fill, dtype=self.dtype)
+        return self.state[name]
+
+    def add_weight_decay(self, params: np.ndarray, grad: np.ndarray) -> None:
+        """g ← g + wd·θ (coupled weight decay, on every parameter)."""
+        wd = self.options.get("weight_decay", 0.0)
+        if wd:
+            np.multiply(params, wd, out=self._scratch)
+            grad += self._scratch
 
     def step(self, params: np.ndarray, grad: np.ndarray, lr: float) -> None:
         """Update ``params`` in place. ``grad`` may be overwritten (it is recomputed every step)."""
+        self.state["step"] += 1
+        self.update(params, grad, float(lr), self.state["step"])
+
+    def update(self, params: np.ndarray, grad: np.ndarray, lr: float, t: int) -> None:
         raise NotImplementedError
+
+
+LR = "learning rate η (the schedule's starting value)"
+WEIGHT_DECAY = Option(0.0, number(0), "adds wd·θ to the gradient (every parameter, as torch)")
 
 
 class SGD(Optimizer):
     """torch.optim.SGD: plain gradient descent, momentum, Nesterov, dampening, weight decay (see module doc)."""
 
     OPTIONS = {
-        "lr": Option(0.001, number(0, low_open=True), "learning rate η"),
+        "lr": Option(0.001, number(0, low_open=True), LR),
         "momentum": Option(0.0, number(0), "momentum factor μ"),
-        "dampening": Option(0.0, number(0, 1), "dampening for momentum"),
+        "dampening": Option(0.0, number(0, 1), "dampening d of the gradient in the momentum buffer"),
         "nesterov": Option(False, boolean, "Nesterov momentum: step along g + μb"),
-        "weight_decay": Option(0.0, number(0), "adds wd·θ to the gradient (every parameter)"),
+        "weight_decay": WEIGHT_DECAY,
+        "momentum_form": Option("torch", choice("torch", "textbook"),
+                                "torch: b ← μb + g, θ ← θ − ηb;  textbook: v ← μv − ηg, θ ← θ + v"),
     }
-    formula = "b ← μb + (1 − dampening)g (b = g at first);  θ ← θ − η·(g + μb if nesterov else b)"
+    formula = "θ ← θ − η b,  b ← μ b + (1 − d) g  (b = g at t = 1; nesterov: θ ← θ − η (g + μ b))"
 
-    def __init__(self, size, dtype=np.float64, **options):
-        super().__init__(size, dtype, **options)
-        if options.get("momentum"):
-            self.state["momentum_buffer"] = np.zeros(size, dtype=self.dtype)
-
-    def step(self, params, grad, lr):
+    def update(self, params, grad, lr, t):
         o = self.options
-        if o["weight_decay"]:
-            grad += self.dtype.type(o["weight_decay"]) * params
+        self.add_weight_decay(params, grad)
         mu = o["momentum"]
-        if mu:
-            buf = self.state["momentum_buffer"]
-            if self.state["step"] == 0:
+        if not mu:
+            grad *= lr
+            params -= grad
+        elif o["momentum_form"] == "textbook":
+            self._textbook(params, grad, lr, t, mu)
+        else:
+            buf = self.buffer("momentum_buffer")
+            if t == 1:
                 buf[...] = grad
             else:
-                buf *= self.dtype.type(mu)
-                buf += self.dtype.type(1 - o["dampening"]) * grad
+                buf *= mu
+                np.multiply(grad, 1 - o["dampening"], out=self._scratch)
+                buf += self._scratch
             if o["nesterov"]:
-                grad += self.dtype.type(mu) * buf
+                np.multiply(buf, mu, out=self._scratch)
+                grad += self._scratch
+                grad *= lr
+                params -= grad
             else:
-                grad = buf
-        params -= self.dtype.type(lr) * grad
-        self.state["step"] += 1
+                np.multiply(buf, lr, out=self._scratch)
+                params -= self._scratch
+
+    def _textbook(self, params, grad, lr, t, mu):
+        """v ← μ v − η (1 − d) g (v = −η g at t = 1);  θ ← θ + v, or θ ← θ + μ v − η g with nesterov."""
+        velocity = self.buffer("velocity")
+        d = self.options["dampening"] if t > 1 else 0.0
+        velocity *= mu
+        np.multiply(grad, lr * (1 - d), out=self._scratch)
+        velocity -= self._scratch
+        if self.options["nesterov"]:
+            grad *= lr
+            params -= grad
+            np.multiply(velocity, mu, out=self._scratch)
+            params += self._scratch
+        else:
+            params += velocity
+
+
+class Adagrad(Optimizer):
+    """torch.optim.Adagrad: s ← s + g²;  θ ← θ − η_t g/(√s + ε),  η_t = η/(1 + (t − 1)·lr_decay)."""
+
+    OPTIONS = {
+        "lr": Option(0.01, number(0, low_open=True), LR),
+        "lr_decay": Option(0.0, number(0), "η_t = η/(1 + (t − 1)·lr_decay)"),
+        "weight_decay": WEIGHT_DECAY,
+        "initial_accumulator_value": Option(0.0, number(0), "starting value of the sum of squares s"),
+        "eps": Option(1e-10, number(0), "ε added to √s"),
+    }
+    formula = "s ← s + g²;  θ ← θ − η/(1 + (t − 1)·lr_decay) · g/(√s + ε)"
+
+    def update(self, params, grad, lr, t):
+        o = self.options
+        self.add_weight_decay(params, grad)
+        clr = lr / (1 + (t - 1) * o["lr_decay"])
+        total = self.buffer("sum", o["initial_accumulator_value"])
+        np.multiply(grad, grad, out=self._scratch)
+        total += self._scratch
+        np.sqrt(total, out=self._scratch)
+        self._scratch += o["eps"]
+        np.divide(grad, self._scratch, out=grad)
+        grad *= clr
+        params -= grad
+
+
+class RMSprop(Optimizer):
+    """torch.optim.RMSprop: v ← αv + (1 − α)g²;  θ ← θ − η g/(√v + ε)  (centered, momentum: module doc)."""
+
+    OPTIONS = {
+        "lr": Option(0.01, number(0, low_open=True), LR),
+        "alpha": Option(0.99, number(0, 1), "smoothing constant α of the squared-gradient average"),
+        "eps": Option(1e-8, number(0), "ε added to the root mean square"),
+        "weight_decay": WEIGHT_DECAY,
+        "momentum": Option(0.0, number(0), "momentum factor μ on the scaled step"),
+        "centered": Option(False, boolean, "divide by the estimated standard deviation √(v − ḡ²)"),
+    }
+    formula = "v ← αv + (1 − α)g²;  θ ← θ − η g/(√v + ε)   (centered: √(v − ḡ²); momentum: b ← μb + g/D)"
+
+    def update(self, params, grad, lr, t):
+        o = self.options
+        alpha = o["alpha"]
+        self.add_weight_decay(params, grad)
+        square_avg = self.buffer("square_avg")
+        square_avg *= alpha
+        np.multiply(grad, grad, out=self._scratch)
+        self._scratch *= 1 - alpha
+        square_avg += self._scratch
+        denom = self._scratch
+        if o["centered"]:
+            grad_avg = self.buffer("grad_avg")
+            grad_avg *= alpha
+            np.multiply(grad, 1 - alpha, out=denom)
+            grad_avg += denom
+            np.multiply(grad_avg, grad_avg, out=denom)
+            np.subtract(square_avg, denom, out=denom)
+            np.sqrt(denom, out=denom)
+        else:
+            np.sqrt(square_avg, out=denom)
+        denom += o["eps"]
+        np.divide(grad, denom, out=grad)  # g/D
+        if o["momentum"] > 0:
+            buf = self.buffer("momentum_buffer")
+            buf *= o["momentum"]
+            buf += grad
+            np.multiply(buf, lr, out=grad)
+        else:
+            grad *= lr
+        params -= grad
+
+
+class Adam(Optimizer):
+    """torch.optim.Adam: bias-corrected moments, θ ← θ − η m̂/(√v̂ + ε)  (amsgrad, eps_form: module doc)."""
+
+    DECOUPLED = False
+    OPTIONS = {
+        "lr": Option(0.001, number(0, low_open=True), LR),
+        "betas": Option([0.9, 0.999], pair(0, 1), "decay rates (β₁, β₂) of the first and second moments"),
+        "eps": Option(1e-8, number(0), "ε added to the root of the second moment"),
+        "weight_decay": WEIGHT_DECAY,
+        "amsgrad": Option(False, boolean, "use the running maximum of v (AMSGrad)"),
+        "eps_form": Option("torch", choice("torch", "hat"),
+                           "torch: ε on √v̂ (bias-corrected);  hat: ε̂ on √v, as Keras / scikit-learn"),
+    }
+    formula = "m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²;  θ ← θ − η m̂/(√v̂ + ε)"
+
+    def update(self, params, grad, lr, t):
+        o = self.options
+        beta1, beta2 = o["betas"]
+        if self.DECOUPLED:
+            if o["weight_decay"]:
+                params *= 1 - lr * o["weight_decay"]
+        else:
+            self.add_weight_decay(params, grad)
+        m, v = self.buffer("exp_avg"), self.buffer("exp_avg_sq")
+        m *= beta1
+        np.multiply(grad, 1 - beta1, out=self._scratch)
+        m += self._scratch
+        v *= beta2
+        np.multiply(grad, grad, out=self._scratch)
+        self._scratch *= 1 - beta2
+        v += self._scratch
+        if o["amsgrad"]:
+            v = np.maximum(self.buffer("max_exp_avg_sq"), v, out=self.state["max_exp_avg_sq"])
+        bias1, bias2 = 1 - beta1 ** t, 1 - beta2 ** t
+        denom = np.sqrt(v, out=self._scratch)
+        if o["eps_form"] == "hat":
+            denom += o["eps"]
+            step_size = lr * math.sqrt(bias2) / bias1
+        else:
+            denom /= math.sqrt(bias2)
+            denom += o["eps"]
+            step_size = lr / bias1
+        np.divide(m, denom, out=grad)
+        grad *= step_size
+        params -= grad
+
+
+class AdamW(Adam):
+    """torch.optim.AdamW: θ ← θ(1 − η·wd), then the Adam step without weight decay in g."""
+
+    DECOUPLED = True
+    OPTIONS = {**Adam.OPTIONS,
+               "weight_decay": Option(0.01, number(0), "decoupled decay: θ ← θ(1 − η·wd) before each step")}
+    formula = "θ ← θ(1 − η·wd);  then adam's step with g (no decay in the moments)"
 
 
 OPTIMIZERS: Registry[type] = Registry("optimizer")
-OPTIMIZERS.add("sgd", SGD)
+for _name, _cls in (("sgd", SGD), ("adagrad", Adagrad), ("rmsprop", RMSprop), ("adam", Adam), ("adamw", AdamW)):
+    OPTIMIZERS.add(_name, _cls)
 # Named presets: (optimizer, options that differ from its defaults).
 ALIASES: Dict[str, tuple] = {
     "momentum": ("sgd", {"momentum": 0.9}),
@@ -92,11 +290,13 @@ def resolve_optimizer(spec: Mapping[str, Any], path: str = "optimizer") -> Dict[
     """``{name, **options}`` with the alias expanded, defaults filled and values checked."""
     spec = dict(spec)
     name = spec.pop("name", "sgd")
-    if name in ALIASES:
+    if isinstance(name, str) and name in ALIASES:
         name, preset = ALIASES[name]
         spec = {**preset, **spec}
     cls = OPTIMIZERS.get(name, f"{path}.name")
     options = resolve_options(cls.OPTIONS, spec, path, f"optimizer '{name}'")
+    if "betas" in options:
+        options["betas"] = [float(b) for b in options["betas"]]
     if name == "sgd" and options["nesterov"] and (options["momentum"] <= 0 or options["dampening"] != 0):
         raise ConfigError(f"{path}.nesterov: needs momentum > 0 and dampening 0 (as torch.optim.SGD)")
     return {"name": name, **options}

@@ -17,11 +17,25 @@ from .registry import nearest
 Check = Callable[[Any], Optional[str]]  # returns what is expected, or None when the value is fine
 
 
+class _Required:
+    """The default of an option that has none (torch's positional arguments, e.g. StepLR's step_size)."""
+
+    def __repr__(self) -> str:
+        return "required"
+
+
+REQUIRED: Any = _Required()
+
+
 @dataclass(frozen=True)
 class Option:
     default: Any
     check: Check
     doc: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
 
 
 def _is_number(v) -> bool:
@@ -56,6 +70,38 @@ def integer(low: int | None = None) -> Check:
     return check
 
 
+def pair(low: float, high: float) -> Check:
+    """Two numbers in [low, high), such as Adam's betas."""
+
+    def check(v):
+        if not (isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_number(x) for x in v)):
+            return "must be a list of two numbers"
+        if not all(low <= x < high for x in v):
+            return f"must be two numbers in [{low:g}, {high:g})"
+        return None
+
+    return check
+
+
+def increasing_integers(low: int = 1) -> Check:
+    """A non-empty, strictly increasing list of integers >= low (MultiStepLR's milestones)."""
+
+    def check(v):
+        if not (isinstance(v, (list, tuple)) and v and all(isinstance(x, numbers.Integral) and not isinstance(x, bool)
+                                                           for x in v)):
+            return "must be a non-empty list of integers"
+        if v[0] < low or any(b <= a for a, b in zip(v, v[1:])):
+            return f"must be increasing integers >= {low}"
+        return None
+
+    return check
+
+
+def optional(check: Check) -> Check:
+    """``check``, or null."""
+    return lambda v: None if v is None else check(v)
+
+
 def boolean(v) -> Optional[str]:
     return None if isinstance(v, bool) else "must be true or false"
 
@@ -84,4 +130,7 @@ def resolve_options(table: Mapping[str, Option], given: Mapping[str, Any], path:
         if problem:
             raise ConfigError(f"{path}.{key}: {problem}, got {describe(value)}")
         resolved[key] = value
+    for key, option in table.items():
+        if key not in resolved and option.required:
+            raise ConfigError(f"{path}.{key}: missing; {owner} needs it ({option.doc})")
     return {key: resolved.get(key, option.default) for key, option in table.items()}

@@ -56,13 +56,14 @@ EXPECTED_DEFAULTS = {
         "init_from": None,
     },
     "loss": "cross_entropy",
-    "regularization": {"l2": 0.0},
+    "regularization": {"l2": 0.0, "l1": 0.0},
     # torch.optim.SGD defaults for everything but lr, which the contract sets to 0.1
     "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.0, "dampening": 0.0, "nesterov": False,
-                  "weight_decay": 0.0},
-    "schedule": {"name": "constant", "per": "epoch"},
+                  "weight_decay": 0.0, "momentum_form": "torch"},
+    "schedule": {"name": "constant", "per": "epoch", "warmup_epochs": 0, "warmup_start_factor": 1 / 3},
     "clip": {"norm": None, "value": None},
-    "training": {"mode": "minibatch", "batch_size": 32, "epochs": 100},
+    "training": {"mode": "minibatch", "batch_size": 32, "epochs": 100, "line_search": None, "keep": "last",
+                 "tol_loss": None, "tol_grad": None, "tol_step": None, "patience": 5},
     "output": None,
 }
 
@@ -127,9 +128,9 @@ def test_full_config_round_trip_through_yaml():
     config = from_dict(raw)
     resolved = to_dict(config)
     assert resolved["optimizer"] == {"name": "sgd", "lr": 3e-4, "momentum": 0.9, "dampening": 0.0,
-                                     "nesterov": True, "weight_decay": 1e-6}
+                                     "nesterov": True, "weight_decay": 1e-6, "momentum_form": "torch"}
     assert resolved["model"]["hidden"][1] == {"units": 4, "activation": "relu", "dropout": 0.0, "init": None}
-    assert resolved["regularization"] == {"l2": 1e-5}
+    assert resolved["regularization"] == {"l2": 1e-5, "l1": 0.0}
     text = dump_yaml(config)
     for parse in (parse_yaml, yaml.safe_load):  # the dump is plain YAML 1.1 too
         again = from_dict(parse(text))
@@ -146,7 +147,7 @@ def test_full_config_round_trip_through_yaml():
      "model.hidden[0].activaton: unknown key; did you mean 'activation'?"),
     ({"model": {"hidden": [4, {"units": 3, "dropuot": 0.1}]}},
      "model.hidden[1].dropuot: unknown key; did you mean 'dropout'?"),
-    ({"regularization": {"l1": 0.1}}, "regularization.l1: unknown key; did you mean 'l2'?"),
+    ({"regularization": {"l3": 0.1}}, "regularization.l3: unknown key; did you mean 'l2'?"),
     ({"clip": {"norms": 1.0}}, "clip.norms: unknown key; did you mean 'norm'?"),
 ])
 def test_unknown_key_names_path_and_nearest(raw, expected):
@@ -253,7 +254,7 @@ def test_unknown_name_with_suggestion(raw, expected):
 def test_option_the_optimizer_does_not_take():
     message = config_error({"optimizer": {"name": "sgd", "betas": [0.9, 0.99]}})
     assert message == ("optimizer.betas: optimizer 'sgd' takes no option 'betas' "
-                       "(its options: lr, momentum, dampening, nesterov, weight_decay)")
+                       "(its options: lr, momentum, dampening, nesterov, weight_decay, momentum_form)")
 
 
 def test_misspelt_optimizer_option_gets_a_suggestion():
@@ -378,14 +379,15 @@ def test_exponent_loader_leaves_other_scalars_alone():
 ])
 def test_optimizer_shorthand(text, expected):
     optimizer = from_dict(parse_yaml(text)).optimizer
-    assert set(optimizer) == {"name", "lr", "momentum", "dampening", "nesterov", "weight_decay"}
+    assert set(optimizer) == {"name", "lr", "momentum", "dampening", "nesterov", "weight_decay", "momentum_form"}
     for key, value in expected.items():
         assert optimizer[key] == value
     assert optimizer["dampening"] == 0.0 and optimizer["weight_decay"] == 0.0
 
 
 def test_schedule_string_shorthand():
-    assert from_dict(parse_yaml("schedule: constant")).schedule == {"name": "constant", "per": "epoch"}
+    assert from_dict(parse_yaml("schedule: constant")).schedule == {
+        "name": "constant", "per": "epoch", "warmup_epochs": 0, "warmup_start_factor": 1 / 3}
 
 
 def test_hidden_int_shorthand():
@@ -419,7 +421,7 @@ def test_load_config_applies_overrides_and_assignments(tmp_path):
     assert config.seed == 5
     assert config.training.epochs == 3 and config.training.batch_size == 8
     assert config.optimizer == {"name": "sgd", "lr": 0.05, "momentum": 0.9, "dampening": 0.0,
-                                "nesterov": False, "weight_decay": 0.0}
+                                "nesterov": False, "weight_decay": 0.0, "momentum_form": "torch"}
     assert [(layer.units, layer.activation) for layer in config.model.hidden] == [(8, "tanh"), (16, "relu")]
     assert config.data.source == "iris"
     assert config.name == "exp" and config.base_dir == str(tmp_path)

@@ -221,7 +221,7 @@ def test_plain_sgd_step_moves_params_by_exactly_minus_lr_grad():
     net, _, _ = _net_and_grad()
     spec = resolve_optimizer({"name": "sgd", "lr": 0.1})
     assert spec == {"name": "sgd", "lr": 0.1, "momentum": 0.0, "dampening": 0.0, "nesterov": False,
-                    "weight_decay": 0.0}
+                    "weight_decay": 0.0, "momentum_form": "torch"}
     optimizer = make_optimizer(spec, net.size, net.dtype)
     before, grad = net.params.copy(), net.grad.copy()
     assert np.abs(grad).max() > 0
@@ -710,10 +710,10 @@ def test_init_from_a_saved_model_continues_from_its_weights(tmp_path):
     result = run(tmp_path, **{"training.epochs": 1})
     resolved = yaml.safe_load((result.run_dir / "config.yaml").read_text())
     assert resolved["optimizer"] == {"name": "sgd", "lr": 0.1, "momentum": 0.0, "dampening": 0.0,
-                                     "nesterov": False, "weight_decay": 0.0}
+                                     "nesterov": False, "weight_decay": 0.0, "momentum_form": "torch"}
     assert resolved["dtype"] == "float64"
     assert resolved["clip"] == {"norm": None, "value": None}
-    assert resolved["regularization"] == {"l2": 0.0}
+    assert resolved["regularization"] == {"l2": 0.0, "l1": 0.0}
     assert resolved["data"]["standardize"] is True
     # The resolved file is itself a valid config that gives the same network.
     assert from_dict(resolved).model.hidden[0].units == 16
