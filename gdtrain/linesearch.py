@@ -44,7 +44,7 @@ class SearchResult:
 def backtracking(phi: Phi, phi_slope: PhiSlope, phi0: float, slope0: float, *, initial_step: float = 1.0,
                  shrink: float = 0.5, c1: float = 1e-4, max_halvings: int = 50) -> SearchResult:
     """Armijo backtracking: the first t = t₀ρᵏ (k = 0..max_halvings) with φ(t) ≤ φ(0) + c1 t φ'(0)."""
-    t = initial_step
+    t = float(initial_step)
     for k in range(max_halvings + 1):
         value = phi(t)
         if value <= phi0 + c1 * t * slope0:
@@ -82,7 +82,7 @@ def strong_wolfe(phi: Phi, phi_slope: PhiSlope, phi0: float, slope0: float, *, i
         return SearchResult(lo, value_lo, evals, lo > 0)
 
     prev_t, prev_value = 0.0, phi0
-    t = initial_step
+    t = float(initial_step)
     while evals < max_evals:
         value, slope = phi_slope(t)
         evals += 1

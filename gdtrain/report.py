@@ -59,6 +59,53 @@ def describe_component(spec: Dict, defaults: Dict) -> str:
     return f"{spec['name']}({options})"
 
 
+def describe_training(config) -> str:
+    """'sgd(lr=0.1, momentum=0.9)', or the line search that replaces the optimizer's step."""
+    from .optimizers import OPTIMIZERS
+
+    search = config.training.line_search
+    if search is not None:
+        from .linesearch import LINE_SEARCHES
+
+        return f"gradient descent with {describe_component(search, LINE_SEARCHES.get(search['name']).options)} line search"
+    return describe_component(config.optimizer, OPTIMIZERS.get(config.optimizer["name"]).OPTIONS)
+
+
+def training_extras(config) -> List[str]:
+    """The settings that differ from plain training: penalties, schedule, clipping, stopping rules, keep."""
+    extras = [f"{name}={value:g}" for name, value in (("l2", config.regularization.l2), ("l1", config.regularization.l1))
+              if value]
+    if config.schedule["name"] != "constant" or config.schedule["warmup_epochs"]:
+        from .schedules import COMMON_OPTIONS, SCHEDULES
+
+        table = {**COMMON_OPTIONS, **SCHEDULES.get(config.schedule["name"]).OPTIONS}
+        extras.append(f"schedule {describe_component(config.schedule, table)}")
+    if config.clip.norm is not None:
+        extras.append(f"clip norm {config.clip.norm:g}")
+    if config.clip.value is not None:
+        extras.append(f"clip value {config.clip.value:g}")
+    tc = config.training
+    extras += [f"{name} {value:g}" for name, value in (("tol_loss", tc.tol_loss), ("tol_grad", tc.tol_grad),
+                                                        ("tol_step", tc.tol_step)) if value is not None]
+    if tc.keep == "best":
+        extras.append("keep best")
+    return extras
+
+
+def stop_line(s: Dict) -> str:
+    """'completed after 40 epochs in 0.35s, best val_loss at epoch 40' (and why it stopped, when it stopped early)."""
+    reason = s["stop_reason"]
+    head = {"completed": "completed", "diverged": "diverged", "line_search": "stopped (line search)"}.get(
+        reason, f"converged ({reason})")
+    best = f", best {s['best_by']} at epoch {s['best_epoch']}" if s["best_epoch"] else ""
+    line = f"{head} after {s['epochs']} epochs in {s['seconds']:.2f}s{best}"
+    if reason not in ("completed", "diverged") and s.get("message"):
+        line += f"\n{s['message']}"
+    if s.get("kept_epoch") not in (None, s["epochs"]) and reason != "diverged":
+        line += f"\nkept the weights of epoch {s['kept_epoch']} (best {s['best_by']} {fmt(s.get('best_value'))})"
+    return line
+
+
 class FitReporter:
     """Renders a ``gdtrain fit`` run: header, one line per epoch (throttled), a progress bar on a TTY."""
 
@@ -71,6 +118,7 @@ class FitReporter:
         self.epochs = 0
         self.every = 1
         self.metric = "accuracy"
+        self.unprinted = None  # the last epoch's record when its line was skipped (shown if the run stops there)
 
     def start(self, info) -> None:
         from .monitor import primary_metric
@@ -85,23 +133,8 @@ class FitReporter:
         c.print(f"network   {describe_network(info.net, info.loss)}  ({info.net.size} parameters, {config.dtype})")
         tc = config.training
         mode = {"batch": "full batch", "sgd": "stochastic (batch 1)"}.get(tc.mode, f"mini-batch {tc.batch_size}")
-        extras = []
-        if config.regularization.l2:
-            extras.append(f"l2={config.regularization.l2:g}")
-        if config.clip.norm is not None:
-            extras.append(f"clip norm {config.clip.norm:g}")
-        if config.clip.value is not None:
-            extras.append(f"clip value {config.clip.value:g}")
-        if config.schedule["name"] != "constant":
-            from .schedules import COMMON_OPTIONS, SCHEDULES
-
-            table = {**COMMON_OPTIONS, **SCHEDULES.get(config.schedule["name"]).OPTIONS}
-            extras.append(f"schedule {describe_component(config.schedule, table)}")
-        from .optimizers import OPTIMIZERS
-
-        optimizer = describe_component(config.optimizer, OPTIMIZERS.get(config.optimizer["name"]).OPTIONS)
-        c.print(f"training  {optimizer}, {mode}, {tc.epochs} epochs"
-                + (", " + ", ".join(extras) if extras else ""))
+        c.print(f"training  {describe_training(config)}, {mode}, {tc.epochs} epochs"
+                + "".join(f", {extra}" for extra in training_extras(config)))
         c.print(f"run dir   {info.run_dir}")
         if not plain_output() and self.epochs > 1:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -129,8 +162,10 @@ class FitReporter:
         return "  ".join(parts)
 
     def epoch(self, record) -> None:
+        self.unprinted = record
         if record.epoch == 1 or record.epoch == self.epochs or record.epoch % self.every == 0:
             self.console.print(self.epoch_line(record), soft_wrap=True)
+            self.unprinted = None
         if self.progress is not None:
             self.progress.update(self.task, completed=record.epoch, status=f"loss {fmt(record.train_loss)}")
 
@@ -141,6 +176,8 @@ class FitReporter:
 
     def finish(self, result) -> None:
         self.stop_progress()
+        if self.unprinted is not None:  # stopped early between two printed lines: show where it ended
+            self.console.print(self.epoch_line(self.unprinted), soft_wrap=True)
         c, s = self.console, result.summary
         if s["stop_reason"] == "diverged":
             c.print(s["message"], style="bold red", soft_wrap=True)
@@ -157,8 +194,7 @@ class FitReporter:
             if s.get(split):
                 table.add_row(split, *[fmt(s[split].get(k)) for k in metrics])
         c.print(table)
-        best = f", best {s['best_by']} at epoch {s['best_epoch']}" if s["best_epoch"] else ""
-        c.print(f"{s['stop_reason']} after {s['epochs']} epochs in {s['seconds']:.2f}s{best}")
+        c.print(stop_line(s), soft_wrap=True)
         c.print(f"saved to  {result.run_dir}")
 
 
