@@ -195,10 +195,10 @@ def test_subgradient_descent_on_lad_comes_within_a_tenth_of_a_percent_of_the_lp_
     # keep: best — model.npz holds the best iterate, whose loss is the best training loss
     assert result.summary["train"]["loss"] == pytest.approx(best, rel=1e-12)
     assert result.summary["kept_epoch"] == result.summary["best_train_epoch"] == result.summary["best_epoch"]
-    # with a constant step it stalls well above the optimum (why the schedule matters)
+    # the same η₀ held constant bounces far from the optimum (why the schedule matters)
     constant = fit(shipped("subgradient", **{"schedule": "constant", "training.epochs": 2000}),
                    out=str(tmp_path / "constant"))
-    assert constant.summary["best_train_loss"] > optimum * 1.002
+    assert constant.summary["best_train_loss"] > optimum * 1.5
 
 
 def test_keep_best_versus_last_without_validation(tmp_path):
