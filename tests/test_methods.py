@@ -348,3 +348,23 @@ def test_plateau_in_fit_reduces_the_rate_when_validation_stalls(tmp_path):
             bad += 1
         if bad > 2:
             lr, bad = lr * 0.5, 0
+
+
+# --- the documentation keeps up with the code -----------------------------------------------------------
+
+def test_docs_name_every_optimizer_schedule_and_line_search_option():
+    from gdtrain.linesearch import LINE_SEARCHES
+    from gdtrain.optimizers import OPTIMIZERS
+    from gdtrain.schedules import COMMON_OPTIONS, SCHEDULES
+
+    text = (CONFIGS.parent / "docs" / "optimization.md").read_text(encoding="utf-8")
+    tables = [(f"optimizer {name}", cls.OPTIONS) for name, cls in OPTIMIZERS.items()]
+    tables += [(f"schedule {name}", cls.OPTIONS) for name, cls in SCHEDULES.items()] + [("schedule", COMMON_OPTIONS)]
+    tables += [(f"line search {name}", method.options) for name, method in LINE_SEARCHES.items()]
+    for owner, options in tables:
+        assert f"`{owner.split()[-1]}`" in text or owner == "schedule", owner
+        for key in options:
+            assert f"`{key}`" in text, f"docs/optimization.md does not mention {owner}'s option {key}"
+    readme = (CONFIGS.parent / "README.md").read_text(encoding="utf-8")
+    for config in sorted(CONFIGS.glob("*.yaml")):
+        assert f"configs/{config.name}" in readme, f"README's table of shipped configs lacks {config.name}"
