@@ -151,6 +151,8 @@ class Plateau(Schedule):
     def step(self, metrics=None):
         o = self.options
         self.t += 1
+        if not metrics or o["monitor"] not in metrics:
+            raise ValueError(f"plateau needs the epoch's {o['monitor']} to step, got {metrics!r}")
         value = float(metrics[o["monitor"]])
         if self.is_better(value):
             self.best, self.num_bad_epochs = value, 0
@@ -210,7 +212,9 @@ def make_schedule(spec: Mapping[str, Any], base_lr: float, total: Optional[int] 
     """The schedule a resolved spec describes; ``total`` (epochs, or updates with per: step) fills t_max: null."""
     options = {k: v for k, v in spec.items() if k not in ("name", *COMMON_OPTIONS)}
     if "t_max" in options and options["t_max"] is None:
-        options["t_max"] = max(1, (total or 1) - spec["warmup_epochs"])
+        if total is None:
+            raise ValueError("cosine with t_max: null needs the run's length: pass total (epochs or updates)")
+        options["t_max"] = max(1, total - spec["warmup_epochs"])
     schedule = SCHEDULES.get(spec["name"])(base_lr, **options)
     if spec["warmup_epochs"]:
         schedule = Warmup(schedule, spec["warmup_epochs"], spec["warmup_start_factor"])

@@ -15,6 +15,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from helpers import rel_err
 
 from gdtrain.activations import ACTIVATIONS, ELU_ALPHA, LEAKY_SLOPE
 from gdtrain.gradcheck import check_gradients, self_test
@@ -30,12 +31,6 @@ H_PARAMS = 1e-6  # step for derivatives of the training objective w.r.t. paramet
 DROPOUT_SEED = 1234
 
 
-def rel_err(a, n) -> float:
-    """max|a − n| / max(|a| + |n|): the per-tensor relative error (0 when both are exactly 0)."""
-    a, n = np.asarray(a, np.float64), np.asarray(n, np.float64)
-    num = float(np.max(np.abs(a - n), initial=0.0))
-    den = float(np.max(np.abs(a) + np.abs(n), initial=0.0))
-    return 0.0 if num == 0.0 else num / den
 
 
 def central_diff(f, theta: np.ndarray, h: float) -> np.ndarray:

@@ -14,6 +14,7 @@ import csv
 
 import numpy as np
 import pytest
+from helpers import random_weights, rel_err
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -26,6 +27,8 @@ from gdtrain.network import Network  # noqa: E402
 
 ACT_NAMES = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus"]
 LOSS_NAMES = ["mse", "mae", "bce", "cross_entropy", "hinge"]
+pytestmark = pytest.mark.usefixtures("torch_float64")
+
 NAMES = ["W1", "b1", "W2", "b2", "W3", "b3"]
 
 TORCH_ACT = {
@@ -53,18 +56,8 @@ def torch_loss(name: str, z, y):
     raise KeyError(name)
 
 
-def rel_err(a, t) -> float:
-    a, t = np.asarray(a, np.float64), np.asarray(t, np.float64)
-    num = float(np.max(np.abs(a - t), initial=0.0))
-    return 0.0 if num == 0.0 else num / float(np.max(np.abs(a) + np.abs(t)))
 
 
-@pytest.fixture(autouse=True)
-def torch_float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
 
 
 # --- a tiny problem: n = 16, d = 3, hidden 5 and 4 ---------------------------------------------------------
@@ -83,12 +76,7 @@ def problem(loss_name: str, seed: int = 0):
         counts = [9, 7] if K == 2 else [7, 5, 4]
         y = rng.permutation(np.repeat(np.arange(K), counts)).astype(np.int64)
         n_out = 1 if K == 2 else K
-    sizes = [D, H1, H2, n_out]
-    weights = {}
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-        weights[f"W{i}"] = rng.normal(0.0, 0.7, (fan_out, fan_in))
-        weights[f"b{i}"] = rng.normal(0.0, 0.2, fan_out)
-    return X, y, weights
+    return X, y, random_weights([D, H1, H2, n_out], rng, 0.7, 0.2)
 
 
 def torch_objective(act: str, loss_name: str, X, y, weights, l2: float, check_range: bool = True):

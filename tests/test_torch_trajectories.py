@@ -23,12 +23,15 @@ from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 import pytest
+from helpers import random_weights, rel_err
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 from gdtrain.config import from_dict  # noqa: E402
 from gdtrain.experiment import fit  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("torch_float64")
 
 NAMES = ["W1", "b1", "W2", "b2", "W3", "b3"]
 WEIGHTS = ["W1", "W2", "W3"]
@@ -39,18 +42,8 @@ TORCH_OPTIMIZERS = {"sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad, "rms
                     "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
 
-def rel_err(a, t) -> float:
-    a, t = np.asarray(a, np.float64), np.asarray(t, np.float64)
-    num = float(np.max(np.abs(a - t), initial=0.0))
-    return 0.0 if num == 0.0 else num / float(np.max(np.abs(a) + np.abs(t)))
 
 
-@pytest.fixture(autouse=True)
-def torch_float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
 
 
 # --- the problem: n = 40, d = 3, hidden 6 tanh and 5 tanh; 3 classes or 2 regression targets ----------------
@@ -71,12 +64,7 @@ def problem(loss_name: str, seed: int = 0):
         y = np.argmax(scores, axis=1).astype(np.int64)
         n_out = 3
         assert np.bincount(y, minlength=3).min() >= 4  # every class present
-    sizes = [D, H1, H2, n_out]
-    weights = {}
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-        weights[f"W{i}"] = rng.normal(0.0, 0.6, (fan_out, fan_in))
-        weights[f"b{i}"] = rng.normal(0.0, 0.1, fan_out)
-    return X, y, weights
+    return X, y, random_weights([D, H1, H2, n_out], rng, 0.6, 0.1)
 
 
 def torch_objective(loss_name: str, Xt, yt, P: Dict[str, Any], l2: float):
