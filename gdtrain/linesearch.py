@@ -102,7 +102,6 @@ class LineSearchMethod:
     search: Callable[..., SearchResult]
     options: Dict[str, Option]
     formula: str
-    needs_slope: bool  # whether trial points need the gradient (wolfe) or only the value (backtracking)
 
 
 INITIAL_STEP = Option(1.0, number(0, low_open=True), "the first trial step t₀ of every search")
@@ -114,13 +113,13 @@ LINE_SEARCHES.add("backtracking", LineSearchMethod(backtracking, {
     "shrink": Option(0.5, number(0, 1, low_open=True, high_open=True), "t ← shrink · t after a failed trial"),
     "c1": C1,
     "max_halvings": Option(50, integer(0), "shrinks before giving up"),
-}, "t ← ρt until f(θ − t g) ≤ f(θ) − c1 t ‖g‖²", needs_slope=False))
+}, "t ← ρt until f(θ − t g) ≤ f(θ) − c1 t ‖g‖²"))
 LINE_SEARCHES.add("wolfe", LineSearchMethod(strong_wolfe, {
     "initial_step": INITIAL_STEP,
     "c1": C1,
     "c2": Option(0.9, number(0, 1, low_open=True, high_open=True), "curvature constant c2 (c1 < c2 < 1)"),
     "max_evals": Option(30, integer(1), "objective + gradient evaluations before giving up"),
-}, "f(θ + t d) ≤ f(θ) + c1 t ∇f·d  and  |∇f(θ + t d)·d| ≤ c2 |∇f·d|", needs_slope=True))
+}, "f(θ + t d) ≤ f(θ) + c1 t ∇f·d  and  |∇f(θ + t d)·d| ≤ c2 |∇f·d|"))
 
 
 def resolve_line_search(spec: Mapping[str, Any], path: str = "training.line_search") -> Dict[str, Any]:

@@ -10,7 +10,7 @@ it and a resumed run continues exactly. All arithmetic stays in the network's dt
 θ ← θ(1 − η·wd), decoupled). ``regularization.l2`` is the seeds' penalty λΣ‖W‖² on weights only,
 already inside g.
 
-sgd (torch.optim.SGD)                       options: lr, momentum μ, dampening d, nesterov, weight_decay
+sgd (torch.optim.SGD)       options: lr, momentum μ, dampening d, nesterov, weight_decay, momentum_form
     plain (μ = 0):   θ ← θ − η g                          the seeds' θ := θ − η ∇θJ(θ)
     momentum_form: torch (default)
         b ← g  at t = 1,   b ← μ b + (1 − d) g  afterwards

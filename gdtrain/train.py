@@ -36,7 +36,7 @@ class EpochRecord:
     epoch: int
     train_loss: float
     val: Dict[str, float]  # validation metrics ({} without a validation split)
-    lr: float  # the learning rate used in this epoch (at its first step)
+    lr: float  # the learning rate used in this epoch (at its first step; with a line search, the accepted step)
     grad_norms: Dict[str, float]  # grad_norm and grad_norm_W1, ... averaged over the epoch's steps
     clip_fraction: float  # share of the epoch's steps where clipping fired
     steps: int
