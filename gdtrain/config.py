@@ -20,6 +20,7 @@ from .activations import ACTIVATIONS
 from .errors import ConfigError
 from .init import INITIALIZERS
 from .losses import LOSSES
+from .early_stopping import resolve_early_stopping
 from .linesearch import resolve_line_search
 from .optimizers import resolve_optimizer
 from .options import boolean, choice, describe, integer, number, optional
@@ -120,6 +121,17 @@ def _line_search(raw, path):
     return _component(resolve_line_search)(raw, path)
 
 
+def _early_stopping(raw, path):
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: must be a mapping like {{monitor: val_loss, patience: 10}} (or true / null), "
+                          f"got {describe(raw)}")
+    return resolve_early_stopping(raw, path)
+
+
 @dataclass
 class TrainingConfig:
     mode: str = _option("minibatch", choice("batch", "sgd", "minibatch"), "batch | sgd | minibatch")
@@ -134,6 +146,24 @@ class TrainingConfig:
     tol_step: Optional[float] = _option(None, optional(number(0, low_open=True)),
                                         "stop when an epoch moves the parameters by less than this (Euclidean norm)")
     patience: int = _option(5, integer(1), "epochs over which tol_loss measures the change")
+    early_stopping: Optional[Dict[str, Any]] = _option(
+        None, convert=_early_stopping, doc="{monitor, patience, min_delta, mode, restore_best} (Keras semantics)")
+    checkpoint_every: int = _option(1, integer(1), "write checkpoint.npz every this many epochs")
+
+
+@dataclass
+class MonitorConfig:
+    warnings: bool = _option(True, boolean, "print named warnings (vanishing / exploding gradients, ...)")
+    vanishing_ratio: float = _option(1e-2, number(0, 1, low_open=True),
+                                     "warn when a layer's ‖∂J/∂W‖ is below this fraction of the last layer's")
+    exploding_factor: float = _option(1e3, number(1, low_open=True),
+                                      "warn when the gradient norm grows this many times over its first epoch")
+    dead_fraction: float = _option(0.5, number(0, 1, low_open=True), "warn when this share of a ReLU layer is dead")
+    saturated_fraction: float = _option(0.5, number(0, 1, low_open=True),
+                                        "warn when this share of sigmoid/tanh activations is saturated")
+    saturation_derivative: float = _option(1e-2, number(0, 1, low_open=True, high_open=True),
+                                           "φ'(z) below this counts as saturated")
+    rising_epochs: int = _option(3, integer(1), "warn when the training loss rises this many epochs in a row")
 
 
 @dataclass
@@ -150,6 +180,7 @@ class Config:
                                        factory=lambda: resolve_schedule({"name": "constant"}))
     clip: ClipConfig = _option(factory=ClipConfig, convert=lambda raw, path: _build(ClipConfig, raw, path))
     training: TrainingConfig = _option(factory=TrainingConfig, convert=lambda raw, path: _build(TrainingConfig, raw, path))
+    monitor: MonitorConfig = _option(factory=MonitorConfig, convert=lambda raw, path: _build(MonitorConfig, raw, path))
     output: Optional[str] = _option(None, optional(_string), "run directory (default: runs/<config name>)")
     # Where relative paths in the file are looked up besides the working directory (not a YAML key).
     base_dir: Optional[str] = field(default=None, repr=False, compare=False, metadata={"internal": True})
@@ -215,10 +246,21 @@ def _check_combinations(config: Config) -> None:
         raise ConfigError("clip: set either clip.norm or clip.value, not both")
     if config.training.line_search is not None:
         _check_line_search(config)
-    schedule = config.schedule
-    if schedule["name"] == "plateau" and schedule["monitor"].startswith("val_") and data.validation_split == 0:
-        raise ConfigError(f"schedule.monitor: {schedule['monitor']} needs validation data (data.validation_split > 0);"
-                          " use monitor: train_loss")
+    if config.schedule["name"] == "plateau":
+        _check_monitor(config, "schedule.monitor", config.schedule["monitor"])
+    if config.training.early_stopping is not None:
+        _check_monitor(config, "training.early_stopping.monitor", config.training.early_stopping["monitor"])
+
+
+def _check_monitor(config: Config, path: str, name: str) -> None:
+    """A watched metric must exist in this run: val_* needs validation data, accuracy a classifier, r2 a regressor."""
+    if name.startswith("val_") and config.data.validation_split == 0:
+        raise ConfigError(f"{path}: {name} needs validation data (data.validation_split > 0); use train_loss")
+    task = LOSSES.get(config.loss, "loss").task
+    if name == "val_accuracy" and task != "classification":
+        raise ConfigError(f"{path}: val_accuracy needs a classification loss, got loss {config.loss}; use val_r2")
+    if name in ("val_mse", "val_mae", "val_r2") and task != "regression":
+        raise ConfigError(f"{path}: {name} needs a regression loss, got loss {config.loss}; use val_accuracy")
 
 
 def _check_line_search(config: Config) -> None:

@@ -10,6 +10,7 @@ order of the batches: the same seed and config give identical results.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +18,11 @@ from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 
-from . import rundir
+from . import checkpoint, rundir
 from .config import Config, dump_yaml
 from .convergence import Criteria
+from .diagnostics import Diagnostics
+from .early_stopping import EarlyStopping
 from .data import Dataset, load_data
 from .errors import ConfigError
 from .init import INITIALIZERS, default_initializer
@@ -28,7 +31,7 @@ from .monitor import evaluate, metric_names
 from .network import Network
 from .optimizers import make_optimizer
 from .schedules import make_schedule
-from .train import EpochRecord, TrainResult, batch_size_for, train
+from .train import EpochRecord, LoopState, TrainResult, TrainSettings, batch_size_for, train
 
 STREAMS = ("data", "init", "shuffle", "dropout")
 
@@ -84,6 +87,7 @@ class RunInfo:
     net: Network
     loss: Loss
     run_dir: Path
+    resumed_from: int = 0  # the epoch a resumed run continues after (0 for a new run)
 
 
 @dataclass
@@ -134,16 +138,62 @@ def setup(config: Config) -> Setup:
 
 def best_train_loss(result: TrainResult) -> Dict[str, Any]:
     """The lowest training loss (loss + penalty) of the run and its epoch: what subgradient descent is judged by."""
-    if not result.history:
+    if not result.losses:
         return {"best_train_loss": None, "best_train_epoch": 0}
-    best = min(result.history, key=lambda r: r.train_loss)
-    return {"best_train_loss": best.train_loss, "best_train_epoch": best.epoch}
+    best = int(np.argmin(result.losses))
+    return {"best_train_loss": result.losses[best], "best_train_epoch": best + 1}
+
+
+def train_settings(config: Config) -> TrainSettings:
+    tc = config.training
+    return TrainSettings(mode=tc.mode, batch_size=tc.batch_size, epochs=tc.epochs, l2=config.regularization.l2,
+                         l1=config.regularization.l1, clip_norm=config.clip.norm, clip_value=config.clip.value,
+                         schedule_per_step=config.schedule["per"] == "step", line_search=tc.line_search,
+                         keep=tc.keep, criteria=Criteria(tc.tol_loss, tc.tol_grad, tc.tol_step, tc.patience),
+                         checkpoint_every=tc.checkpoint_every)
+
+
+def new_loop_state(config: Config) -> LoopState:
+    """The state of a run that has not started: early stopping and the warnings' thresholds from the config."""
+    early = config.training.early_stopping
+    return LoopState(early=EarlyStopping(**early) if early is not None else None,
+                     diagnostics=Diagnostics(**dataclasses.asdict(config.monitor)))
+
+
+# Keys that may change when a run is resumed: they change neither the model, nor the data, nor the steps taken.
+RESUMABLE_CHANGES = ("training.epochs", "training.checkpoint_every", "monitor", "output")
+
+
+def check_resumable(config: Config, saved_text: str, where: Path) -> None:
+    """A ConfigError naming the first setting in which ``config`` differs from the run being resumed."""
+    from .config import parse_yaml, to_dict
+
+    def flat(node, prefix=""):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from flat(value, f"{prefix}{key}.")
+        else:
+            yield prefix[:-1], node
+
+    saved, current = dict(flat(parse_yaml(saved_text, str(where)))), dict(flat(to_dict(config)))
+    for key in sorted(set(saved) | set(current)):
+        if any(key == k or key.startswith(k + ".") for k in RESUMABLE_CHANGES):
+            continue
+        if saved.get(key) != current.get(key):
+            raise ConfigError(f"--resume: {key} is {current.get(key)!r} in this config but {saved.get(key)!r} in the "
+                              f"run being resumed ({where}); only {', '.join(RESUMABLE_CHANGES)} may change")
 
 
 def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
         on_start: Optional[Callable[[RunInfo], None]] = None,
-        on_epoch: Optional[Callable[[EpochRecord], None]] = None) -> RunResult:
-    """Train as ``config`` says and leave a run directory; see the module docstring."""
+        on_epoch: Optional[Callable[[EpochRecord], None]] = None, resume: Optional[str] = None,
+        stop_requested: Optional[Callable[[], bool]] = None) -> RunResult:
+    """Train as ``config`` says and leave a run directory; see the module docstring.
+
+    ``resume``: a run directory whose checkpoint.npz to continue from (same config; ``training.epochs`` may
+    grow). ``stop_requested`` is polled after every update; when it returns True the run stops at the last
+    completed epoch (stop_reason "interrupted") and everything learned so far is saved.
+    """
     built = setup(config)
     loss, data, net, rngs = built.loss, built.data, built.net, built.rngs
     optimizer = make_optimizer(config.optimizer, net.size, net.dtype)
@@ -151,28 +201,39 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
     steps_per_epoch = math.ceil(data.splits["train"] / batch_size_for(tc.mode, tc.batch_size, data.splits["train"]))
     schedule = make_schedule(config.schedule, config.optimizer["lr"],
                              tc.epochs * (steps_per_epoch if config.schedule["per"] == "step" else 1))
+    state = new_loop_state(config)
+    train_rngs = {"shuffle": rngs["shuffle"], "dropout": rngs["dropout"]}
+    config_text = dump_yaml(config)
+    columns = EpochRecord.columns(metric_names(loss.task) if len(data.X_val) else [], net)
 
-    run_dir = rundir.prepare(out or config.output, f"runs/{config.name}", overwrite)
-    rundir.atomic_write(run_dir / "config.yaml", dump_yaml(config))
+    if resume is not None:
+        run_dir = Path(resume)
+        saved = checkpoint.load(run_dir / "checkpoint.npz")
+        check_resumable(config, saved["meta"]["config"], run_dir / "checkpoint.npz")
+        checkpoint.restore(saved, net=net, optimizer=optimizer, schedule=schedule, rngs=train_rngs, state=state)
+        rundir.truncate_metrics(run_dir / "metrics.csv", state.epoch, columns)
+    else:
+        run_dir = rundir.prepare(out or config.output, f"runs/{config.name}", overwrite)
+    rundir.atomic_write(run_dir / "config.yaml", config_text)
     if on_start is not None:
-        on_start(RunInfo(config, data, net, loss, run_dir))
-    val_metrics = metric_names(loss.task) if len(data.X_val) else []
-    metrics = rundir.MetricsWriter(run_dir / "metrics.csv", EpochRecord.columns(val_metrics, net.weight_names()))
+        on_start(RunInfo(config, data, net, loss, run_dir, state.epoch))
+    metrics = rundir.MetricsWriter(run_dir / "metrics.csv", columns)
 
     def record_epoch(record: EpochRecord) -> None:
         metrics.write(record.row())
         if on_epoch is not None:
             on_epoch(record)
 
+    def save_checkpoint(loop: LoopState) -> None:
+        checkpoint.save(run_dir / "checkpoint.npz", net=net, optimizer=optimizer, schedule=schedule, rngs=train_rngs,
+                        state=loop, config_text=config_text)
+
     try:
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught by the divergence guard
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # overflow: the divergence guard's job
             result = train(net, loss, data.X_train, data.y_train, data.X_val, data.y_val, optimizer, schedule,
-                           mode=tc.mode, batch_size=tc.batch_size, epochs=tc.epochs,
-                           l2=config.regularization.l2, l1=config.regularization.l1,
-                           clip_norm=config.clip.norm, clip_value=config.clip.value,
-                           shuffle_rng=rngs["shuffle"], dropout_rng=rngs["dropout"], on_epoch=record_epoch,
-                           schedule_per_step=config.schedule["per"] == "step", line_search=tc.line_search,
-                           keep=tc.keep, criteria=Criteria(tc.tol_loss, tc.tol_grad, tc.tol_step, tc.patience))
+                           train_settings(config), shuffle_rng=rngs["shuffle"], dropout_rng=rngs["dropout"],
+                           state=state, on_epoch=record_epoch, on_checkpoint=save_checkpoint,
+                           stop_requested=stop_requested)
     finally:
         metrics.close()
     rundir.save_npz(run_dir / "model.npz", model_arrays(net, data, config))
@@ -191,7 +252,10 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
         "kept_epoch": result.kept_epoch,
         "parameters": net.size,
         **final,
+        "warnings": result.warnings,
     }
+    if resume is not None:
+        summary["resumed_from_epoch"] = saved["meta"]["epoch"]
     if result.message:
         summary["message"] = result.message
     rundir.save_json(run_dir / "summary.json", summary)

@@ -12,7 +12,8 @@ vanishing or exploding behaviour" is this.
 
 from __future__ import annotations
 
-from typing import Dict, List
+import math
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -58,12 +59,42 @@ def primary_metric(task: str) -> str:
     return "accuracy" if task == "classification" else "r2"
 
 
-class GradNormMeter:
-    """Accumulates the global and per-layer gradient norms of each step; ``means()`` per epoch."""
+def saturation_threshold(activation: str, derivative: float) -> Optional[float]:
+    """|z| beyond which φ'(z) < ``derivative`` for a saturating activation (None for the others).
 
-    def __init__(self, net):
+    sigmoid: σ' = σ(1 − σ) < d  ⟺  |z| > log(s/(1 − s)),  s = (1 + √(1 − 4d))/2
+    tanh:    1 − tanh² z < d    ⟺  |z| > atanh(√(1 − d))
+    """
+    if activation == "sigmoid" and derivative < 0.25:
+        s = (1 + math.sqrt(1 - 4 * derivative)) / 2
+        return math.log(s / (1 - s))
+    if activation == "tanh" and derivative < 1:
+        return math.atanh(math.sqrt(1 - derivative))
+    return None
+
+
+class EpochMeter:
+    """What one epoch's steps measured, layer by layer (the seeds' "monitor gradient norms").
+
+    Per step (``add``, right after backpropagation, before clipping):
+      grad_norm           ‖∇θJ‖₂ over all parameters               (averaged over the epoch's steps)
+      grad_norm_W<l>      ‖∂J/∂W(l)‖₂                               (averaged over the epoch's steps)
+      dead_fraction_<l>   ReLU layers: the share of units that got no gradient at any step of the epoch
+                          (∂J/∂b_j = 0 at every step: the unit was inactive, z ≤ 0, on every sample)
+      saturated_fraction_<l>  sigmoid/tanh layers: the share of activations (samples × units) in the
+                          flat tails, where φ'(z) < ``saturation_derivative`` (default 1e-2)
+    Per epoch (``layer_stats``, after its last update):
+      weight_norm_W<l>    ‖W(l)‖₂
+      update_ratio_W<l>   ‖ΔW(l)‖ / ‖W(l)‖ of the epoch's last update (a healthy rule of thumb: about 1e-3)
+    """
+
+    def __init__(self, net, saturation_derivative: float = 1e-2):
         self.net = net
         self.names: List[str] = net.weight_names()
+        hidden = list(enumerate(net.layers[:-1], start=1))
+        self.relu_layers = [(i, layer) for i, layer in hidden if layer.activation.name == "relu"]
+        self.saturating = [(i, layer, t) for i, layer in hidden
+                           if (t := saturation_threshold(layer.activation.name, saturation_derivative)) is not None]
         self.reset()
 
     def reset(self) -> None:
@@ -71,6 +102,9 @@ class GradNormMeter:
         self.total = 0.0
         self.clipped = 0
         self.layers = np.zeros(len(self.names))
+        self.touched = {i: np.zeros(layer.fan_out, dtype=bool) for i, layer in self.relu_layers}
+        self.saturated = {i: 0 for i, _, _ in self.saturating}
+        self.activations = {i: 0 for i, _, _ in self.saturating}
 
     def add(self) -> float:
         """Record the current gradient; returns its global norm."""
@@ -78,6 +112,12 @@ class GradNormMeter:
         norm = float(np.sqrt(np.vdot(grad, grad)))
         for i, layer in enumerate(self.net.layers):
             self.layers[i] += np.sqrt(np.vdot(layer.gW, layer.gW))
+        for i, layer in self.relu_layers:
+            self.touched[i] |= layer.gb != 0
+        for i, layer, threshold in self.saturating:
+            z = layer.pre_activation
+            self.saturated[i] += int(np.count_nonzero(z > threshold) + np.count_nonzero(z < -threshold))
+            self.activations[i] += z.size
         self.total += norm
         self.steps += 1
         return norm
@@ -87,3 +127,30 @@ class GradNormMeter:
         out = {"grad_norm": self.total / steps}
         out.update({f"grad_norm_{name}": float(v / steps) for name, v in zip(self.names, self.layers)})
         return out
+
+    def unit_fractions(self) -> Dict[str, float]:
+        out = {f"dead_fraction_{i}": float(1 - self.touched[i].mean()) for i, _ in self.relu_layers}
+        out.update({f"saturated_fraction_{i}": self.saturated[i] / max(self.activations[i], 1)
+                    for i, _, _ in self.saturating})
+        return out
+
+    def layer_stats(self, before_last_update: np.ndarray) -> Dict[str, float]:
+        """Weight norms and update-to-weight ratios; ``before_last_update`` is θ before the epoch's last update."""
+        out: Dict[str, float] = {}
+        before = self.net.views(before_last_update)
+        for name, layer in zip(self.names, self.net.layers):
+            out[f"weight_norm_{name}"] = float(np.sqrt(np.vdot(layer.W, layer.W)))
+        for name, layer in zip(self.names, self.net.layers):
+            old = before[name]
+            change = layer.W - old
+            out[f"update_ratio_{name}"] = float(np.sqrt(np.vdot(change, change)) / max(np.sqrt(np.vdot(old, old)), 1e-30))
+        out.update(self.unit_fractions())
+        return out
+
+    @staticmethod
+    def columns(net) -> List[str]:
+        """The diagnostic column names for ``net`` (after grad_norm_W*), in metrics.csv order."""
+        meter = EpochMeter(net)
+        names = meter.names
+        return ([f"weight_norm_{n}" for n in names] + [f"update_ratio_{n}" for n in names]
+                + list(meter.unit_fractions()))

@@ -82,6 +82,24 @@ def prepare(out: Optional[str], default: str, overwrite: bool = False) -> Path:
     return path
 
 
+def truncate_metrics(path: Union[str, Path], epoch: int, columns: List[str]) -> None:
+    """Keep metrics.csv's rows up to ``epoch`` (a resumed run appends from there; a row written after the last
+    checkpoint, or half-written by a crash, is dropped). Rewritten atomically."""
+    path = Path(path)
+    if not path.exists():
+        return
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows or rows[0] != columns:
+        raise ConfigError(f"--resume: {path} does not have the columns this run writes; was it made by another config?")
+    kept = [row for row in rows[1:] if len(row) == len(columns) and row[0].isdigit() and int(row[0]) <= epoch]
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    writer.writerows(kept)
+    atomic_write(path, out.getvalue())
+
+
 class MetricsWriter:
     """Appends one row per epoch to metrics.csv and flushes it, so a crash loses at most the current epoch.
 

@@ -56,6 +56,15 @@ class Schedule:
     def lr_at(self, t: int) -> float:
         raise NotImplementedError
 
+    STATE = ("t", "lr")  # what a checkpoint saves (plain numbers)
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {name: getattr(self, name) for name in self.STATE}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for name in self.STATE:
+            setattr(self, name, state[name])
+
 
 class Constant(Schedule):
     formula = "η_t = η₀"
@@ -133,6 +142,7 @@ class Plateau(Schedule):
         "eps": Option(1e-8, number(0), "reductions smaller than this are skipped"),
     }
     formula = "η ← max(η · factor, min_lr) after `patience` epochs without improvement"
+    STATE = ("t", "lr", "best", "num_bad_epochs", "cooldown_counter")
 
     def __init__(self, base_lr, **options):
         super().__init__(base_lr, **options)
@@ -182,6 +192,13 @@ class Warmup(Schedule):
         if self.t > self.epochs:
             self.inner.step(metrics)
         self.lr = self.lr_at(self.t)
+
+    def state_dict(self):
+        return {**super().state_dict(), "inner": self.inner.state_dict()}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.inner.load_state_dict(state["inner"])
 
     def lr_at(self, t):
         if t >= self.epochs:

@@ -9,10 +9,15 @@ One step: g = ∇θ(J + penalty) on the batch → clipping (clipping.py) → the
 schedule's η (optimizers.py, schedules.py). In batch mode a line search may choose the step length
 instead (linesearch.py). After each epoch: evaluation on the validation split, the schedule advances,
 the convergence criteria are checked (convergence.py), and the best epoch so far is remembered
-(``keep: best`` — subgradient descent is not a descent method, so its last iterate need not be its best).
+(``keep: best`` — subgradient descent is not a descent method, so its last iterate need not be its best),
+early stopping is consulted (early_stopping.py) and the named warnings are checked (diagnostics.py).
 
 The loop never prints: it hands an ``EpochRecord`` to a listener after every epoch (the CLI's reporter,
-the metrics.csv writer, a notebook's callback) and returns a ``TrainResult``.
+the metrics.csv writer, a notebook's callback) and returns a ``TrainResult``. Everything it carries from
+one epoch to the next is in a ``LoopState``, which a checkpoint saves together with the optimizer's and the
+schedule's state and the random generators: a run resumed from it continues exactly where it stopped.
+``stop_requested`` (polled after every update) ends the run at a safe point: a half-done epoch is undone,
+so the network holds the weights of the last completed epoch.
 """
 
 from __future__ import annotations
@@ -20,15 +25,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
 from .clipping import clip_by_norm, clip_by_value
 from .convergence import Criteria
+from .diagnostics import Diagnostics, TrainingWarning
+from .early_stopping import EarlyStopping
 from .linesearch import SearchResult, search
 from .losses import Loss
-from .monitor import GradNormMeter, evaluate
+from .monitor import EpochMeter, evaluate
 
 
 @dataclass
@@ -38,38 +45,109 @@ class EpochRecord:
     val: Dict[str, float]  # validation metrics ({} without a validation split)
     lr: float  # the learning rate used in this epoch (at its first step; with a line search, the accepted step)
     grad_norms: Dict[str, float]  # grad_norm and grad_norm_W1, ... averaged over the epoch's steps
+    layer_stats: Dict[str, float]  # weight norms, update ratios, dead / saturated fractions (monitor.EpochMeter)
     clip_fraction: float  # share of the epoch's steps where clipping fired
     steps: int
     seconds: float  # training time since the start of the run
+    warnings: List[TrainingWarning] = field(default_factory=list)  # named warnings first raised this epoch
 
     @classmethod
-    def columns(cls, val_metrics: List[str], weight_names: List[str]) -> List[str]:
-        """metrics.csv's header for a run with these validation metrics and weight tensors."""
-        grads = {"grad_norm": 0.0, **{f"grad_norm_{name}": 0.0 for name in weight_names}}
-        return list(cls(0, 0.0, dict.fromkeys(val_metrics, 0.0), 0.0, grads, 0.0, 0, 0.0).row())
+    def columns(cls, val_metrics: List[str], net) -> List[str]:
+        """metrics.csv's header for a run with these validation metrics and this network."""
+        grads = {"grad_norm": 0.0, **{f"grad_norm_{name}": 0.0 for name in net.weight_names()}}
+        stats = dict.fromkeys(EpochMeter.columns(net), 0.0)
+        return list(cls(0, 0.0, dict.fromkeys(val_metrics, 0.0), 0.0, grads, stats, 0.0, 0, 0.0).row())
 
     def row(self) -> Dict[str, float]:
-        """The metrics.csv row: epoch, train_loss, val_*, lr, grad norms, clip_fraction, seconds."""
+        """The metrics.csv row: epoch, train_loss, val_*, lr, grad norms, layer stats, clip_fraction, seconds."""
         row: Dict[str, float] = {"epoch": self.epoch, "train_loss": self.train_loss}
         row.update({f"val_{k}": v for k, v in self.val.items()})
         row["lr"] = self.lr
         row.update(self.grad_norms)
+        row.update(self.layer_stats)
         row["clip_fraction"] = self.clip_fraction
         row["seconds"] = round(self.seconds, 4)
         return row
 
+    def logged(self) -> Dict[str, float]:
+        """The values schedules, early stopping and stopping rules may watch, by their metrics.csv names."""
+        return {"train_loss": self.train_loss, **{f"val_{k}": v for k, v in self.val.items()}, **self.grad_norms}
+
+
+@dataclass
+class TrainSettings:
+    """How to train (from the config's training, regularization, clip and schedule sections)."""
+
+    mode: str = "minibatch"
+    batch_size: int = 32
+    epochs: int = 100  # the epoch to stop after (counted from the start of the run, resumed or not)
+    l2: float = 0.0
+    l1: float = 0.0
+    clip_norm: Optional[float] = None
+    clip_value: Optional[float] = None
+    schedule_per_step: bool = False
+    line_search: Optional[Dict[str, Any]] = None
+    keep: str = "last"
+    criteria: Criteria = field(default_factory=Criteria)
+    checkpoint_every: int = 1
+
+
+@dataclass
+class LoopState:
+    """Everything the loop carries from one epoch to the next (what a checkpoint saves besides the weights,
+    the optimizer, the schedule and the random generators)."""
+
+    epoch: int = 0  # epochs completed
+    seconds: float = 0.0  # training time so far
+    best_epoch: int = 0  # by ``monitor`` (val_loss, or train_loss without validation data)
+    best_value: float = math.inf
+    losses: List[float] = field(default_factory=list)  # train_loss of every epoch so far
+    last_finite: float = math.nan  # the last finite step loss (for the divergence message)
+    warnings: List[Dict[str, Any]] = field(default_factory=list)
+    best_params: Optional[np.ndarray] = None  # keep: best
+    early: Optional[EarlyStopping] = None
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+    SCALARS = ("epoch", "seconds", "best_epoch", "best_value", "losses", "last_finite", "warnings")
+
+    def to_checkpoint(self):
+        """(meta, arrays): plain data for JSON and the arrays to store next to it."""
+        meta = {name: getattr(self, name) for name in self.SCALARS}
+        meta["diagnostics"] = self.diagnostics.state_dict()
+        meta["early"] = self.early.state_dict() if self.early is not None else None
+        arrays = {}
+        if self.best_params is not None:
+            arrays["best_params"] = self.best_params
+        if self.early is not None and self.early.best_params is not None:
+            arrays["early_best_params"] = self.early.best_params
+        return meta, arrays
+
+    def load_checkpoint(self, meta, arrays) -> None:
+        """Restore from ``to_checkpoint``'s output (``early`` and ``diagnostics`` already built from the config)."""
+        for name in self.SCALARS:
+            setattr(self, name, meta[name])
+        self.diagnostics.load_state_dict(meta["diagnostics"])
+        if self.early is not None and meta["early"] is not None:
+            self.early.load_state_dict(meta["early"])
+            if "early_best_params" in arrays:
+                self.early.best_params = np.array(arrays["early_best_params"])
+        if "best_params" in arrays:
+            self.best_params = np.array(arrays["best_params"])
+
 
 @dataclass
 class TrainResult:
-    stop_reason: str  # "completed" | "diverged" | "tol_loss" | "tol_grad" | "tol_step" | "line_search"
-    epochs: int  # epochs completed
+    stop_reason: str  # completed | diverged | interrupted | early_stopping | tol_loss | tol_grad | tol_step | line_search
+    epochs: int  # epochs completed (in the whole run, a resumed one included)
     seconds: float
     best_epoch: int
     best_value: float
     monitor: str  # what "best" is measured by: val_loss, or train_loss without validation data
-    history: List[EpochRecord] = field(default_factory=list)
+    history: List[EpochRecord] = field(default_factory=list)  # the epochs trained by this call
     message: str = ""
     kept_epoch: int = 0  # the epoch whose weights the network holds at the end
+    warnings: List[Dict[str, Any]] = field(default_factory=list)
+    losses: List[float] = field(default_factory=list)  # train_loss of every epoch of the run
 
 
 Listener = Callable[[EpochRecord], None]
@@ -111,41 +189,46 @@ class LineSearchStep:
 
 
 def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
-          optimizer, schedule, *, mode: str = "minibatch", batch_size: int = 32, epochs: int = 100,
-          l2: float = 0.0, l1: float = 0.0, clip_norm: Optional[float] = None, clip_value: Optional[float] = None,
+          optimizer, schedule, settings: Optional[TrainSettings] = None, *,
           shuffle_rng: Optional[np.random.Generator] = None, dropout_rng: Optional[np.random.Generator] = None,
-          on_epoch: Optional[Listener] = None, schedule_per_step: bool = False,
-          line_search: Optional[Dict] = None, keep: str = "last", criteria: Optional[Criteria] = None) -> TrainResult:
-    """Train ``net`` in place and return how it went. See the module docstring for the modes.
+          state: Optional[LoopState] = None, on_epoch: Optional[Listener] = None,
+          on_checkpoint: Optional[Callable[[LoopState], None]] = None,
+          stop_requested: Optional[Callable[[], bool]] = None) -> TrainResult:
+    """Train ``net`` in place, from ``state`` (a fresh run by default), and return how it went.
 
-    ``line_search`` (batch mode) replaces the optimizer's step; ``keep="best"`` leaves the network with the
-    weights of the best epoch (by validation loss, or training loss without validation data);
-    ``criteria`` may stop the run before ``epochs``.
+    See the module docstring. ``on_checkpoint(state)`` is called after every ``checkpoint_every``-th epoch
+    and when the run stops, with the state as the epoch left it (before any best weights are restored).
     """
+    s = settings or TrainSettings()
+    state = state if state is not None else LoopState()
     n = len(X)
-    bs = batch_size_for(mode, batch_size, n)
+    bs = batch_size_for(s.mode, s.batch_size, n)
     shuffle_rng = shuffle_rng if shuffle_rng is not None else np.random.default_rng(0)
     dropout_rng = dropout_rng if dropout_rng is not None else np.random.default_rng(1)
+    stop_requested = stop_requested or (lambda: False)
     x_buf = np.empty((bs,) + X.shape[1:], X.dtype)
     y_buf = np.empty((bs,) + y.shape[1:], y.dtype)
-    meter = GradNormMeter(net)
+    meter = EpochMeter(net, state.diagnostics.saturation_derivative)
     monitor = "val_loss" if len(X_val) else "train_loss"
     # The batch-mode train_loss is J at the start of the epoch's step, so the weights it judges are those.
     best_judges_start = monitor == "train_loss" and bs == n
-    best_params = net.params.copy() if keep == "best" else None
-    searcher = LineSearchStep(line_search, net, loss, X, y, l2, l1) if line_search else None
-    result = TrainResult("completed", 0, 0.0, 0, math.inf, monitor)
-    started = time.perf_counter()
-    last_good = net.params.copy()
-    last_finite = math.nan  # the last finite step loss, for the divergence message
-    losses: List[float] = []
-    for epoch in range(1, epochs + 1):
+    if s.keep == "best" and state.best_params is None:
+        state.best_params = net.params.copy()
+    searcher = LineSearchStep(s.line_search, net, loss, X, y, s.l2, s.l1) if s.line_search else None
+    result = TrainResult("completed", state.epoch, state.seconds, state.best_epoch, state.best_value, monitor)
+    started = time.perf_counter() - state.seconds
+    last_good = net.params.copy()  # θ at the start of the epoch: what a failed or interrupted epoch returns to
+    before_last = net.params.copy()  # θ before the epoch's last update (for the update-to-weight ratios)
+    stop = None
+    for epoch in range(state.epoch + 1, s.epochs + 1):
+        if stop_requested():
+            stop = ("interrupted", f"interrupted before epoch {epoch}")
+            break
         meter.reset()
         epoch_lr = schedule.lr
         last_good[...] = net.params
         order = None if bs == n else shuffle_rng.permutation(n)
         loss_sum = 0.0
-        stop = None
         for start in range(0, n, bs):
             if order is None:
                 xb, yb = X, y
@@ -154,13 +237,15 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
                 xb, yb = x_buf[:len(idx)], y_buf[:len(idx)]
                 np.take(X, idx, axis=0, out=xb)
                 np.take(y, idx, axis=0, out=yb)
-            value = net.loss_and_grad(xb, yb, loss, l2, training=True, rng=dropout_rng, l1=l1)
+            value = net.loss_and_grad(xb, yb, loss, s.l2, training=True, rng=dropout_rng, l1=s.l1)
             norm = meter.add()
             if not (math.isfinite(value) and math.isfinite(norm)):
                 what = f"the loss became {value}" if not math.isfinite(value) else f"the gradient norm became {norm}"
-                return _diverged(result, net, last_good, best_params, epoch, what, last_finite, started)
-            last_finite = value
+                return _diverged(result, state, net, last_good, epoch, what, started)
+            state.last_finite = value
             loss_sum += value
+            if start + bs >= n:
+                before_last[...] = net.params
             if searcher is not None:
                 found = searcher(value)
                 epoch_lr = found.step
@@ -168,61 +253,89 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
                     stop = ("line_search", f"the line search found no step that lowers the objective after "
                                            f"{found.evaluations} trials (gradient norm {norm:.2g}) at epoch {epoch}: "
                                            "it is flat to numerical precision along −∇J")
-                continue
-            if clip_norm is not None:
-                meter.clipped += clip_by_norm(net.grad, clip_norm, norm)[1]
-            elif clip_value is not None:
-                meter.clipped += clip_by_value(net.grad, clip_value)
-            optimizer.step(net.params, net.grad, schedule.lr)
-            if schedule_per_step:
-                schedule.step()
+            else:
+                if s.clip_norm is not None:
+                    meter.clipped += clip_by_norm(net.grad, s.clip_norm, norm)[1]
+                elif s.clip_value is not None:
+                    meter.clipped += clip_by_value(net.grad, s.clip_value)
+                optimizer.step(net.params, net.grad, schedule.lr)
+                if s.schedule_per_step:
+                    schedule.step()
+            if stop_requested():
+                net.params[...] = last_good
+                stop = ("interrupted", f"interrupted during epoch {epoch}; it is not kept")
+                break
+        if stop is not None and stop[0] == "interrupted":
+            break
         if not np.isfinite(net.params).all():  # finite losses, but the last update overflowed
-            return _diverged(result, net, last_good, best_params, epoch, "the weights became non-finite",
-                             last_finite, started)
-        train_loss = loss_sum / meter.steps
-        losses.append(train_loss)
-        val = evaluate(net, loss, X_val, y_val)
-        logged = {"train_loss": train_loss, **{f"val_{k}": v for k, v in val.items()}}
-        if not schedule_per_step:
-            schedule.step(logged)
-        record = EpochRecord(epoch, train_loss, val, epoch_lr, meter.means(), meter.clipped / meter.steps,
-                             meter.steps, time.perf_counter() - started)
+            return _diverged(result, state, net, last_good, epoch, "the weights became non-finite", started)
+        record = _finish_epoch(state, net, loss, X_val, y_val, meter, before_last, epoch, loss_sum, epoch_lr,
+                               started)
+        if not s.schedule_per_step:
+            schedule.step(record.logged())
         result.history.append(record)
-        result.epochs = epoch
-        current = logged[monitor]
-        if current < result.best_value or result.best_epoch == 0:
-            result.best_epoch, result.best_value = epoch, current
-            if best_params is not None:
-                best_params[...] = last_good if best_judges_start else net.params
+        current = record.logged()[monitor]
+        if current < state.best_value or state.best_epoch == 0:
+            state.best_epoch, state.best_value = epoch, current
+            if state.best_params is not None:
+                state.best_params[...] = last_good if best_judges_start else net.params
         if on_epoch is not None:
             on_epoch(record)
-        if stop is None and criteria is not None and criteria.active:
-            step_norm = float(np.linalg.norm(net.params - last_good)) if criteria.tol_step is not None else math.inf
-            stop = criteria.check(epoch, losses, record.grad_norms["grad_norm"], step_norm)
+        if stop is None and state.early is not None and state.early.update(epoch, record.logged(), net.params):
+            stop = ("early_stopping", state.early.message())
+        if stop is None and s.criteria.active:
+            step_norm = float(np.linalg.norm(net.params - last_good)) if s.criteria.tol_step is not None else math.inf
+            stop = s.criteria.check(epoch, state.losses, record.grad_norms["grad_norm"], step_norm)
+        if on_checkpoint is not None and (stop is not None or epoch % s.checkpoint_every == 0 or epoch == s.epochs):
+            on_checkpoint(state)
         if stop is not None:
-            result.stop_reason, result.message = stop
             break
-    result.kept_epoch = result.epochs
-    if best_params is not None and result.best_epoch:
-        net.params[...] = best_params
-        result.kept_epoch = result.best_epoch
+    if stop is not None:
+        result.stop_reason, result.message = stop
+    return _finish(result, state, net, started)
+
+
+def _finish_epoch(state: LoopState, net, loss, X_val, y_val, meter: EpochMeter, before_last, epoch: int,
+                  loss_sum: float, lr: float, started: float) -> EpochRecord:
+    """Evaluate, measure and examine the epoch just trained; update the state; return its record."""
+    train_loss = loss_sum / meter.steps
+    state.losses.append(train_loss)
+    state.epoch = epoch
+    val = evaluate(net, loss, X_val, y_val)
+    grad_norms, layer_stats = meter.means(), meter.layer_stats(before_last)
+    warnings = state.diagnostics.examine(epoch, train_loss, grad_norms, layer_stats, net.activation_names)
+    state.warnings += [w.as_dict() for w in warnings]
+    state.seconds = time.perf_counter() - started
+    return EpochRecord(epoch, train_loss, val, lr, grad_norms, layer_stats, meter.clipped / meter.steps,
+                       meter.steps, state.seconds, warnings)
+
+
+def _finish(result: TrainResult, state: LoopState, net, started: float) -> TrainResult:
+    """Copy the state into the result and leave the network with the weights to keep."""
+    result.epochs, result.best_epoch, result.best_value = state.epoch, state.best_epoch, state.best_value
+    result.warnings, result.losses = state.warnings, state.losses
+    result.kept_epoch = state.epoch
+    early = state.early
+    if early is not None and early.restore_best and early.best_params is not None and early.best_epoch != state.epoch:
+        net.params[...] = early.best_params
+        result.kept_epoch = early.best_epoch
+    elif state.best_params is not None and state.best_epoch:
+        net.params[...] = state.best_params
+        result.kept_epoch = state.best_epoch
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _diverged(result: TrainResult, net, last_good: np.ndarray, best_params: Optional[np.ndarray], epoch: int,
-              what: str, last_finite: float, started: float) -> TrainResult:
+def _diverged(result: TrainResult, state: LoopState, net, last_good: np.ndarray, epoch: int, what: str,
+              started: float) -> TrainResult:
     """Stop: go back to the weights at the start of this epoch (the last ones with a finite loss),
     or to the best epoch's weights when those are kept."""
-    if best_params is not None and result.best_epoch:
-        net.params[...] = best_params
-        kept, result.kept_epoch = f"the weights of the best epoch ({result.best_epoch})", result.best_epoch
-    else:
-        net.params[...] = last_good
-        kept, result.kept_epoch = f"the weights from the start of epoch {epoch}", epoch - 1
-    last = "none" if math.isnan(last_finite) else f"{last_finite:.4g}"
+    net.params[...] = last_good
+    _finish(result, state, net, started)
+    kept = (f"the weights of epoch {result.kept_epoch} (the best)" if result.kept_epoch != state.epoch
+            else f"the weights from the start of epoch {epoch}")
+    last = "none" if math.isnan(state.last_finite) else f"{state.last_finite:.4g}"
     result.stop_reason = "diverged"
-    result.seconds = time.perf_counter() - started
     result.message = (f"training diverged at epoch {epoch}: {what} (last finite loss: {last}); {kept} are kept. "
                       "Try a lower learning rate, gradient clipping (clip.norm) or standardized inputs.")
     return result

@@ -61,7 +61,8 @@ def read_rows(path):
 # --- fit ------------------------------------------------------------------------------------------
 
 def check_fit_run_dir(out, epochs=2, seed=1, lr=0.05):
-    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "metrics.csv", "model.npz", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.npz", "config.yaml", "metrics.csv", "model.npz",
+                                                     "summary.json"]
     resolved = yaml.safe_load((out / "config.yaml").read_text())
     assert resolved["training"]["epochs"] == epochs
     assert resolved["seed"] == seed

@@ -63,7 +63,10 @@ EXPECTED_DEFAULTS = {
     "schedule": {"name": "constant", "per": "epoch", "warmup_epochs": 0, "warmup_start_factor": 1 / 3},
     "clip": {"norm": None, "value": None},
     "training": {"mode": "minibatch", "batch_size": 32, "epochs": 100, "line_search": None, "keep": "last",
-                 "tol_loss": None, "tol_grad": None, "tol_step": None, "patience": 5},
+                 "tol_loss": None, "tol_grad": None, "tol_step": None, "patience": 5, "early_stopping": None,
+                 "checkpoint_every": 1},
+    "monitor": {"warnings": True, "vanishing_ratio": 0.01, "exploding_factor": 1000.0, "dead_fraction": 0.5,
+                "saturated_fraction": 0.5, "saturation_derivative": 0.01, "rising_epochs": 3},
     "output": None,
 }
 
@@ -157,7 +160,7 @@ def test_unknown_key_names_path_and_nearest(raw, expected):
 def test_unknown_key_without_a_close_name_lists_valid_keys():
     message = config_error({"zzzzzz": 1})
     assert message.startswith("zzzzzz: unknown key; valid keys: ")
-    assert "clip, data, dtype, loss, model, optimizer, output, regularization, schedule, seed, training" in message
+    assert "clip, data, dtype, loss, model, monitor, optimizer, output, regularization, schedule, seed, training" in message
 
 
 def test_internal_fields_are_not_yaml_keys():

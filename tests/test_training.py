@@ -24,16 +24,19 @@ from gdtrain.losses import LOSSES
 from gdtrain.network import Network
 from gdtrain.optimizers import make_optimizer, resolve_optimizer
 from gdtrain.schedules import make_schedule
-from gdtrain.train import train
+from gdtrain.train import TrainSettings, train
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO / "datasets"
 CONFIGS = REPO / "configs"
 
+LAYER_COLUMNS = ["weight_norm_W1", "weight_norm_W2", "update_ratio_W1", "update_ratio_W2"]
+# iris and sine use a tanh hidden layer (saturation is measured), diabetes a relu one (dead units are)
 CLASSIFIER_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "lr", "grad_norm", "grad_norm_W1",
-                      "grad_norm_W2", "clip_fraction", "seconds"]
+                      "grad_norm_W2", *LAYER_COLUMNS, "saturated_fraction_1", "clip_fraction", "seconds"]
 REGRESSOR_COLUMNS = ["epoch", "train_loss", "val_loss", "val_mse", "val_mae", "val_r2", "lr", "grad_norm",
-                     "grad_norm_W1", "grad_norm_W2", "clip_fraction", "seconds"]
+                     "grad_norm_W1", "grad_norm_W2", *LAYER_COLUMNS, "saturated_fraction_1", "clip_fraction", "seconds"]
+RELU_REGRESSOR_COLUMNS = [c if c != "saturated_fraction_1" else "dead_fraction_1" for c in REGRESSOR_COLUMNS]
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -191,7 +194,7 @@ def test_batch_mode_train_loss_is_the_objective_at_the_start_of_each_step():
     optimizer = make_optimizer(config.optimizer, net.size, net.dtype)
     schedule = make_schedule(config.schedule, config.optimizer["lr"])
     result = train(net, loss, data.X_train, data.y_train, data.X_val, data.y_val, optimizer, schedule,
-                   mode="batch", epochs=3, l2=l2,
+                   TrainSettings(mode="batch", epochs=3, l2=l2),
                    on_epoch=lambda record: after_epoch.append(net.objective(data.X_train, data.y_train, loss, l2)))
     losses = [r.train_loss for r in result.history]
     assert losses[0] == pytest.approx(initial, rel=1e-12)
@@ -467,7 +470,7 @@ def test_metrics_csv_exists_even_when_no_epoch_completes(tmp_path, case):
     result = fit(from_dict(raw, name=case), out=str(tmp_path / case))
     assert result.summary["epochs"] == 0
     header, rows = read_metrics(result.run_dir)
-    assert header == REGRESSOR_COLUMNS
+    assert header == RELU_REGRESSOR_COLUMNS
     assert rows == []
 
 
@@ -670,8 +673,8 @@ def test_default_run_dir_is_runs_config_stem_and_never_overwritten(tmp_path, mon
     third = fit(load_config(_config_file(tmp_path)))
     assert third.run_dir.resolve() == (tmp_path / "runs" / "mystem-3").resolve()
     for r in (first, second, third):
-        assert sorted(p.name for p in r.run_dir.iterdir()) == ["config.yaml", "metrics.csv", "model.npz",
-                                                                "summary.json"]
+        assert sorted(p.name for p in r.run_dir.iterdir()) == ["checkpoint.npz", "config.yaml", "metrics.csv",
+                                                                "model.npz", "summary.json"]
 
 
 def test_explicit_out_refuses_a_used_directory_unless_overwrite(tmp_path):

@@ -1,0 +1,87 @@
+"""checkpoint.npz: everything needed to resume a run exactly where it stopped.
+
+One atomically written .npz (a crash or kill -9 leaves the previous checkpoint intact) holding
+
+    params                    the flat parameter vector (W1, b1, W2, ... as network.py lays them out)
+    optimizer.<name>          each state array of the optimizer (momentum_buffer, exp_avg, ...)
+    best_params, early_best_params   the weights kept for keep: best / early stopping's restore_best
+    meta                      JSON: the epoch, the optimizer's step count, the schedule's state, the loop's
+                              state (best epoch, losses, warnings given, early stopping), the state of the
+                              shuffling and dropout random generators, and the resolved config
+
+A resumed run reloads all of it, so the same batches, the same dropout masks, the same learning rates and
+the same optimizer moments follow: it ends with exactly the weights of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, Mapping, Union
+
+import numpy as np
+
+from . import rundir
+from .errors import ConfigError
+
+FORMAT = 1
+
+
+def save(path: Union[str, Path], *, net, optimizer, schedule, rngs: Mapping[str, np.random.Generator], state,
+         config_text: str) -> None:
+    """Write the checkpoint for the end of ``state.epoch`` (atomically)."""
+    loop_meta, loop_arrays = state.to_checkpoint()
+    arrays: Dict[str, np.ndarray] = {"params": net.params}
+    optimizer_meta = {}
+    for key, value in optimizer.state.items():
+        if isinstance(value, np.ndarray):
+            arrays[f"optimizer.{key}"] = value
+        else:
+            optimizer_meta[key] = value
+    arrays.update(loop_arrays)
+    meta = {
+        "format": FORMAT,
+        "epoch": state.epoch,
+        "optimizer": optimizer_meta,
+        "schedule": schedule.state_dict(),
+        "loop": loop_meta,
+        "rngs": {name: rng.bit_generator.state for name, rng in rngs.items()},
+        "config": config_text,
+    }
+    arrays["meta"] = np.array(json.dumps(meta))
+    rundir.save_npz(path, arrays)
+
+
+def load(path: Union[str, Path]) -> Dict[str, Any]:
+    """The checkpoint's arrays and its ``meta`` (parsed); a ConfigError names an unreadable file."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        meta = json.loads(str(arrays.pop("meta")))
+    except FileNotFoundError:
+        raise ConfigError(f"--resume: {path} does not exist (a run directory has one after its first epoch)") from None
+    except Exception as exc:
+        raise ConfigError(f"--resume: {path} is not a readable checkpoint ({exc.__class__.__name__}: {exc})") from None
+    if meta.get("format") != FORMAT:
+        raise ConfigError(f"--resume: {path} has checkpoint format {meta.get('format')}, this gdtrain reads {FORMAT}")
+    return {"arrays": arrays, "meta": meta}
+
+
+def restore(checkpoint: Mapping[str, Any], *, net, optimizer, schedule, rngs: Mapping[str, np.random.Generator],
+            state) -> None:
+    """Put the checkpoint back into freshly built objects of the same config."""
+    arrays, meta = checkpoint["arrays"], checkpoint["meta"]
+    if arrays["params"].shape != net.params.shape:
+        raise ConfigError(f"--resume: the checkpoint has {arrays['params'].size} parameters, "
+                          f"the network {net.size}")
+    net.params[...] = arrays["params"]
+    optimizer.state.clear()
+    optimizer.state.update(meta["optimizer"])
+    for name, value in arrays.items():
+        if name.startswith("optimizer."):
+            optimizer.state[name.split(".", 1)[1]] = np.array(value, dtype=net.dtype)
+    schedule.load_state_dict(meta["schedule"])
+    for name, rng in rngs.items():
+        rng.bit_generator.state = meta["rngs"][name]
+    state.load_checkpoint(meta["loop"], arrays)
