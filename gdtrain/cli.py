@@ -85,22 +85,39 @@ def fit(
     seed: Annotated[Optional[int], typer.Option(help="Override seed.")] = None,
     set_: SetOpt = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Reuse a non-empty --out directory.")] = False,
+    resume: Annotated[Optional[str], typer.Option("--resume", help="Continue the run in this directory from its "
+                                                                   "checkpoint (same config; --epochs may grow).")] = None,
 ):
     """Train the network a config describes and save a run directory.
 
-    Example: gdtrain fit configs/digits.yaml --epochs 20 --set optimizer.lr=0.05
+    Ctrl-C stops at a safe point and keeps everything learned (a second Ctrl-C quits at once);
+    --resume continues exactly where it stopped.
+
+    Examples: gdtrain fit configs/digits.yaml --epochs 20 --set optimizer.lr=0.05
+              gdtrain fit configs/digits.yaml --resume runs/digits
     """
     from . import report
     from .experiment import fit as run_fit
+    from .interrupt import GracefulStop
 
+    if resume is not None and out is not None:
+        _fail("use either --resume RUN_DIR (continue that run) or --out DIR (a new run), not both", 2)
     cfg = read_config(config, {"training.epochs": epochs, "seed": seed}, set_)
     reporter = report.FitReporter()
-    try:
-        result = run_fit(cfg, out=out, overwrite=overwrite, on_start=reporter.start, on_epoch=reporter.epoch)
-    finally:
-        reporter.stop_progress()
+    notice = report.make_console(stderr=True)
+    with GracefulStop(on_first=lambda: notice.print("stopping at the end of this step (Ctrl-C again to quit at once)")) as stop:
+        try:
+            result = run_fit(cfg, out=out, overwrite=overwrite, on_start=reporter.start, on_epoch=reporter.epoch,
+                             resume=resume, stop_requested=stop)
+        finally:
+            reporter.stop_progress()
     reporter.finish(result)
-    if result.summary["stop_reason"] == "diverged":
+    reason = result.summary["stop_reason"]
+    if reason == "interrupted":
+        notice.print(f"saved what epochs 1-{result.summary['epochs']} learned in {result.run_dir}; resume with: "
+                     f"gdtrain fit {config} --resume {result.run_dir}", soft_wrap=True)
+        raise typer.Exit(130)
+    if reason == "diverged":
         raise typer.Exit(1)
 
 
@@ -138,6 +155,108 @@ def gradcheck(
         console.print("all tensors pass" if not failed else f"FAILED: {', '.join(failed)}")
     if failed:
         raise typer.Exit(1)
+
+
+RunDirArg = Annotated[str, typer.Argument(metavar="RUN_DIR", help="A run directory (holding model.npz), e.g. runs/iris.",
+                                           show_default=False)]
+
+
+@app.command()
+@guarded
+def evaluate(
+    run_dir: RunDirArg,
+    data: Annotated[Optional[str], typer.Option("--data", help="Labelled .csv (header; features by name) or .npz "
+                                                               "(X, y) to evaluate on instead of the run's test split.")] = None,
+):
+    """Loss and metrics of a trained model: accuracy, per-class precision / recall / F1 and the confusion
+    matrix for classification; mse, mae, r2 for regression.
+
+    Without --data: the run's own test split, rebuilt from RUN_DIR/config.yaml (same seed, same split).
+
+    Examples: gdtrain evaluate runs/iris    |    gdtrain evaluate runs/iris --data new_flowers.csv
+    """
+    from . import report
+    from .inference import evaluate_run
+
+    report.evaluation_report(evaluate_run(run_dir, data), report.make_console())
+
+
+@app.command()
+@guarded
+def predict(
+    run_dir: RunDirArg,
+    input_: Annotated[str, typer.Argument(metavar="INPUT", help="Rows to predict: .csv (header; features by name, "
+                                                                "any order) or .npz (X).", show_default=False)],
+    out: Annotated[Optional[str], typer.Option("--out", "-o", help="Write the CSV to this file (default: stdout).")] = None,
+):
+    """Predict every row of INPUT and write a CSV: the predicted class and prob_<class> per class
+    (classification), or one column per target (regression). A target column in INPUT is ignored.
+
+    Examples: gdtrain predict runs/iris flowers.csv > predictions.csv    |    gdtrain predict runs/sine x.npz -o y.csv
+    """
+    from . import report
+    from .errors import DataError
+    from .inference import predict_file, to_csv
+    from .rundir import atomic_write
+
+    if out is not None:
+        target = Path(out)
+        if target.exists() and Path(input_).exists() and target.resolve() == Path(input_).resolve():
+            raise DataError(f"{out}: --out would overwrite INPUT; choose another file")
+        if target.is_dir():
+            raise DataError(f"{out}: is a directory; --out takes a file name such as predictions.csv")
+        if not target.parent.is_dir():
+            raise DataError(f"{out}: no such folder {target.parent}")
+    predictions = predict_file(run_dir, input_)
+    text = to_csv(predictions)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        atomic_write(out, text)
+    except OSError as exc:
+        raise DataError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    report.predictions_summary(len(predictions.rows), out, report.make_console())
+
+
+@app.command()
+@guarded
+def plot(
+    run_dir: RunDirArg,
+    png: Annotated[Optional[str], typer.Option("--png", help="Also save the two panels as a PNG (needs matplotlib).")] = None,
+    width: Annotated[Optional[int], typer.Option(min=24, help="Chart width in characters (default: the terminal's, "
+                                                               "at most 100; 80 when piped).")] = None,
+    height: Annotated[int, typer.Option(min=3, help="Rows of each chart's plot area.")] = 12,
+):
+    """Draw a run's loss curves and per-layer gradient norms (log scale) in the terminal, from metrics.csv.
+
+    Vanishing gradients show as the first layers' lines lying orders of magnitude below the last one's.
+
+    Examples: gdtrain plot runs/digits    |    gdtrain plot runs/digits --png digits.png
+    """
+    from . import plot as plots
+    from . import report
+    from .errors import DataError
+
+    if png is not None:
+        try:
+            plots.require_matplotlib()
+        except ImportError:
+            _fail("--png needs matplotlib (pip install matplotlib)", 2)
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        raise DataError(f"{run_dir}: no such run directory")
+    rows = plots.read_metrics(folder / "metrics.csv")
+    if not rows:
+        raise DataError(f"{folder / 'metrics.csv'}: no epochs recorded yet")
+    console = report.make_console()
+    if width is None:
+        width = 80 if report.plain_output() else max(24, min(console.width, 100))
+    report.plot_report(plots.charts(rows, width, height), console,
+                       f"{folder / 'metrics.csv'}: {len(rows)} epoch{'s' if len(rows) != 1 else ''}")
+    if png is not None:
+        plots.save_png(rows, png, title=str(folder))
+        console.print(f"saved {png}", soft_wrap=True)
 
 
 def main() -> None:

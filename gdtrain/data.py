@@ -150,40 +150,50 @@ def _read_bytes(path: Path) -> bytes:
     return raw
 
 
-def read_csv(path: Path, target=None, text: Optional[str] = None) -> Table:
-    """A CSV with a header row; ``target`` names the target column(s), default the last one."""
+def read_csv_cells(path: Path, text: Optional[str] = None) -> Tuple[List[str], np.ndarray, np.ndarray]:
+    """(header, cells, lines) of a CSV with a header row: the stripped column names, the non-blank data rows as
+    a 2-D array of strings, and the file line each row ends on (the header is line 1). Every row must have as
+    many fields as the header, and the header must not repeat a name."""
     if text is None:
         try:
             text = _read_bytes(path).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise DataError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
     reader = csv.reader(io.StringIO(text))
-    rows, lines = [], []  # non-blank rows and the file line each ends on (the header is line 1)
-    for row in reader:
-        if row and any(cell.strip() for cell in row):
-            rows.append(row)
-            lines.append(reader.line_num)
+    rows, lines = [], []
+    try:
+        for row in reader:
+            if row and any(cell.strip() for cell in row):
+                rows.append(row)
+                lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise DataError(f"{path}: not a readable CSV file ({exc})") from None
     if not rows:
         raise DataError(f"{path}: the file is empty; expected a header row and data rows")
     header = [h.strip() for h in rows[0]]
     body, lines = rows[1:], np.array(lines[1:])
     if not body:
         raise DataError(f"{path}: has a header but no data rows")
-    width = len(header)
     for line, row in zip(lines, body):
-        if len(row) != width:
-            raise DataError(f"{path}: row {line} has {len(row)} fields, the header has {width}")
+        if len(row) != len(header):
+            raise DataError(f"{path}: row {line} has {len(row)} fields, the header has {len(header)}")
+    if len(set(header)) != len(header):
+        raise DataError(f"{path}: the header repeats a column name")
+    return header, np.array(body, dtype=str), lines
+
+
+def read_csv(path: Path, target=None, text: Optional[str] = None) -> Table:
+    """A CSV with a header row; ``target`` names the target column(s), default the last one."""
+    header, cells, lines = read_csv_cells(path, text)
+    width = len(header)
     targets = [target] if isinstance(target, str) else list(target or [header[-1]])
     for name in targets:
         if name not in header:
             raise DataError(f"{path}: no target column '{name}' (columns: {', '.join(header)})")
-    if len(set(header)) != len(header):
-        raise DataError(f"{path}: the header repeats a column name")
     t_idx = [header.index(name) for name in targets]
     f_idx = [i for i in range(width) if i not in t_idx]
     if not f_idx:
         raise DataError(f"{path}: no feature columns besides the target")
-    cells = np.array(body, dtype=str)
     X = _to_float(cells[:, f_idx], path, [header[i] for i in f_idx], lines)
     y_cells = np.char.strip(cells[:, t_idx])
     return Table(X, y_cells[:, 0] if len(t_idx) == 1 else y_cells, [header[i] for i in f_idx], targets, str(path),

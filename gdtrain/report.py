@@ -95,15 +95,32 @@ def training_extras(config) -> List[str]:
 def stop_line(s: Dict) -> str:
     """'completed after 40 epochs in 0.35s, best val_loss at epoch 40' (and why it stopped, when it stopped early)."""
     reason = s["stop_reason"]
-    head = {"completed": "completed", "diverged": "diverged", "line_search": "stopped (line search)"}.get(
-        reason, f"converged ({reason})")
+    head = {"completed": "completed", "diverged": "diverged", "line_search": "stopped (line search)",
+            "interrupted": "interrupted", "early_stopping": "stopped early"}.get(reason, f"converged ({reason})")
     best = f", best {s['best_by']} at epoch {s['best_epoch']}" if s["best_epoch"] else ""
     line = f"{head} after {s['epochs']} epochs in {s['seconds']:.2f}s{best}"
     if reason not in ("completed", "diverged") and s.get("message"):
         line += f"\n{s['message']}"
     if s.get("kept_epoch") not in (None, s["epochs"]) and reason != "diverged":
-        line += f"\nkept the weights of epoch {s['kept_epoch']} (best {s['best_by']} {fmt(s.get('best_value'))})"
+        why = f" (best {s['best_by']} {fmt(s.get('best_value'))})" if s["kept_epoch"] == s["best_epoch"] else ""
+        line += f"\nkept the weights of epoch {s['kept_epoch']}{why}"
     return line
+
+
+def layer_table(net, record) -> Table:
+    """The last epoch, layer by layer: what flows back (‖∂J/∂W‖), the weights, the step, the units' health."""
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    for col in ("layer", "units", "‖∂J/∂W‖", "‖W‖", "‖ΔW‖/‖W‖", "dead", "saturated"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    stats = record.layer_stats
+    for i, (size, act) in enumerate(zip(net.sizes[1:], net.activation_names), start=1):
+        name = f"W{i}"
+        dead, sat = stats.get(f"dead_fraction_{i}"), stats.get(f"saturated_fraction_{i}")
+        table.add_row(f"{name} {act if i < len(net.sizes) - 1 else 'output'}", str(size),
+                      fmt(record.grad_norms.get(f"grad_norm_{name}"), 2), fmt(stats.get(f"weight_norm_{name}"), 3),
+                      fmt(stats.get(f"update_ratio_{name}"), 2), "-" if dead is None else f"{dead:.0%}",
+                      "-" if sat is None else f"{sat:.0%}")
+    return table
 
 
 class FitReporter:
@@ -119,11 +136,14 @@ class FitReporter:
         self.every = 1
         self.metric = "accuracy"
         self.unprinted = None  # the last epoch's record when its line was skipped (shown if the run stops there)
+        self.last = None  # the last epoch's record
+        self.net = None
 
     def start(self, info) -> None:
         from .monitor import primary_metric
 
         c, data, config = self.console, info.data, info.config
+        self.net = info.net
         self.epochs = config.training.epochs
         self.every = max(1, math.ceil(self.epochs / self.MAX_LINES))
         self.metric = primary_metric(data.task)
@@ -136,13 +156,15 @@ class FitReporter:
         c.print(f"training  {describe_training(config)}, {mode}, {tc.epochs} epochs"
                 + "".join(f", {extra}" for extra in training_extras(config)))
         c.print(f"run dir   {info.run_dir}")
+        if info.resumed_from:
+            c.print(f"resuming  after epoch {info.resumed_from} (from {info.run_dir / 'checkpoint.npz'})")
         if not plain_output() and self.epochs > 1:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
                                      TextColumn("{task.fields[status]}"), TimeRemainingColumn(),
                                      console=self.console, transient=True)
-            self.task = self.progress.add_task("train", total=self.epochs, status="")
+            self.task = self.progress.add_task("train", total=self.epochs, completed=info.resumed_from, status="")
             self.progress.start()
 
     def epoch_line(self, record) -> str:
@@ -162,10 +184,12 @@ class FitReporter:
         return "  ".join(parts)
 
     def epoch(self, record) -> None:
-        self.unprinted = record
+        self.unprinted = self.last = record
         if record.epoch == 1 or record.epoch == self.epochs or record.epoch % self.every == 0:
             self.console.print(self.epoch_line(record), soft_wrap=True)
             self.unprinted = None
+        for warning in record.warnings:
+            self.console.print(f"warning (epoch {warning.epoch}): {warning.message}", style="yellow", soft_wrap=True)
         if self.progress is not None:
             self.progress.update(self.task, completed=record.epoch, status=f"loss {fmt(record.train_loss)}")
 
@@ -178,6 +202,9 @@ class FitReporter:
         self.stop_progress()
         if self.unprinted is not None:  # stopped early between two printed lines: show where it ended
             self.console.print(self.epoch_line(self.unprinted), soft_wrap=True)
+        if self.last is not None and self.net is not None:
+            self.console.print(f"layers at epoch {self.last.epoch}:")
+            self.console.print(layer_table(self.net, self.last))
         c, s = self.console, result.summary
         if s["stop_reason"] == "diverged":
             c.print(s["message"], style="bold red", soft_wrap=True)
@@ -233,3 +260,71 @@ def gradcheck_matrix(results: Dict[Tuple[str, str], list], console: Console, thr
             cells.append(Text(cell, style="" if ok else "red"))
         table.add_row(act, *cells)
     console.print(table)
+
+
+# === evaluate / predict / plot (issue 4) ==========================================================
+# Rendering for ``gdtrain evaluate``, ``gdtrain predict`` and ``gdtrain plot``; the numbers come from
+# inference.py and plot.py.
+
+SERIES_STYLES = ("cyan", "magenta", "yellow", "green", "red", "blue", "bright_cyan", "bright_magenta")
+
+
+def evaluation_report(ev, console: Console) -> None:
+    """Where the rows came from, the loss and metrics, then (classification) the per-class table and the
+    confusion matrix with the stored class labels (rows: true class, columns: predicted)."""
+    where = ev.source if ev.split == "file" else f"the {ev.split} split of {ev.source}"
+    for note in ev.notes:
+        console.print(f"note: {note}", soft_wrap=True)
+    console.print(f"evaluated on {where}: {ev.rows} rows", soft_wrap=True)
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    for key in ev.metrics:
+        table.add_column(key, justify="right")
+    table.add_row(*[fmt(v) for v in ev.metrics.values()])
+    console.print(table)
+    if ev.task != "classification":
+        return
+    console.print()
+    scores = Table(show_edge=False, pad_edge=False, box=None)
+    scores.add_column("class")
+    for col in ("precision", "recall", "f1", "support"):
+        scores.add_column(col, justify="right")
+    for s in ev.per_class:
+        scores.add_row(s.label, f"{s.precision:.4f}", f"{s.recall:.4f}", f"{s.f1:.4f}", str(s.support))
+    if ev.averages:
+        scores.add_row()  # a blank line between the classes and the averages
+    for s in ev.averages.values():
+        scores.add_row(s.label, f"{s.precision:.4f}", f"{s.recall:.4f}", f"{s.f1:.4f}", str(s.support))
+    console.print(scores)
+    console.print()
+    console.print("confusion matrix (rows: true class, columns: predicted class)")
+    matrix = Table(show_edge=False, pad_edge=False, box=None)
+    matrix.add_column("true \\ predicted")
+    for label in ev.labels:
+        matrix.add_column(label, justify="right")
+    for label, row in zip(ev.labels, ev.confusion):
+        matrix.add_row(label, *[str(int(v)) for v in row])
+    console.print(matrix)
+
+
+def predictions_summary(count: int, path, console: Console) -> None:
+    console.print(f"wrote {count} predictions to {path}", soft_wrap=True)
+
+
+def chart_text(chart) -> List[Text]:
+    """A plot.Chart as rich Text lines, each series' markers in its own colour (plain on a non-TTY console)."""
+    texts = [Text(line) for line in chart.lines]
+    for line, col, series in chart.marks:
+        if line < len(texts) and col < len(texts[line].plain):
+            texts[line].stylize(SERIES_STYLES[series % len(SERIES_STYLES)], col, col + 1)
+    return texts
+
+
+def plot_report(charts, console: Console, header: str = "") -> None:
+    """Print text charts one under the other (plot.charts), a blank line between them."""
+    if header:
+        console.print(header, soft_wrap=True)
+    for i, chart in enumerate(charts):
+        if i or header:
+            console.print()
+        for text in chart_text(chart):
+            console.print(text, soft_wrap=True, no_wrap=True, overflow="ignore")

@@ -1,0 +1,516 @@
+"""Using a trained run: load model.npz, evaluate it on labelled data, predict on new rows.
+
+``gdtrain evaluate`` and ``gdtrain predict`` call this module; a notebook can too:
+
+    model = load_model("runs/iris")
+    report = evaluate_run("runs/iris")                  # the run's own test split, rebuilt from config.yaml
+    report = evaluate_run("runs/iris", "new.csv")       # any labelled .csv / .npz
+    table = predict_file("runs/iris", "new.csv")        # table.header, table.rows; to_csv(table)
+
+Inputs. Features are matched to the model's ``feature_names``: a CSV by column name (any order, extra
+columns ignored), an .npz (arrays ``X`` and ``y``) by position. They are standardized with the
+z = (x − μ)/σ stored in model.npz (``x_mean``, ``x_scale``: the training split's, never re-fitted) and
+cast to the network's dtype. Targets: the CSV column(s) named by the model's ``target_names``, or the
+npz's ``y``; class labels map to the stored ``classes`` (a label the model never saw is an error).
+
+Evaluation (evaluation mode, no dropout; the data loss without the L2/L1 penalty, as summary.json):
+  classification  loss, accuracy = mean(ŷ = y), and for each class k
+                    precision_k = TP/(TP + FP)      (of the rows predicted k, the share that are k)
+                    recall_k    = TP/(TP + FN)      (of the rows that are k, the share predicted k)
+                    F1_k        = 2 P R / (P + R)   (harmonic mean)
+                    support_k   = #(y = k)
+                  a ratio whose denominator is 0 is reported as 0 (scikit-learn's zero_division=0);
+                  macro average = plain mean over classes, weighted average = weighted by support;
+                  confusion matrix C[i, j] = #(y = i and ŷ = j): rows the true class, columns the prediction
+  regression      loss, mse = mean((ŷ − y)²), mae = mean|ŷ − y|, r2 = 1 − Σ(y − ŷ)²/Σ(y − ȳ)²
+                  (monitor.regression_metrics; r2 averaged over target columns)
+
+Prediction outputs. Classification: the predicted label as stored in ``classes`` and, per class,
+``prob_<label>``: softmax(z) for cross_entropy; for bce the one logit gives p = σ(z) for the second
+class and 1 − p for the first. A hinge model has no probabilities: its columns are the raw class
+scores ``score_<label>`` (the prediction is their argmax). Regression: one column per target name.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .errors import ConfigError, DataError, GdtrainError
+from .losses import LOSSES, Loss, predicted_classes, softmax
+from .network import Network
+
+PathLike = Union[str, Path]
+
+
+# --- the model ------------------------------------------------------------------------------------
+
+@dataclass
+class Model:
+    """A trained network with what prediction needs: its loss, feature / target names, classes, scaling."""
+
+    net: Network
+    loss: Loss
+    feature_names: List[str]
+    target_names: List[str]
+    classes: Optional[np.ndarray]  # class labels in index order (classification)
+    x_mean: Optional[np.ndarray]  # standardization z = (x − x_mean) / x_scale; None when the run had none
+    x_scale: Optional[np.ndarray]
+    run_dir: Path
+
+    @property
+    def task(self) -> str:
+        return self.loss.task
+
+    @property
+    def n_features(self) -> int:
+        return self.net.sizes[0]
+
+    def standardize(self, X: np.ndarray) -> np.ndarray:
+        """Raw float64 features → the network's input: (x − x_mean)/x_scale in float64, then its dtype.
+
+        This is the arithmetic data.load_data does, so a run's own rows come out bit for bit the same.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        if self.x_mean is not None:
+            X = (X - self.x_mean) / self.x_scale
+        return np.ascontiguousarray(X, dtype=self.net.dtype)
+
+    def logits(self, X_std: np.ndarray) -> np.ndarray:
+        from .monitor import logits
+
+        with np.errstate(over="ignore", invalid="ignore"):
+            return logits(self.net, X_std)
+
+    def labels(self) -> List[str]:
+        """The class labels as text (whole-number labels without a decimal point)."""
+        return [label_text(c) for c in self.classes] if self.classes is not None else []
+
+
+def label_text(label) -> str:
+    if isinstance(label, (float, np.floating)) and float(label).is_integer():
+        return str(int(label))
+    return str(label)
+
+
+def load_model(run_dir: PathLike) -> Model:
+    """The model a run directory holds (RUN_DIR/model.npz); a DataError says what is missing."""
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise DataError(f"{run_dir}: no such run directory")
+    if not run_dir.is_dir():
+        raise DataError(f"{run_dir}: not a run directory (expected a folder holding model.npz)")
+    path = run_dir / "model.npz"
+    if not path.exists():
+        raise DataError(f"{run_dir}: no model.npz (the run has not finished, or this is not a run directory)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except Exception as exc:  # a truncated or foreign file
+        raise DataError(f"{path}: not a readable model ({exc.__class__.__name__}: {exc})") from None
+    for key in ("activations", "loss", "W1", "b1"):
+        if key not in arrays:
+            raise DataError(f"{path}: no '{key}' array; not a gdtrain model (found: {', '.join(sorted(arrays))})")
+    activations = [str(a) for a in arrays["activations"]]
+    try:
+        loss = LOSSES.get(str(arrays["loss"]))
+        Ws = [arrays[f"W{i}"] for i in range(1, len(activations) + 1)]
+        sizes = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
+        net = Network(sizes, activations, dtype=Ws[0].dtype)
+        net.set_weights(arrays)
+    except (KeyError, ValueError, IndexError, ConfigError) as exc:
+        raise DataError(f"{path}: inconsistent model ({exc.__class__.__name__}: {exc})") from None
+    n_in = net.sizes[0]
+    feature_names = [str(s) for s in arrays.get("feature_names", [f"x{j}" for j in range(n_in)])]
+    target_names = [str(s) for s in arrays.get("target_names", ["y"])]
+    classes = arrays.get("classes")
+    if loss.task == "classification" and classes is None:
+        raise DataError(f"{path}: a classification model without its 'classes' array")
+    x_mean, x_scale = arrays.get("x_mean"), arrays.get("x_scale")
+    if len(feature_names) != n_in or (x_mean is not None and (x_mean.shape != (n_in,) or x_scale is None
+                                                               or x_scale.shape != (n_in,))):
+        raise DataError(f"{path}: inconsistent model (the network takes {n_in} inputs; feature_names, "
+                        "x_mean or x_scale disagree)")
+    return Model(net, loss, feature_names, target_names, classes, x_mean, x_scale, run_dir)
+
+
+# --- reading inputs -------------------------------------------------------------------------------
+
+@dataclass
+class Rows:
+    """Rows read from a file, features in the model's order (raw, float64), targets when the file has them."""
+
+    X: np.ndarray
+    y: Optional[np.ndarray]  # raw targets: labels (n,) or floats (n, k); None when the file has none
+    source: str
+    target_columns: List[str] = field(default_factory=list)  # where the targets came from (for messages)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(f"'{n}'" for n in names)
+
+
+def read_csv_rows(path: Path, model: Model) -> Rows:
+    """A CSV with a header: the model's feature columns by name (any order), its target columns if present."""
+    from .data import _to_float, read_csv_cells
+
+    header, cells, lines = read_csv_cells(path)
+    missing = [name for name in model.feature_names if name not in header]
+    if missing:
+        raise DataError(f"{path}: missing feature {'column' if len(missing) == 1 else 'columns'} {_names(missing)} "
+                        f"(the model was trained on {', '.join(model.feature_names)})")
+    f_idx = [header.index(name) for name in model.feature_names]
+    X = _to_float(np.char.strip(cells[:, f_idx]), path, model.feature_names, lines)
+    present = [name for name in model.target_names if name in header]
+    y = None
+    if present:
+        if len(present) < len(model.target_names):
+            absent = [n for n in model.target_names if n not in header]
+            raise DataError(f"{path}: has target {_names(present)} but not {_names(absent)}; give all of the "
+                            "model's target columns or none")
+        y_cells = np.char.strip(cells[:, [header.index(name) for name in present]])
+        y = y_cells[:, 0] if len(present) == 1 else y_cells
+    return Rows(X, y, str(path), present)
+
+
+def read_npz_rows(path: Path, model: Model, need_target: bool) -> Rows:
+    """An .npz archive: ``X`` (n, d) with the model's d features in order; ``y`` when present (or needed)."""
+    from .data import _check_finite, _read_bytes, read_npz
+
+    try:
+        with np.load(io.BytesIO(_read_bytes(path)), allow_pickle=False) as archive:
+            files = list(archive.files)
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable .npz archive ({exc.__class__.__name__}: {exc})") from None
+    if "y" in files or need_target:
+        table = read_npz(path)  # its checks: X and y present, shapes agree, X numeric and finite
+        X, y = table.X, table.y
+    else:
+        if "X" not in files:
+            raise DataError(f"{path}: no array 'X' (found: {', '.join(files) or 'none'}); expected X (samples x "
+                            "features)")
+        with np.load(io.BytesIO(_read_bytes(path)), allow_pickle=False) as archive:
+            X = archive["X"]
+        X = X[:, None] if X.ndim == 1 else X
+        if X.ndim != 2 or len(X) == 0:
+            raise DataError(f"{path}: X must be 2-D (samples x features) with at least one row, got shape {X.shape}")
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: X must be numeric, got dtype {X.dtype}") from None
+        _check_finite(X, path, model.feature_names if X.shape[1] == model.n_features else
+                      [f"x{j}" for j in range(X.shape[1])])
+        y = None
+    if X.shape[1] != model.n_features:
+        raise DataError(f"{path}: X has {_plural(X.shape[1], 'feature')}, the model takes {model.n_features} "
+                        f"({', '.join(model.feature_names)}, in this order)")
+    return Rows(X, y, str(path), ["y"] if y is not None else [])
+
+
+def read_idx_rows(path: Path, model: Model, need_target: bool) -> Rows:
+    """MNIST IDX images (pixels scaled to [0, 1] as in training); labels from the matching labels file."""
+    from .data import read_idx, read_idx_pair
+
+    if need_target:
+        table = read_idx_pair(path, None)
+        X, y = table.X, table.y
+    else:
+        images = read_idx(path)
+        X = images.reshape(len(images), -1).astype(np.float64)
+        if images.dtype == np.uint8:
+            X /= 255.0
+        y = None
+    if X.shape[1] != model.n_features:
+        raise DataError(f"{path}: images of {X.shape[1]} pixels, the model takes {model.n_features} inputs")
+    return Rows(X, y, str(path), ["labels"] if y is not None else [])
+
+
+def read_rows(path: PathLike, model: Model, need_target: bool) -> Rows:
+    """Read a .csv[.gz] / .npz / MNIST IDX file for ``model``; with ``need_target``, its targets are required."""
+    from .data import is_idx
+
+    path = Path(path)
+    name = path.name.lower()
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if name.endswith((".csv", ".csv.gz")):
+        rows = read_csv_rows(path, model)
+    elif name.endswith(".npz"):
+        rows = read_npz_rows(path, model, need_target)
+    elif is_idx(path):
+        rows = read_idx_rows(path, model, need_target)
+    else:
+        raise DataError(f"{path}: unknown file type '{path.suffix}'; expected .csv (with a header) or .npz (X, y)")
+    if need_target and rows.y is None:
+        raise DataError(f"{path}: no target {'column' if len(model.target_names) == 1 else 'columns'} "
+                        f"{_names(model.target_names)}; evaluating needs the true values "
+                        "(to predict without them, use gdtrain predict)")
+    return rows
+
+
+def encode_targets(model: Model, rows: Rows) -> np.ndarray:
+    """Raw targets → what the loss takes: class indices through the stored classes, or float columns."""
+    y = rows.y
+    where = f"{rows.source}: column '{rows.target_columns[0]}'" if rows.target_columns else rows.source
+    if model.task == "regression":
+        try:
+            y = np.asarray(y).astype(np.float64)
+        except ValueError:
+            raise DataError(f"{where}: the target must be numeric for a regression model") from None
+        y = y.reshape(len(y), -1)
+        if y.shape[1] != len(model.target_names):
+            raise DataError(f"{rows.source}: {_plural(y.shape[1], 'target column')}, the model predicts "
+                            f"{len(model.target_names)} ({', '.join(model.target_names)})")
+        if not np.all(np.isfinite(y)):
+            raise DataError(f"{where}: the target has NaN or infinite values")
+        return np.ascontiguousarray(y, dtype=model.net.dtype)
+    if y.ndim != 1:
+        raise DataError(f"{rows.source}: a classification model needs one target column, got {y.shape[1]}")
+    return map_labels(y, model.classes, where)
+
+
+def map_labels(y: np.ndarray, classes: np.ndarray, where: str) -> np.ndarray:
+    """Class indices of labels ``y`` in ``classes`` (numbers compared as numbers: '2', 2 and 2.0 agree)."""
+    if classes.dtype.kind in "iuf":
+        try:
+            values = np.asarray(y).astype(np.float64)
+        except ValueError:
+            bad = next(v for v in np.asarray(y).ravel() if not _is_number(v))
+            raise DataError(f"{where}: label {label_text(bad)!r} is not a class the model knows "
+                            f"(classes: {', '.join(label_text(c) for c in classes)})") from None
+        known = classes.astype(np.float64)
+    else:
+        values = np.char.strip(np.asarray(y).astype(str))
+        known = classes.astype(str)
+    order = np.argsort(known, kind="stable")
+    pos = np.clip(np.searchsorted(known, values, sorter=order), 0, len(known) - 1)
+    index = order[pos]
+    unknown = known[index] != values
+    if unknown.any():
+        bad = np.unique(values[unknown])
+        shown = ", ".join(repr(label_text(b)) for b in bad[:5]) + (", ..." if len(bad) > 5 else "")
+        raise DataError(f"{where}: {'label' if len(bad) == 1 else 'labels'} {shown} "
+                        f"{'is not a class' if len(bad) == 1 else 'are not classes'} the model was trained on "
+                        f"(classes: {', '.join(label_text(c) for c in classes)})")
+    return index.astype(np.intp)
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+# --- the run's own splits -------------------------------------------------------------------------
+
+@dataclass
+class Split:
+    """Standardized inputs and encoded targets ready for the network, and what they are."""
+
+    X: np.ndarray
+    y: np.ndarray
+    name: str  # "test" | "validation" | "training" | "file"
+    source: str
+    notes: List[str] = field(default_factory=list)
+
+
+def run_split(model: Model) -> Split:
+    """The run's test split (else validation, else training), rebuilt exactly from RUN_DIR/config.yaml.
+
+    The same config and seed give the same split (data.load_data with the "data" stream of
+    experiment.seed_streams). The rows are loaded raw and standardized with model.npz's stored
+    x_mean / x_scale — the same float64 arithmetic as training — then cast to the run's dtype.
+    """
+    from .config import load_config
+    from .data import load_data
+    from .experiment import seed_streams
+
+    config_path = model.run_dir / "config.yaml"
+    if not config_path.exists():
+        raise DataError(f"{model.run_dir}: no config.yaml to rebuild the run's test split from; "
+                        "pass --data FILE")
+    config = load_config(config_path)
+    raw_config = dataclasses.replace(config, dtype="float64",
+                                     data=dataclasses.replace(config.data, standardize=False))
+    try:
+        data = load_data(raw_config, seed_streams(config.seed)["data"], model.task)
+    except GdtrainError as exc:
+        raise DataError(f"{config_path}: cannot rebuild the run's data ({exc}); pass --data FILE") from None
+    if data.n_features != model.n_features or (
+            model.classes is not None and not np.array_equal(data.classes, model.classes)):
+        raise DataError(f"{config_path}: the data it names no longer match model.npz (features or classes "
+                        "differ); pass --data FILE")
+    if model.x_mean is not None and not np.allclose(data.X_train.mean(axis=0), model.x_mean, rtol=1e-12, atol=0):
+        raise DataError(f"{config_path}: the data it names differ from the run's training data (the training "
+                        "split's mean is not model.npz's x_mean), so the rebuilt test split would not be the "
+                        "run's; pass --data FILE")
+    notes = []
+    if data.splits["test"]:
+        name, X, y = "test", data.X_test, data.y_test
+        source = f"{config.data.test_source} (data.test_source)" if config.data.test_source else data.source
+    else:
+        name, X, y = ("validation", data.X_val, data.y_val) if data.splits["validation"] else \
+            ("training", data.X_train, data.y_train)
+        source = data.source
+        notes.append(f"the run has no test split (data.test_split is 0 and no data.test_source): "
+                     f"evaluating on the {name} split")
+    if model.task == "regression":
+        y = np.ascontiguousarray(y, dtype=model.net.dtype)
+    return Split(model.standardize(X), y, name, source, notes)
+
+
+def file_split(model: Model, path: PathLike) -> Split:
+    """Labelled rows from a file, matched, standardized and encoded for ``model``."""
+    rows = read_rows(path, model, need_target=True)
+    return Split(model.standardize(rows.X), encode_targets(model, rows), "file", rows.source)
+
+
+# --- evaluation -----------------------------------------------------------------------------------
+
+def confusion_matrix(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """C[i, j] = the number of rows of true class i predicted as class j."""
+    return np.bincount(np.asarray(y) * n_classes + np.asarray(pred), minlength=n_classes * n_classes).reshape(
+        n_classes, n_classes)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    num, den = np.asarray(num, np.float64), np.asarray(den, np.float64)
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+@dataclass
+class ClassScores:
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+def class_scores(confusion: np.ndarray, labels: Sequence[str]) -> Tuple[List[ClassScores], Dict[str, ClassScores]]:
+    """Per-class precision, recall, F1 and support from a confusion matrix, and the macro / weighted averages."""
+    tp = np.diag(confusion).astype(np.float64)
+    predicted, support = confusion.sum(axis=0), confusion.sum(axis=1)
+    precision, recall = _ratio(tp, predicted), _ratio(tp, support)
+    f1 = _ratio(2 * precision * recall, precision + recall)
+    per_class = [ClassScores(label, float(p), float(r), float(f), int(s))
+                 for label, p, r, f, s in zip(labels, precision, recall, f1, support)]
+    total = int(support.sum())
+    weights = support / total if total else np.zeros_like(precision)
+    averages = {
+        "macro avg": ClassScores("macro avg", float(precision.mean()), float(recall.mean()), float(f1.mean()), total),
+        "weighted avg": ClassScores("weighted avg", float(weights @ precision), float(weights @ recall),
+                                    float(weights @ f1), total),
+    }
+    return per_class, averages
+
+
+@dataclass
+class Evaluation:
+    """What ``gdtrain evaluate`` shows."""
+
+    task: str
+    split: str  # "test" | "validation" | "training" | "file"
+    source: str
+    rows: int
+    metrics: Dict[str, float]  # loss, accuracy | loss, mse, mae, r2 (as summary.json)
+    labels: List[str] = field(default_factory=list)
+    per_class: List[ClassScores] = field(default_factory=list)
+    averages: Dict[str, ClassScores] = field(default_factory=dict)
+    confusion: Optional[np.ndarray] = None
+    notes: List[str] = field(default_factory=list)
+
+
+def evaluate_model(model: Model, split: Split) -> Evaluation:
+    """Loss and metrics of ``model`` on ``split`` (monitor.evaluate, so the numbers match summary.json)."""
+    from .monitor import evaluate
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        metrics = evaluate(model.net, model.loss, split.X, split.y)
+    out = Evaluation(model.task, split.name, split.source, len(split.X), metrics, notes=list(split.notes))
+    if model.task == "classification":
+        pred = predicted_classes(model.loss, model.logits(split.X))
+        out.labels = model.labels()
+        out.confusion = confusion_matrix(split.y, pred, len(out.labels))
+        out.per_class, out.averages = class_scores(out.confusion, out.labels)
+    return out
+
+
+def evaluate_run(run_dir: PathLike, data: Optional[PathLike] = None) -> Evaluation:
+    """Evaluate RUN_DIR's model on its own test split, or on the labelled file ``data``."""
+    model = load_model(run_dir)
+    split = run_split(model) if data is None else file_split(model, data)
+    if len(split.X) == 0:
+        raise DataError(f"{split.source}: the {split.name} split is empty; nothing to evaluate")
+    return evaluate_model(model, split)
+
+
+# --- prediction -----------------------------------------------------------------------------------
+
+@dataclass
+class Predictions:
+    """A table of predictions: ``header`` and one list of cells per input row."""
+
+    header: List[str]
+    rows: List[List[str]]
+    source: str
+
+
+def _number(value) -> str:
+    """The shortest text that reads back as the same float64."""
+    return repr(float(value))
+
+
+def predict_rows(model: Model, X_raw: np.ndarray, source: str = "") -> Predictions:
+    """Predictions for raw feature rows (in the model's feature order)."""
+    z = model.logits(model.standardize(X_raw))
+    if model.task == "regression":
+        return Predictions(list(model.target_names), [[_number(v) for v in row] for row in z], source)
+    labels = model.labels()
+    pred = predicted_classes(model.loss, z)
+    if model.loss.name == "cross_entropy":
+        columns, values = [f"prob_{label}" for label in labels], softmax(z.astype(np.float64))
+    elif model.loss.name == "bce":
+        p = probabilities_bce(z)
+        columns, values = [f"prob_{label}" for label in labels], p
+    else:  # hinge: scores, not probabilities
+        columns, values = [f"score_{label}" for label in labels], z
+    rows = [[labels[k]] + [_number(v) for v in row] for k, row in zip(pred, values)]
+    return Predictions(["prediction"] + columns, rows, source)
+
+
+def probabilities_bce(z: np.ndarray) -> np.ndarray:
+    """(1 − σ(z), σ(z)) per row for the single BCE logit: P(first class), P(second class)."""
+    from .activations import sigmoid
+
+    p = sigmoid(z.astype(np.float64)[:, :1])
+    return np.hstack([1 - p, p])
+
+
+def predict_file(run_dir: PathLike, path: PathLike) -> Predictions:
+    """Predictions of RUN_DIR's model for every row of a .csv / .npz file (any target in it is ignored)."""
+    model = load_model(run_dir)
+    rows = read_rows(path, model, need_target=False)
+    return predict_rows(model, rows.X, rows.source)
+
+
+def to_csv(predictions: Predictions) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(predictions.header)
+    writer.writerows(predictions.rows)
+    return buffer.getvalue()

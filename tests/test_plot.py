@@ -1,0 +1,198 @@
+"""``gdtrain plot`` and plot.py: the text charts' geometry, the log-scale gradient panel, edge cases, the PNG."""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gdtrain.cli import app
+from gdtrain.plot import MARKERS, chart, grad_chart, loss_chart, plot_lines, read_metrics
+
+ENV = {"CI": "true", "NO_COLOR": "1", "COLUMNS": "200"}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def invoke(args):
+    return CliRunner().invoke(app, [str(a) for a in args], env=ENV)
+
+
+def write_metrics(run_dir: Path, rows):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return run_dir
+
+
+def vanishing_rows(epochs=30):
+    """Three layers whose gradient norms sit 5 orders of magnitude apart: W1 = 1e-6, W2 = 1e-3, W3 = 1e-1."""
+    return [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.2 / e, "lr": 0.1, "grad_norm": 0.1,
+             "grad_norm_W1": 1e-6 * (1 + 0.01 * e), "grad_norm_W2": 1e-3, "grad_norm_W3": 1e-1, "seconds": e}
+            for e in range(1, epochs + 1)]
+
+
+def canvas(lines):
+    """The plot-area rows of a chart: the lines drawn against the y-axis."""
+    return [line for line in lines if "┤" in line or "│" in line]
+
+
+def marker_rows(lines, marker):
+    """Indices (top = 0) of the plot-area rows where ``marker`` appears, right of the y-axis."""
+    rows = canvas(lines)
+    return [i for i, line in enumerate(rows) if marker in line.split("┤" if "┤" in line else "│", 1)[1]]
+
+
+@pytest.mark.parametrize("width,height", [(40, 5), (72, 10), (120, 20)])
+def test_chart_has_the_requested_geometry(width, height):
+    result = loss_chart(vanishing_rows(), width, height)
+    assert len(canvas(result.lines)) == height
+    assert max(len(line) for line in result.lines) == width
+    axis = next(line for line in result.lines if "└" in line)
+    assert len(axis) == width
+    assert all("\x1b" not in line for line in result.lines)
+    ticks = result.lines[result.lines.index(axis) + 1].split()
+    assert ticks[0] == "1" and ticks[-1] in ("30", "epoch") and "30" in ticks[-2:]
+
+
+def test_one_marker_per_series_and_a_legend():
+    lines = loss_chart(vanishing_rows(), 60, 10).lines
+    assert "* train_loss   o val_loss" in lines
+    assert marker_rows(lines, "*") and marker_rows(lines, "o")
+    # both losses fall: the first epoch's marker is in the top row, the last in the bottom rows
+    assert marker_rows(lines, "o")[0] == 0
+
+
+def test_log_scale_orders_the_layers():
+    lines = grad_chart(vanishing_rows(), 60, 12).lines
+    assert "gradient norm per layer ‖∂J/∂W‖, log scale" in lines[0]
+    assert "* W1   o W2   + W3" in lines
+    w1, w2, w3 = (marker_rows(lines, m) for m in "*o+")
+    assert w1 and w2 and w3
+    assert min(w1) > max(w2) > max(w3)  # W1 (1e-6) below W2 (1e-3) below W3 (1e-1)
+    assert w1 == [11] and w3 == [0]  # the extremes of the axis
+    labels = [line.split("┤")[0].strip() for line in canvas(lines) if "┤" in line]
+    assert labels[0] == "0.1" and labels[-1] == "1e-06"  # tick labels in powers of ten
+    assert any(line.startswith("epoch 30: ‖∂J/∂W1‖ / ‖∂J/∂W3‖ = 1.3e-05") for line in lines)
+
+
+def test_nan_inf_and_zero_values_are_skipped_on_the_log_scale():
+    rows = vanishing_rows(10)
+    rows[2]["grad_norm_W1"] = math.nan
+    rows[3]["grad_norm_W1"] = 0.0
+    rows[4]["grad_norm_W2"] = math.inf
+    rows[5]["train_loss"] = math.nan
+    lines = grad_chart(rows, 50, 8).lines
+    assert "(3 values not drawn: NaN, inf or ≤ 0)" in lines
+    assert marker_rows(lines, "*") == [7]
+    lines = loss_chart(rows, 50, 8).lines
+    assert "(1 value not drawn: NaN or inf)" in lines
+    everything_bad = chart([1, 2], {"W1": [0.0, math.nan]}, 40, 5, log=True)
+    assert "* W1 (nothing to draw)" in everything_bad.lines
+    assert len(canvas(everything_bad.lines)) == 5
+
+
+def test_a_single_epoch():
+    rows = vanishing_rows(1)
+    for result in (loss_chart(rows, 40, 6), grad_chart(rows, 40, 6)):
+        assert len(canvas(result.lines)) == 6
+        axis_index = next(i for i, line in enumerate(result.lines) if "└" in line)
+        assert result.lines[axis_index + 1].split() == ["1", "epoch"]
+    lines = grad_chart(rows, 40, 6).lines
+    assert min(marker_rows(lines, "*")) > max(marker_rows(lines, "+"))
+
+
+def test_a_constant_series_sits_in_the_middle():
+    lines = chart([1, 2, 3, 4], {"loss": [0.5] * 4}, 40, 9).lines
+    assert marker_rows(lines, "*") == [4]
+    lines = chart([1, 2, 3], {"W1": [0.0] * 3}, 40, 9).lines  # constant 0: fine on a linear axis
+    assert marker_rows(lines, "*") == [4]
+
+
+def test_many_epochs_are_downsampled_to_the_width():
+    rows = [{"epoch": e, "train_loss": 1.0 / e, "grad_norm_W1": 1e-3, "grad_norm_W2": 1.0} for e in range(1, 5001)]
+    lines = plot_lines(rows, 50, 8)
+    assert max(len(line) for line in lines) == 50
+    assert len(canvas(lines)) == 16  # two panels of 8 rows
+
+
+def test_a_run_without_validation_has_no_val_loss_series():
+    rows = [{k: v for k, v in row.items() if k != "val_loss"} for row in vanishing_rows(5)]
+    lines = loss_chart(rows, 40, 5).lines
+    assert "* train_loss" in lines and not any("val_loss" in line for line in lines)
+    assert len(MARKERS) == len(set(MARKERS))
+
+
+def test_plot_cli_prints_both_panels(tmp_path):
+    run = write_metrics(tmp_path / "run", vanishing_rows())
+    result = invoke(["plot", run, "--width", 64, "--height", 8])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"{run / 'metrics.csv'}: 30 epochs"
+    assert "loss" in lines and "* W1   o W2   + W3" in lines
+    assert len(canvas(lines)) == 16
+    assert max(len(line) for line in lines[1:]) == 64
+    assert "\x1b[" not in result.output
+
+
+def test_plot_reads_a_real_run(tmp_path):
+    from gdtrain.config import from_dict
+    from gdtrain.experiment import fit
+
+    config = from_dict({"seed": 0, "data": {"source": "xor", "n_samples": 40},
+                        "model": {"hidden": [{"units": 4, "activation": "sigmoid"}, {"units": 4, "activation": "sigmoid"}]},
+                        "training": {"mode": "batch", "epochs": 4}})
+    run = fit(config, out=str(tmp_path / "run")).run_dir
+    rows = read_metrics(run / "metrics.csv")
+    assert len(rows) == 4 and {"grad_norm_W1", "grad_norm_W2", "grad_norm_W3"} <= set(rows[0])
+    result = invoke(["plot", run, "--width", 60, "--height", 6])
+    assert result.exit_code == 0, result.output
+    assert "* W1   o W2   + W3" in result.output
+
+
+def test_plot_png_is_a_valid_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    run = write_metrics(tmp_path / "run", vanishing_rows())
+    png = tmp_path / "curves.png"
+    result = invoke(["plot", run, "--png", png, "--width", 50, "--height", 5])
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == PNG_SIGNATURE
+    assert result.output.splitlines()[-1] == f"saved {png}"
+
+
+def test_plot_png_without_matplotlib_is_one_clear_error(tmp_path, monkeypatch):
+    run = write_metrics(tmp_path / "run", vanishing_rows())
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
+    result = invoke(["plot", run, "--png", tmp_path / "x.png"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: --png needs matplotlib (pip install matplotlib)"
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_plot_bad_input(tmp_path):
+    for args, fragment in (([tmp_path / "nope"], "no such run directory"),
+                           ([tmp_path], "metrics.csv: no such file")):
+        result = invoke(["plot", *args])
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert result.output.startswith("error: ") and fragment in result.output
+    (tmp_path / "header").mkdir()
+    (tmp_path / "header" / "metrics.csv").write_text("epoch,train_loss\n")
+    result = invoke(["plot", tmp_path / "header"])
+    assert result.exit_code == 2 and "no epochs recorded yet" in result.output
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "metrics.csv").write_text("epoch,train_loss\n1,abc\n")
+    result = invoke(["plot", tmp_path / "junk"])
+    assert result.exit_code == 2 and "column 'train_loss': not a number: 'abc'" in result.output
+    assert invoke(["plot", tmp_path / "header", "--width", 5]).exit_code == 2  # below the minimum width
+
+
+def test_a_series_hidden_under_another_says_so():
+    lines = chart([1, 2, 3], {"W1": [1e-3, 1e-3, 1e-3], "W2": [1e-3, 1e-3, 1e-3], "W3": [1.0, 1.0, 1.0]},
+                  40, 6, log=True).lines
+    assert "* W1 (hidden under o W2)   o W2   + W3" in lines
+    assert not marker_rows(lines, "*") and marker_rows(lines, "o") == [5] and marker_rows(lines, "+") == [0]
