@@ -87,6 +87,8 @@ def fit(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Reuse a non-empty --out directory.")] = False,
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue the run in this directory from its "
                                                                    "checkpoint (same config; --epochs may grow).")] = None,
+    chart: Annotated[Optional[bool], typer.Option("--chart/--no-chart", help="Draw the loss and gradient-norm charts "
+                                                                         "at the end (default: on a terminal).")] = None,
 ):
     """Train the network a config describes and save a run directory.
 
@@ -103,7 +105,7 @@ def fit(
     if resume is not None and out is not None:
         _fail("use either --resume RUN_DIR (continue that run) or --out DIR (a new run), not both", 2)
     cfg = read_config(config, {"training.epochs": epochs, "seed": seed}, set_)
-    reporter = report.FitReporter()
+    reporter = report.FitReporter(chart=chart)
     notice = report.make_console(stderr=True)
     with GracefulStop(on_first=lambda: notice.print("stopping at the end of this step (Ctrl-C again to quit at once)")) as stop:
         try:

@@ -128,8 +128,9 @@ class FitReporter:
 
     MAX_LINES = 30  # about this many epoch lines for long runs, plus the first and last epoch
 
-    def __init__(self, console: Optional[Console] = None):
+    def __init__(self, console: Optional[Console] = None, chart: Optional[bool] = None):
         self.console = console or make_console()
+        self.chart = (not plain_output()) if chart is None else chart  # final loss / gradient charts
         self.progress = None
         self.task = None
         self.epochs = 0
@@ -221,6 +222,11 @@ class FitReporter:
             if s.get(split):
                 table.add_row(split, *[fmt(s[split].get(k)) for k in metrics])
         c.print(table)
+        if self.chart and s["epochs"] >= 2:
+            from . import plot
+
+            rows = plot.read_metrics(result.run_dir / "metrics.csv")
+            plot_report(plot.charts(rows, max(24, min(c.width, 100)), 8), c)
         c.print(stop_line(s), soft_wrap=True)
         c.print(f"saved to  {result.run_dir}")
 
