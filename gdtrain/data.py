@@ -22,11 +22,14 @@ from .registry import Registry, unknown_name_message
 from .resources import shipped_file
 
 
+CHUNK = 8192  # rows per pass over a large array (finite checks, standardization)
+
+
 @dataclass
 class Table:
     """Raw features and targets as loaded, before splitting."""
 
-    X: np.ndarray  # (n, d) float64
+    X: np.ndarray  # (n, d) float64, or float32 when a binary file stores float32 (never copied to widen it)
     y: np.ndarray  # (n,) labels of any kind, or (n, k) floats
     feature_names: List[str]
     target_names: List[str]
@@ -150,6 +153,15 @@ def _read_bytes(path: Path) -> bytes:
     return raw
 
 
+def _existing_file(path: Path) -> Path:
+    """``path``, or the DataError _read_bytes would give for a missing file or a directory."""
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, expected a data file")
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    return path
+
+
 def read_csv_cells(path: Path, text: Optional[str] = None) -> Tuple[List[str], np.ndarray, np.ndarray]:
     """(header, cells, lines) of a CSV with a header row: the stripped column names, the non-blank data rows as
     a 2-D array of strings, and the file line each row ends on (the header is line 1). Every row must have as
@@ -218,17 +230,20 @@ def _to_float(cells: np.ndarray, path: Path, names: List[str], lines: np.ndarray
 
 def _check_finite(X: np.ndarray, path, names: List[str], lines: Optional[np.ndarray] = None) -> None:
     """Features must be finite; the message names the row (file line for CSV, index otherwise) and column."""
-    bad = ~np.isfinite(X)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        row = lines[i] if lines is not None else i
-        raise DataError(f"{path}: row {row}, column '{names[j]}': {X[i, j]} (features must be finite numbers)")
+    for start in range(0, len(X), CHUNK):  # in chunks: no full-size temporary for a large data set
+        bad = ~np.isfinite(X[start:start + CHUNK])
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            i += start
+            row = lines[i] if lines is not None else i
+            raise DataError(f"{path}: row {row}, column '{names[j]}': {X[i, j]} (features must be finite numbers)")
 
 
 def read_npz(path: Path) -> Table:
     """An .npz archive holding arrays ``X`` (n, d) and ``y`` (n,) or (n, k)."""
     try:
-        with np.load(io.BytesIO(_read_bytes(path)), allow_pickle=False) as archive:
+        source = io.BytesIO(_read_bytes(path)) if path.suffix == ".gz" else _existing_file(path)
+        with np.load(source, allow_pickle=False) as archive:
             missing = [k for k in ("X", "y") if k not in archive.files]
             if missing:
                 raise DataError(f"{path}: no array '{missing[0]}' (found: {', '.join(archive.files) or 'none'}); "
@@ -246,10 +261,10 @@ def read_npz(path: Path) -> Table:
         raise DataError(f"{path}: y has shape {y.shape} but X has {len(X)} rows")
     if len(X) == 0:
         raise DataError(f"{path}: X has no rows")
-    try:
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"{path}: X must be numeric, got dtype {X.dtype}")
+    if X.dtype not in (np.float32, np.float64):  # float32 stays float32: no widened copy of a large data set
         X = X.astype(np.float64)
-    except (TypeError, ValueError):
-        raise DataError(f"{path}: X must be numeric, got dtype {X.dtype}") from None
     names = [f"x{j}" for j in range(X.shape[1])]
     _check_finite(X, path, names)
     return Table(X, y, names, ["y"] if y.ndim == 1 else [f"y{k}" for k in range(y.shape[1])], str(path))
@@ -392,6 +407,22 @@ def split_indices(n: int, strata: Optional[np.ndarray], val_frac: float, test_fr
     return tuple(rng.permutation(np.concatenate(part)).astype(np.intp) for part in (train, val, test))
 
 
+def standardize(X: np.ndarray, mean: Optional[np.ndarray], scale: Optional[np.ndarray], dtype) -> np.ndarray:
+    """The network's input: z = (x − mean)/scale computed in float64, stored in ``dtype`` (C-contiguous).
+
+    Without a mean it is only cast (no copy when X already is ``dtype``). Row chunks keep the float64
+    temporaries small; the values are the same as whole-array arithmetic.
+    """
+    dtype = np.dtype(dtype)
+    if mean is None:
+        return np.ascontiguousarray(X, dtype=dtype)
+    out = np.empty(X.shape, dtype=dtype)
+    for start in range(0, len(X), CHUNK):
+        rows = slice(start, start + CHUNK)
+        out[rows] = (X[rows].astype(np.float64, copy=False) - mean) / scale
+    return out
+
+
 def load_data(config, rng: np.random.Generator, task: str) -> Dataset:
     """Load, encode, split and standardize the data named by ``config.data`` for a ``task``."""
     dc = config.data
@@ -423,21 +454,24 @@ def load_data(config, rng: np.random.Generator, task: str) -> Dataset:
         y_test_file = None if test_table is None else as_regression_target(test_table.y, test_table.source)
         strata = None
     test_frac = 0.0 if test_table is not None else dc.test_split
-    tr, va, te = split_indices(len(y), strata, dc.validation_split, test_frac, rng)
+    if dc.validation_split == 0 and test_frac == 0:  # all of it trains: keep the file's order, copy nothing
+        tr, va, te = np.arange(len(y)), np.arange(0), np.arange(0)
+    else:
+        tr, va, te = split_indices(len(y), strata, dc.validation_split, test_frac, rng)
     if len(tr) == 0:
         raise ConfigError("data.validation_split: the splits leave no training data")
-    X_train, X_val = table.X[tr], table.X[va]
+    X_train = table.X if len(tr) == len(table.X) and np.array_equal(tr, np.arange(len(tr))) else table.X[tr]
+    X_val = table.X[va]
     X_test, y_test = (table.X[te], y[te]) if test_table is None else (test_table.X, y_test_file)
     mean = scale = None
+    dtype = np.dtype(config.dtype)
     if dc.standardize:
-        mean = X_train.mean(axis=0)
-        scale = X_train.std(axis=0)
+        mean = X_train.mean(axis=0, dtype=np.float64)
+        scale = X_train.std(axis=0, dtype=np.float64)
         # a constant column (up to rounding, as scikit-learn's StandardScaler judges it) is only centred
         scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)] = 1.0
-        X_train, X_val, X_test = ((X - mean) / scale for X in (X_train, X_val, X_test))
-    dtype = np.dtype(config.dtype)
-    cast = (lambda a: np.ascontiguousarray(a, dtype=dtype))
-    y_cast = (lambda a: a) if task == "classification" else cast
-    return Dataset(task, cast(X_train), y_cast(y[tr]), cast(X_val), y_cast(y[va]), cast(X_test), y_cast(y_test),
+    X_train, X_val, X_test = (standardize(X, mean, scale, dtype) for X in (X_train, X_val, X_test))
+    y_cast = (lambda a: a) if task == "classification" else (lambda a: np.ascontiguousarray(a, dtype=dtype))
+    return Dataset(task, X_train, y_cast(y[tr]), X_val, y_cast(y[va]), X_test, y_cast(y_test),
                    classes, table.feature_names, table.target_names, mean, scale, table.source,
                    {"train": len(tr), "validation": len(va), "test": len(X_test)})

@@ -107,6 +107,13 @@ class Cosine(Schedule):
                "eta_min": Option(0.0, number(0), "the lowest rate η_min")}
     formula = "η_t = η_min + (η₀ − η_min)(1 + cos(π t / T))/2"
 
+    def state_dict(self):  # t_max may have come from the run's length (null): keep the one the run started with
+        return {**super().state_dict(), "t_max": self.options["t_max"]}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.options = {**self.options, "t_max": state["t_max"]}
+
     def lr_at(self, t):
         eta_min = self.options["eta_min"]
         return eta_min + (self.base_lr - eta_min) * (1 + math.cos(math.pi * t / self.options["t_max"])) / 2

@@ -108,7 +108,11 @@ class LoopState:
     early: Optional[EarlyStopping] = None
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
-    SCALARS = ("epoch", "seconds", "best_epoch", "best_value", "losses", "last_finite", "warnings")
+    stop_reason: Optional[str] = None  # set once the run has ended for good (early stopping, a criterion, ...)
+    stop_message: str = ""
+
+    SCALARS = ("epoch", "seconds", "best_epoch", "best_value", "losses", "last_finite", "warnings", "stop_reason",
+               "stop_message")
 
     def to_checkpoint(self):
         """(meta, arrays): plain data for JSON and the arrays to store next to it."""
@@ -219,14 +223,25 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
     started = time.perf_counter() - state.seconds
     last_good = net.params.copy()  # θ at the start of the epoch: what a failed or interrupted epoch returns to
     before_last = net.params.copy()  # θ before the epoch's last update (for the update-to-weight ratios)
-    stop = None
+    # A resumed run that had already ended (early stopping, a criterion) has nothing left to do.
+    stop = (state.stop_reason, state.stop_message) if state.stop_reason else None
+    rngs = {"shuffle": shuffle_rng, "dropout": dropout_rng}
     for epoch in range(state.epoch + 1, s.epochs + 1):
+        if stop is not None:
+            break
+        # Is the last completed epoch's checkpoint missing from disk (checkpoint_every > 1)? An interruption
+        # must then write it, from the state as this epoch found it.
+        unsaved = on_checkpoint is not None and state.epoch % s.checkpoint_every != 0
         if stop_requested():
             stop = ("interrupted", f"interrupted before epoch {epoch}")
+            if unsaved:
+                on_checkpoint(state)
             break
         meter.reset()
         epoch_lr = schedule.lr
         last_good[...] = net.params
+        finite_at_start = state.last_finite
+        rewind = EpochStart(optimizer, schedule, rngs) if unsaved else None
         order = None if bs == n else shuffle_rng.permutation(n)
         loss_sum = 0.0
         for start in range(0, n, bs):
@@ -261,9 +276,13 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
                 optimizer.step(net.params, net.grad, schedule.lr)
                 if s.schedule_per_step:
                     schedule.step()
-            if stop_requested():
+            if stop_requested():  # undo the epoch in progress
                 net.params[...] = last_good
+                state.last_finite = finite_at_start
                 stop = ("interrupted", f"interrupted during epoch {epoch}; it is not kept")
+                if rewind is not None:
+                    rewind.restore(optimizer, schedule, rngs)
+                    on_checkpoint(state)
                 break
         if stop is not None and stop[0] == "interrupted":
             break
@@ -286,13 +305,30 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
         if stop is None and s.criteria.active:
             step_norm = float(np.linalg.norm(net.params - last_good)) if s.criteria.tol_step is not None else math.inf
             stop = s.criteria.check(epoch, state.losses, record.grad_norms["grad_norm"], step_norm)
+        if stop is not None:
+            state.stop_reason, state.stop_message = stop
         if on_checkpoint is not None and (stop is not None or epoch % s.checkpoint_every == 0 or epoch == s.epochs):
             on_checkpoint(state)
-        if stop is not None:
-            break
     if stop is not None:
         result.stop_reason, result.message = stop
     return _finish(result, state, net, started)
+
+
+class EpochStart:
+    """The optimizer's, the schedule's and the random generators' state at the start of an epoch, so that an
+    interrupted epoch can be undone completely (not only its weights) and checkpointed as never begun."""
+
+    def __init__(self, optimizer, schedule, rngs: Dict[str, np.random.Generator]):
+        self.optimizer = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in optimizer.state.items()}
+        self.schedule = schedule.state_dict()
+        self.rngs = {name: rng.bit_generator.state for name, rng in rngs.items()}
+
+    def restore(self, optimizer, schedule, rngs: Dict[str, np.random.Generator]) -> None:
+        optimizer.state.clear()
+        optimizer.state.update({k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.optimizer.items()})
+        schedule.load_state_dict(self.schedule)
+        for name, rng in rngs.items():
+            rng.bit_generator.state = self.rngs[name]
 
 
 def _finish_epoch(state: LoopState, net, loss, X_val, y_val, meter: EpochMeter, before_last, epoch: int,
