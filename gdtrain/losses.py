@@ -55,6 +55,7 @@ class Loss:
     value_and_delta: Callable[[np.ndarray, np.ndarray], Tuple[float, np.ndarray]]
     value: Callable[[np.ndarray, np.ndarray], float]
     predict: Callable[[np.ndarray], np.ndarray]  # ŷ: probabilities or values
+    per_sample: Callable[[np.ndarray, np.ndarray], np.ndarray]  # each row's loss; L = their mean
     kinks: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
 
     def n_outputs(self, n_classes: int, n_targets: int) -> int:
@@ -83,6 +84,14 @@ def _mae_delta(z, y):
     return float(np.mean(np.abs(r))), np.sign(r) * (z.dtype.type(1) / r.size)
 
 
+def _mse_rows(z, y):
+    return np.mean((z - y) ** 2, axis=1)
+
+
+def _mae_rows(z, y):
+    return np.mean(np.abs(z - y), axis=1)
+
+
 def _residual_sign(z, y):
     return np.sign(z - y)
 
@@ -92,6 +101,11 @@ def _residual_sign(z, y):
 def _bce(z, y):
     z, y = z[:, 0], y.astype(z.dtype, copy=False)
     return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+
+
+def _bce_rows(z, y):
+    z, y = z[:, 0], y.astype(z.dtype, copy=False)
+    return np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
 
 
 def _bce_delta(z, y):
@@ -109,6 +123,10 @@ def _rows(y):
 
 def _cross_entropy(z, y):
     return float(np.mean(log_sum_exp(z) - z[_rows(y), y]))
+
+
+def _cross_entropy_rows(z, y):
+    return log_sum_exp(z) - z[_rows(y), y]
 
 
 def _cross_entropy_delta(z, y):
@@ -134,6 +152,10 @@ def _hinge(z, y):
     return float(np.maximum(_margins(z, y), 0).sum() / z.size)
 
 
+def _hinge_rows(z, y):
+    return np.maximum(_margins(z, y), 0).sum(axis=1) / z.shape[1]
+
+
 def _hinge_delta(z, y):
     m = _margins(z, y)
     active = (m > 0).astype(z.dtype)
@@ -153,15 +175,15 @@ def _class_from_logits(z):
 
 LOSSES: Registry[Loss] = Registry("loss")
 for _loss in (
-    Loss("mse", "regression", "L = mean((z − y)²);  δ = 2(z − y)/(nk)", _mse_delta, _mse, lambda z: z),
+    Loss("mse", "regression", "L = mean((z − y)²);  δ = 2(z − y)/(nk)", _mse_delta, _mse, lambda z: z, _mse_rows),
     Loss("mae", "regression", "L = mean|z − y|;  δ = sign(z − y)/(nk)  (subgradient, 0 at 0)",
-         _mae_delta, _mae, lambda z: z, _residual_sign),
+         _mae_delta, _mae, lambda z: z, _mae_rows, _residual_sign),
     Loss("bce", "classification", "L = −mean[y log σ(z) + (1 − y) log(1 − σ(z))];  δ = (σ(z) − y)/n",
-         _bce_delta, _bce, sigmoid),
+         _bce_delta, _bce, sigmoid, _bce_rows),
     Loss("cross_entropy", "classification", "L = −mean log softmax(z)_y;  δ = (softmax(z) − onehot(y))/n",
-         _cross_entropy_delta, _cross_entropy, softmax),
+         _cross_entropy_delta, _cross_entropy, softmax, _cross_entropy_rows),
     Loss("hinge", "classification", "L = mean_i (1/K) Σ_{j≠y} max(0, 1 − z_y + z_j)  (subgradient)",
-         _hinge_delta, _hinge, _class_from_logits, _hinge_kinks),
+         _hinge_delta, _hinge, _class_from_logits, _hinge_rows, _hinge_kinks),
 ):
     LOSSES.add(_loss.name, _loss)
 

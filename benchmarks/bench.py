@@ -1,0 +1,448 @@
+"""gdtrain's speed, side by side with PyTorch (CPU) and scikit-learn, as ratios.
+
+    python benchmarks/bench.py             # the full benchmark; writes benchmarks/RESULTS.md
+    python benchmarks/bench.py --quick     # tiny sizes, a smoke test (writes nothing unless --results)
+    python benchmarks/bench.py --mnist train-images-idx3-ubyte.gz   # W1 on real MNIST instead of synthetic
+
+Workloads (every measurement in a fresh process, the contestants interleaved A B C A B C ..., the median of
+--runs runs; peak memory is the process's max RSS):
+  W1  MNIST-shaped: 60000 x 784 float32 inputs, 10 classes, MLP 784-256-128-10 ReLU, softmax cross-entropy,
+      mini-batch 128, SGD-momentum and Adam, float32 and float64. gdtrain runs the real CLI (`gdtrain fit`,
+      metrics.csv and per-layer gradient norms on); PyTorch a plain index-slicing loop with 2 threads;
+      scikit-learn MLPClassifier.partial_fit. Each process trains 2 epochs; the table reports the second
+      (steady-state) epoch — the first also pays one-time costs (thread pools, page faults).
+  W2  digits, 64-32-10 tanh, full-batch gradient descent, 1000 epochs: seconds per epoch (gdtrain with its
+      metrics.csv and terminal output on).
+  W3  gradient check of every parameter of a 64-32-10 tanh net on 20 samples, float64: gdtrain's check vs
+      torch.autograd.gradcheck of the same function.
+  startup  `gdtrain --help`, wall time.
+PyTorch and scikit-learn are optional: without them gdtrain is measured alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache"
+THREADS = "2"
+
+TARGETS = {
+    "W1 f32 sgd-momentum": "≤ 0.8 × PyTorch",
+    "W1 f32 adam": "≤ 0.8 × PyTorch",
+    "W1 f64 sgd-momentum": "≤ 2.2 × gdtrain f32",
+    "W1 f64 adam": "≤ 2.2 × gdtrain f32",
+    "W2": "≤ 0.9 × PyTorch",
+    "W3": "≤ 0.2 × PyTorch (≥ 5× faster)",
+    "startup": "< 0.5 s",
+}
+
+
+def have(module: str) -> bool:
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+def run(cmd, env_extra=None, cwd=None):
+    """Run ``cmd`` in a fresh process; (stdout, max RSS in MiB, wall seconds). Fails loudly on a non-zero exit."""
+    env = {**os.environ, "CI": "true", "OMP_NUM_THREADS": THREADS, "OPENBLAS_NUM_THREADS": THREADS,
+           "MKL_NUM_THREADS": THREADS, **(env_extra or {})}
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd, text=True)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - start
+    # communicate() has reaped the child; its rusage came with it through the RUSAGE_CHILDREN maximum, which
+    # is a running maximum over all children. Ask each child to report its own peak instead (see PEAK below).
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{err[-2000:]}")
+    return out, wall, err
+
+
+PEAK = "import resource, sys; print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
+
+
+def peak_mib(err: str) -> float:
+    for line in err.splitlines():
+        if line.startswith("PEAK_RSS_KB"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# --- data ---------------------------------------------------------------------------------------------
+
+def w1_data(n: int, mnist: str | None) -> Path:
+    """A cached .npz of n x 784 float32 inputs in [0, 1) and labels 0..9 (or real MNIST from IDX)."""
+    import numpy as np
+
+    CACHE.mkdir(exist_ok=True)
+    if mnist:
+        path = CACHE / f"mnist-{Path(mnist).name}.npz"
+        if not path.exists():
+            sys.path.insert(0, str(HERE.parent))
+            from gdtrain.data import read_idx_pair
+
+            table = read_idx_pair(Path(mnist), None)
+            np.savez(path, X=table.X.astype(np.float32), y=table.y)
+        return path
+    path = CACHE / f"w1-{n}.npz"
+    if not path.exists():
+        rng = np.random.default_rng(0)
+        X = rng.random((n, 784), dtype=np.float32)
+        y = rng.integers(0, 10, n)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, X=X, y=y)
+        tmp.replace(path)
+    return path
+
+
+# --- W1 -------------------------------------------------------------------------------------------------
+
+W1_OPTIMIZERS = {"sgd-momentum": {"name": "sgd", "lr": 0.01, "momentum": 0.9}, "adam": {"name": "adam", "lr": 0.001}}
+
+
+def gdtrain_w1(data: Path, dtype: str, optimizer: str, tmp: Path, epochs: int = 2):
+    cfg = tmp / f"w1-{dtype}-{optimizer}.yaml"
+    cfg.write_text(json.dumps({
+        "seed": 0, "dtype": dtype,
+        "data": {"source": str(data), "validation_split": 0.0, "test_split": 0.0, "standardize": False},
+        "model": {"hidden": [{"units": 256, "activation": "relu"}, {"units": 128, "activation": "relu"}]},
+        "loss": "cross_entropy", "optimizer": W1_OPTIMIZERS[optimizer],
+        "training": {"mode": "minibatch", "batch_size": 128, "epochs": epochs}}))
+    out_dir = tmp / f"run-{dtype}-{optimizer}"
+    code = f"import sys; from gdtrain.cli import main; sys.argv = ['gdtrain'] + sys.argv[1:]\ntry:\n    main()\nfinally:\n    {PEAK}"
+    _, _, err = run([sys.executable, "-c", code, "fit", str(cfg), "--out", str(out_dir), "--overwrite", "--no-chart"])
+    import csv
+
+    with open(out_dir / "metrics.csv", newline="") as f:
+        seconds = [float(r["seconds"]) for r in csv.DictReader(f)]
+    epochs_s = [seconds[0]] + [b - a for a, b in zip(seconds, seconds[1:])]
+    return {"epoch": epochs_s[-1], "first": epochs_s[0], "rss": peak_mib(err)}
+
+
+TORCH_W1 = r'''
+import json, sys, time
+import numpy as np, torch
+torch.set_num_threads(2)
+data, dtype, opt_name, epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+d = np.load(data)
+tdtype = torch.float32 if dtype == "float32" else torch.float64
+X = torch.from_numpy(d["X"]).to(tdtype); y = torch.from_numpy(d["y"]).long()
+torch.manual_seed(0)
+model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128), torch.nn.ReLU(),
+                            torch.nn.Linear(128, 10)).to(tdtype)
+opt = (torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9) if opt_name == "sgd-momentum"
+       else torch.optim.Adam(model.parameters(), lr=0.001))
+n, times = len(X), []
+for epoch in range(epochs):
+    start = time.perf_counter()
+    perm = torch.randperm(n)
+    for i in range(0, n, 128):
+        idx = perm[i:i + 128]
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(X[idx]), y[idx])
+        loss.backward()
+        opt.step()
+    times.append(time.perf_counter() - start)
+print(json.dumps(times))
+'''
+
+SKLEARN_W1 = r'''
+import json, sys, time, warnings
+import numpy as np
+from sklearn.neural_network import MLPClassifier
+data, dtype, opt_name, epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+d = np.load(data)
+X = d["X"].astype(dtype); y = d["y"]
+kw = dict(solver="sgd", momentum=0.9, nesterovs_momentum=False, learning_rate_init=0.01) if opt_name == "sgd-momentum" \
+    else dict(solver="adam", learning_rate_init=0.001)
+clf = MLPClassifier(hidden_layer_sizes=(256, 128), activation="relu", alpha=0.0, batch_size=128, shuffle=True,
+                    random_state=0, **kw)
+times = []
+warnings.simplefilter("ignore")
+for epoch in range(epochs):
+    start = time.perf_counter()
+    clf.partial_fit(X, y, classes=np.arange(10))
+    times.append(time.perf_counter() - start)
+print(json.dumps(times))
+'''
+
+
+def script_w1(script: str, data: Path, dtype: str, optimizer: str, epochs: int = 2):
+    out, _, err = run([sys.executable, "-c", script + "\n" + PEAK, str(data), dtype, optimizer, str(epochs)])
+    times = json.loads(out.strip().splitlines()[-1])
+    return {"epoch": times[-1], "first": times[0], "rss": peak_mib(err)}
+
+
+# --- W2 -------------------------------------------------------------------------------------------------
+
+def gdtrain_w2(tmp: Path, epochs: int):
+    cfg = tmp / "w2.yaml"
+    cfg.write_text(json.dumps({
+        "seed": 0, "data": {"source": "digits"},
+        "model": {"hidden": [{"units": 32, "activation": "tanh"}]}, "loss": "cross_entropy",
+        "optimizer": {"name": "sgd", "lr": 0.5}, "training": {"mode": "batch", "epochs": epochs}}))
+    out_dir = tmp / "run-w2"
+    out, _, _ = run([sys.executable, "-m", "gdtrain", "fit", str(cfg), "--out", str(out_dir), "--overwrite",
+                     "--no-chart"])
+    import csv
+
+    with open(out_dir / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {"epoch": float(rows[-1]["seconds"]) / len(rows)}
+
+
+TORCH_W2 = r'''
+import json, sys, time
+import numpy as np, torch
+torch.set_num_threads(2)
+sys.path.insert(0, sys.argv[2])
+from gdtrain.config import from_dict
+from gdtrain.data import load_data
+from gdtrain.experiment import seed_streams
+config = from_dict({"seed": 0, "data": {"source": "digits"}})
+data = load_data(config, seed_streams(0)["data"], "classification")
+X, y = torch.tensor(data.X_train), torch.tensor(data.y_train).long()
+Xv, yv = torch.tensor(data.X_val), torch.tensor(data.y_val).long()
+torch.manual_seed(0)
+model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.Tanh(), torch.nn.Linear(32, 10)).double()
+opt = torch.optim.SGD(model.parameters(), lr=0.5)
+epochs = int(sys.argv[1])
+start = time.perf_counter()
+for epoch in range(epochs):
+    opt.zero_grad()
+    loss = torch.nn.functional.cross_entropy(model(X), y)
+    loss.backward()
+    opt.step()
+    with torch.no_grad():  # what a training loop logs each epoch: the validation loss and accuracy
+        out = model(Xv)
+        val = (torch.nn.functional.cross_entropy(out, yv).item(), (out.argmax(1) == yv).double().mean().item())
+print(json.dumps((time.perf_counter() - start) / epochs))
+'''
+
+
+# --- W3 -------------------------------------------------------------------------------------------------
+
+GDTRAIN_W3 = r'''
+import json, sys, time
+import numpy as np
+from gdtrain.gradcheck import check_gradients
+from gdtrain.losses import LOSSES
+from gdtrain.network import Network
+rng = np.random.default_rng(0)
+X, y = rng.normal(size=(20, 64)), rng.integers(0, 10, 20)
+net = Network([64, 32, 10], ["tanh", "identity"])
+net.params[...] = rng.normal(0, 0.3, net.size)
+start = time.perf_counter()
+checks = check_gradients(net, X, y, LOSSES.get("cross_entropy"))
+elapsed = time.perf_counter() - start
+assert all(c.passed for c in checks), checks
+print(json.dumps(elapsed))
+'''
+
+TORCH_W3 = r'''
+import json, sys, time
+import numpy as np, torch
+torch.set_num_threads(2)
+rng = np.random.default_rng(0)
+X, y = torch.tensor(rng.normal(size=(20, 64))), torch.tensor(rng.integers(0, 10, 20))
+sizes = [(32, 64), (32,), (10, 32), (10,)]
+theta = torch.tensor(rng.normal(0, 0.3, sum(int(np.prod(s)) for s in sizes)), requires_grad=True)
+def J(theta):
+    parts, i = [], 0
+    for s in sizes:
+        k = int(np.prod(s)); parts.append(theta[i:i + k].reshape(s)); i += k
+    W1, b1, W2, b2 = parts
+    return torch.nn.functional.cross_entropy(torch.tanh(X @ W1.T + b1) @ W2.T + b2, y)
+start = time.perf_counter()
+ok = torch.autograd.gradcheck(J, (theta,), eps=1e-6, atol=1e-8, rtol=1e-6)
+elapsed = time.perf_counter() - start
+assert ok
+print(json.dumps(elapsed))
+'''
+
+
+def script_value(script: str, *args):
+    out, _, _ = run([sys.executable, "-c", script, *map(str, args)])
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def startup():
+    _, wall, _ = run([sys.executable, "-m", "gdtrain", "--help"])
+    return wall
+
+
+# --- the run ----------------------------------------------------------------------------------------------
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def machine() -> dict:
+    info = {"python": platform.python_version(), "platform": platform.platform(), "cores": os.cpu_count()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        info["cpu"] = platform.processor()
+    import numpy
+
+    info["numpy"] = numpy.__version__
+    try:
+        import threadpoolctl
+
+        info["blas"] = ", ".join(f"{p['internal_api']} {p['version']} ({p.get('architecture', '?')}, "
+                                 f"{p['num_threads']} threads)" for p in threadpoolctl.threadpool_info())
+    except ImportError:
+        info["blas"] = "unknown (pip install threadpoolctl to see it)"
+    for name in ("torch", "sklearn"):
+        if have(name):
+            info[name] = __import__(name).__version__
+    return info
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test, not a measurement")
+    parser.add_argument("--runs", type=int, default=None, help="runs per measurement (median); default 3, quick 1")
+    parser.add_argument("--mnist", help="MNIST images IDX file for W1 (labels found next to it)")
+    parser.add_argument("--only", default="W1,W2,W3,startup", help="comma-separated workloads")
+    parser.add_argument("--results", help="where to write the Markdown table (default benchmarks/RESULTS.md; "
+                                          "--quick writes nothing unless given)")
+    args = parser.parse_args(argv)
+    runs = args.runs or (1 if args.quick else 3)
+    only = set(args.only.split(","))
+    n_w1, w2_epochs = (2000, 50) if args.quick else (60000, 1000)
+    use_torch, use_sklearn = have("torch"), have("sklearn")
+    rows = []  # (workload, contestant, seconds, rss MiB, ratio, target, met)
+    results: dict = {}
+
+    def note(key, contestant, value):
+        results.setdefault(key, {}).setdefault(contestant, []).append(value)
+        print(f"  {key:<22} {contestant:<13} {value if not isinstance(value, dict) else value['epoch']:.4f}",
+              flush=True)
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        if "W1" in only:
+            data = w1_data(n_w1, args.mnist)
+            for r in range(runs):
+                print(f"W1 run {r + 1}/{runs}", flush=True)
+                for dtype in ("float32", "float64"):
+                    for opt in W1_OPTIMIZERS:
+                        key = f"W1 {dtype[-2:] and 'f' + dtype[-2:]} {opt}"
+                        note(key, "gdtrain", gdtrain_w1(data, dtype, opt, tmp))
+                        if use_torch:
+                            note(key, "pytorch", script_w1(TORCH_W1, data, dtype, opt))
+                        if use_sklearn:
+                            note(key, "scikit-learn", script_w1(SKLEARN_W1, data, dtype, opt))
+        if "W2" in only:
+            for r in range(runs):
+                print(f"W2 run {r + 1}/{runs}", flush=True)
+                note("W2", "gdtrain", gdtrain_w2(tmp, w2_epochs))
+                if use_torch:
+                    note("W2", "pytorch", {"epoch": script_value(TORCH_W2, w2_epochs, HERE.parent)})
+        if "W3" in only:
+            for r in range(runs):
+                print(f"W3 run {r + 1}/{runs}", flush=True)
+                note("W3", "gdtrain", {"epoch": script_value(GDTRAIN_W3)})
+                if use_torch:
+                    note("W3", "pytorch", {"epoch": script_value(TORCH_W3)})
+        if "startup" in only:
+            for r in range(runs):
+                note("startup", "gdtrain", {"epoch": startup()})
+
+    table = summarize(results, n_w1)
+    text = render(table, machine(), args, runs, n_w1)
+    print(text)
+    target = args.results or (None if args.quick else str(HERE / "RESULTS.md"))
+    if target:
+        Path(target).write_text(text, encoding="utf-8")
+        print(f"wrote {target}")
+    return 0
+
+
+def summarize(results: dict, n_w1: int) -> list:
+    """Rows of (workload, contestant, seconds, first epoch, rss, ratio text, target, met)."""
+    med = {key: {c: {"epoch": median([v["epoch"] for v in vals]),
+                     "first": median([v.get("first", float("nan")) for v in vals]),
+                     "rss": median([v.get("rss", float("nan")) for v in vals])}
+                 for c, vals in by.items()} for key, by in results.items()}
+    rows = []
+    dataset_mib = n_w1 * 784 * 4 / 2 ** 20
+    for key, by in med.items():
+        g = by.get("gdtrain")
+        for contestant, m in by.items():
+            ratio, target, met = "", "", ""
+            if contestant == "gdtrain":
+                if key.startswith("W1 f32") or key in ("W2", "W3"):
+                    ref = by.get("pytorch")
+                    if ref:
+                        value = g["epoch"] / ref["epoch"]
+                        ratio = f"{value:.2f} × PyTorch"
+                        limit = {"W2": 0.9, "W3": 0.2}.get(key, 0.8)
+                        target, met = TARGETS.get(key, ""), "yes" if value <= limit else "NO"
+                    sk = by.get("scikit-learn")
+                    if sk and key.startswith("W1"):
+                        value = g["epoch"] / sk["epoch"]
+                        ratio += f"; {value:.2f} × scikit-learn"
+                        target += "; ≤ 0.6 × scikit-learn"
+                        met += "; " + ("yes" if value <= 0.6 else "NO")
+                elif key.startswith("W1 f64"):
+                    f32 = med.get(key.replace("f64", "f32"), {}).get("gdtrain")
+                    if f32:
+                        value = g["epoch"] / f32["epoch"]
+                        ratio, target, met = f"{value:.2f} × gdtrain f32", TARGETS[key], \
+                            "yes" if value <= 2.2 else "NO"
+                    sk = by.get("scikit-learn")
+                    if sk:
+                        value = g["epoch"] / sk["epoch"]
+                        ratio += f"; {value:.2f} × scikit-learn"
+                        target += "; ≤ 0.6 × scikit-learn"
+                        met += "; " + ("yes" if value <= 0.6 else "NO")
+                elif key == "startup":
+                    target, met = TARGETS[key], "yes" if g["epoch"] < 0.5 else "NO"
+                if key.startswith("W1") and m["rss"] == m["rss"]:
+                    limit = dataset_mib + 150
+                    target += f"; peak ≤ {limit:.0f} MiB"
+                    met += "; " + ("yes" if m["rss"] <= limit else "NO")
+            rows.append((key, contestant, m["epoch"], m["first"], m["rss"], ratio, target, met))
+    return rows
+
+
+def render(rows: list, info: dict, args, runs: int, n_w1: int) -> str:
+    def num(v, digits=4):
+        return "" if v != v else f"{v:.{digits}f}"
+
+    lines = ["# gdtrain benchmark results", "",
+             f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `python benchmarks/bench.py"
+             f"{' --quick' if args.quick else ''}{' --mnist ' + args.mnist if args.mnist else ''}`"
+             f" (median of {runs} run{'s' if runs != 1 else ''}, contestants interleaved, each in a fresh process).", "",
+             "| machine | |", "| --- | --- |"]
+    lines += [f"| {k} | {v} |" for k, v in info.items()]
+    lines += ["", f"W1: {n_w1} x 784 {'MNIST' if args.mnist else 'synthetic'} float32 inputs, 784-256-128-10 ReLU, "
+                  "batch 128; seconds of the second (steady-state) epoch, first epoch alongside. W2: seconds per "
+                  "full-batch epoch. W3: seconds for the whole check. startup: wall seconds of `gdtrain --help`.", "",
+              "| workload | contestant | seconds | first epoch | peak MiB | ratio | target | met |",
+              "| --- | --- | ---: | ---: | ---: | --- | --- | --- |"]
+    for key, contestant, sec, first, rss, ratio, target, met in rows:
+        lines.append(f"| {key} | {contestant} | {num(sec)} | {num(first)} | {num(rss, 0)} | {ratio} | {target} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
