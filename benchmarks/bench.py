@@ -426,7 +426,7 @@ def summarize(results: dict, n_w1: int) -> list:
 
 def render(rows: list, info: dict, args, runs: int, n_w1: int) -> str:
     def num(v, digits=4):
-        return "" if v != v else f"{v:.{digits}f}"
+        return "" if v != v else f"{v:.{digits}g}" if digits else f"{v:.0f}"
 
     lines = ["# gdtrain benchmark results", "",
              f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `python benchmarks/bench.py"

@@ -149,6 +149,8 @@ class TrainingConfig:
     early_stopping: Optional[Dict[str, Any]] = _option(
         None, convert=_early_stopping, doc="{monitor, patience, min_delta, mode, restore_best} (Keras semantics)")
     checkpoint_every: int = _option(1, integer(1), "write checkpoint.npz every this many epochs")
+    checkpoint_seconds: float = _option(1.0, number(0), "... and at most once per this many seconds (0: no limit; "
+                                                         "an interruption and the end of the run always write it)")
 
 
 @dataclass

@@ -150,7 +150,7 @@ def train_settings(config: Config) -> TrainSettings:
                          l1=config.regularization.l1, clip_norm=config.clip.norm, clip_value=config.clip.value,
                          schedule_per_step=config.schedule["per"] == "step", line_search=tc.line_search,
                          keep=tc.keep, criteria=Criteria(tc.tol_loss, tc.tol_grad, tc.tol_step, tc.patience),
-                         checkpoint_every=tc.checkpoint_every)
+                         checkpoint_every=tc.checkpoint_every, checkpoint_seconds=tc.checkpoint_seconds)
 
 
 def new_loop_state(config: Config) -> LoopState:
@@ -161,7 +161,8 @@ def new_loop_state(config: Config) -> LoopState:
 
 
 # Keys that may change when a run is resumed: they change neither the model, nor the data, nor the steps taken.
-RESUMABLE_CHANGES = ("training.epochs", "training.checkpoint_every", "monitor", "output")
+RESUMABLE_CHANGES = ("training.epochs", "training.checkpoint_every", "training.checkpoint_seconds", "monitor",
+                     "output")
 
 
 def check_resumable(config: Config, saved_text: str, where: Path) -> None:

@@ -23,7 +23,12 @@ from .activations import Activation
 
 
 class Dense:
-    """A fully-connected layer whose parameters and gradients are views into the network's flat vectors."""
+    """A fully-connected layer whose parameters and gradients are views into the network's flat vectors.
+
+    With ``reuse=True`` (the training step, ``Network.loss_and_grad``) forward and backward write into
+    buffers the layer keeps, sized for the largest batch seen, instead of allocating new arrays every step;
+    what they return is then only valid until the layer's next such call.
+    """
 
     def __init__(self, W: np.ndarray, b: np.ndarray, gW: np.ndarray, gb: np.ndarray,
                  activation: Activation, dropout: float = 0.0):
@@ -31,6 +36,7 @@ class Dense:
         self.activation = activation
         self.dropout = float(dropout)
         self._x = self._z = self._a = self._mask = None
+        self._buffers = {}
 
     @property
     def fan_in(self) -> int:
@@ -40,26 +46,47 @@ class Dense:
     def fan_out(self) -> int:
         return self.W.shape[0]
 
+    def buffer(self, name: str, rows: int, width: int) -> np.ndarray:
+        """A reusable (rows, width) array of the layer's dtype (grown when a larger batch comes)."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape[0] < rows or buf.shape[1] != width:
+            buf = self._buffers[name] = np.empty((rows, width), dtype=self.W.dtype)
+        return buf[:rows]
+
     def forward(self, x: np.ndarray, training: bool = False,
-                rng: Optional[np.random.Generator] = None) -> np.ndarray:
-        z = x @ self.W.T
-        z += self.b
-        a = self.activation.forward(z)
+                rng: Optional[np.random.Generator] = None, reuse: bool = False) -> np.ndarray:
+        n = x.shape[0]
+        if reuse:
+            z = np.matmul(x, self.W.T, out=self.buffer("z", n, self.fan_out))
+            z += self.b
+            a = self.activation.forward(z, out=self.buffer("a", n, self.fan_out))
+        else:
+            z = x @ self.W.T
+            z += self.b
+            a = self.activation.forward(z)
         self._x, self._z, self._a, self._mask = x, z, a, None
         if training and self.dropout > 0.0:
             keep = 1.0 - self.dropout
             mask = rng.random(a.shape, dtype=a.dtype) < keep
             self._mask = mask * a.dtype.type(1.0 / keep)
-            return a * self._mask
+            return np.multiply(a, self._mask, out=self.buffer("dropped", n, self.fan_out) if reuse else None)
         return a
 
-    def backward(self, grad_a: np.ndarray, need_input_grad: bool = True) -> Optional[np.ndarray]:
-        if self._mask is not None:
-            grad_a = grad_a * self._mask
-        delta = self.activation.backward(self._z, self._a, grad_a)
+    def backward(self, grad_a: np.ndarray, need_input_grad: bool = True, reuse: bool = False) -> Optional[np.ndarray]:
+        """δ from ∂L/∂A (overwritten when ``reuse``); fills gW and gb; returns ∂L/∂A_prev."""
+        if reuse:
+            if self._mask is not None:
+                grad_a *= self._mask
+            delta = self.activation.backward(self._z, self._a, grad_a, out=grad_a)
+        else:
+            if self._mask is not None:
+                grad_a = grad_a * self._mask
+            delta = self.activation.backward(self._z, self._a, grad_a)
         np.matmul(delta.T, self._x, out=self.gW)
         np.sum(delta, axis=0, out=self.gb)
-        return delta @ self.W if need_input_grad else None
+        if not need_input_grad:
+            return None
+        return np.matmul(delta, self.W, out=self.buffer("dx", len(delta), self.fan_in) if reuse else None)
 
     @property
     def pre_activation(self) -> np.ndarray:

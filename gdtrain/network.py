@@ -76,17 +76,17 @@ class Network:
     # --- forward and backward -----------------------------------------------------------------
 
     def forward(self, X: np.ndarray, training: bool = False,
-                rng: Optional[np.random.Generator] = None) -> np.ndarray:
-        """Logits z(L) for a batch X of shape (n, n_inputs)."""
+                rng: Optional[np.random.Generator] = None, reuse: bool = False) -> np.ndarray:
+        """Logits z(L) for a batch X of shape (n, n_inputs). ``reuse``: into the layers' buffers (see Dense)."""
         a = X
         for layer in self.layers:
-            a = layer.forward(a, training, rng)
+            a = layer.forward(a, training, rng, reuse)
         return a
 
-    def backward(self, delta: np.ndarray) -> None:
+    def backward(self, delta: np.ndarray, reuse: bool = False) -> None:
         """Backpropagate δ(L) = ∂L/∂z(L) and fill ``grad``: δ(ℓ) = (δ(ℓ+1) W(ℓ+1)) ⊙ φ'(z(ℓ))."""
         for i in range(len(self.layers) - 1, -1, -1):
-            delta = self.layers[i].backward(delta, need_input_grad=i > 0)
+            delta = self.layers[i].backward(delta, need_input_grad=i > 0, reuse=reuse)
 
     def penalty(self, l2: float, l1: float = 0.0) -> float:
         """λ Σ_ℓ ‖W(ℓ)‖² + λ₁ Σ_ℓ Σ|W(ℓ)| (weights only)."""
@@ -103,9 +103,9 @@ class Network:
 
         The penalty's gradient: 2λW (L2) and the subgradient λ₁ sign(W) (L1), added to each ∂J/∂W.
         """
-        z = self.forward(X, training, rng)
+        z = self.forward(X, training, rng, reuse=True)
         value, delta = loss.value_and_delta(z, y)
-        self.backward(delta)
+        self.backward(delta, reuse=True)
         if l2:
             factor = self.dtype.type(2 * l2)
             for layer in self.layers:

@@ -90,6 +90,7 @@ class TrainSettings:
     keep: str = "last"
     criteria: Criteria = field(default_factory=Criteria)
     checkpoint_every: int = 1
+    checkpoint_seconds: float = 0.0  # at most one checkpoint per this many seconds (the CLI's default: 1)
 
 
 @dataclass
@@ -201,7 +202,8 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
     """Train ``net`` in place, from ``state`` (a fresh run by default), and return how it went.
 
     See the module docstring. ``on_checkpoint(state)`` is called after every ``checkpoint_every``-th epoch
-    and when the run stops, with the state as the epoch left it (before any best weights are restored).
+    (unless one was written less than ``checkpoint_seconds`` ago) and when the run ends or is interrupted,
+    with the state as the epoch left it (before any best weights are restored).
     """
     s = settings or TrainSettings()
     state = state if state is not None else LoopState()
@@ -225,13 +227,14 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
     before_last = net.params.copy()  # θ before the epoch's last update (for the update-to-weight ratios)
     # A resumed run that had already ended (early stopping, a criterion) has nothing left to do.
     stop = (state.stop_reason, state.stop_message) if state.stop_reason else None
+    saved_epoch, saved_at = state.epoch, -math.inf  # the checkpoint on disk (a resumed run's, or none)
     rngs = {"shuffle": shuffle_rng, "dropout": dropout_rng}
     for epoch in range(state.epoch + 1, s.epochs + 1):
         if stop is not None:
             break
-        # Is the last completed epoch's checkpoint missing from disk (checkpoint_every > 1)? An interruption
-        # must then write it, from the state as this epoch found it.
-        unsaved = on_checkpoint is not None and state.epoch % s.checkpoint_every != 0
+        # Is the last completed epoch's checkpoint missing from disk (checkpoint_every > 1, or throttled by
+        # checkpoint_seconds)? An interruption must then write it, from the state as this epoch found it.
+        unsaved = on_checkpoint is not None and state.epoch != saved_epoch
         if stop_requested():
             stop = ("interrupted", f"interrupted before epoch {epoch}")
             if unsaved:
@@ -307,8 +310,10 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
             stop = s.criteria.check(epoch, state.losses, record.grad_norms["grad_norm"], step_norm)
         if stop is not None:
             state.stop_reason, state.stop_message = stop
-        if on_checkpoint is not None and (stop is not None or epoch % s.checkpoint_every == 0 or epoch == s.epochs):
+        due = epoch % s.checkpoint_every == 0 and time.perf_counter() - saved_at >= s.checkpoint_seconds
+        if on_checkpoint is not None and (stop is not None or due or epoch == s.epochs):
             on_checkpoint(state)
+            saved_epoch, saved_at = epoch, time.perf_counter()
     if stop is not None:
         result.stop_reason, result.message = stop
     return _finish(result, state, net, started)

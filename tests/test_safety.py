@@ -720,7 +720,8 @@ SIGNAL_CONFIG = {
                          {"units": 64, "activation": "tanh", "dropout": 0.1}]},
     "loss": "cross_entropy", "optimizer": {"name": "adam", "lr": 0.001},
     "schedule": {"name": "cosine", "warmup_epochs": 2, "warmup_start_factor": 0.1},
-    "training": {"mode": "minibatch", "batch_size": 8, "epochs": 20, "checkpoint_every": 1}}
+    "training": {"mode": "minibatch", "batch_size": 8, "epochs": 20, "checkpoint_every": 1,
+                 "checkpoint_seconds": 0}}
 
 
 @pytest.fixture(scope="module")
