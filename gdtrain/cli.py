@@ -261,7 +261,82 @@ def plot(
         console.print(f"saved {png}", soft_wrap=True)
 
 
+@app.command("compare-optimizers")
+@guarded
+def compare_optimizers(
+    config: Annotated[Optional[str], typer.Argument(help="Config of the problem to race on (or a shipped one's name); "
+                                                         "without one, the built-in demo (configs/compare.yaml).",
+                                                    metavar="CONFIG", show_default=False)] = None,
+    optimizers: Annotated[Optional[str], typer.Option(
+        "--optimizers", help="Comma-separated contestants at their documented defaults, e.g. sgd,momentum,adam "
+                             "(default: the config's compare.optimizers, else sgd,momentum,nesterov,adagrad,rmsprop,"
+                             "adam,adamw).")] = None,
+    modes: Annotated[Optional[str], typer.Option(
+        "--modes", help="Race these training modes (batch,sgd,minibatch) with one optimizer instead.")] = None,
+    seeds: Annotated[Optional[int], typer.Option("--seeds", min=1, help="Repeat the race with N seeds "
+                                                                        "(seed, seed+1, ...): mean ± std and wins.")] = None,
+    tune_lr: Annotated[Optional[bool], typer.Option("--tune-lr/--no-tune-lr", help="First choose each contestant's lr "
+                                                    "from lr × 0.1, 0.3, 1, 3, 10 by best validation loss on the "
+                                                    "first seed.")] = None,
+    target_loss: Annotated[Optional[float], typer.Option("--target-loss", help="Report the epochs and seconds until "
+                                                         "train_loss <= X.")] = None,
+    target_metric: Annotated[Optional[str], typer.Option("--target-metric", help="Or until a validation metric "
+                                                         "reaches a value, e.g. val_accuracy=0.95.")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Run contestants in N parallel processes "
+                                                                  "(same results as serial).")] = 1,
+    out: Annotated[Optional[str], typer.Option("--out", "-o", help="Race directory (default: "
+                                                                   "runs/compare-<config name>).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Reuse a non-empty --out directory.")] = False,
+    epochs: Annotated[Optional[int], typer.Option(help="Override training.epochs.")] = None,
+    set_: SetOpt = None,
+    png: Annotated[Optional[str], typer.Option("--png", help="Also save the overlaid curves as a PNG "
+                                                             "(needs matplotlib).")] = None,
+):
+    """Race optimizers (or batch / stochastic / mini-batch modes) on one problem: same initial weights, same
+    mini-batches, only the optimizer differs. Prints a ranked table and the overlaid loss curves; writes
+    DIR/comparison.csv, DIR/summary.json and each contestant's run directory DIR/<label>/.
+
+    Examples: gdtrain compare-optimizers    |    gdtrain compare-optimizers configs/digits.yaml --optimizers sgd,momentum,adam
+              gdtrain compare-optimizers quickstart --tune-lr --seeds 3 --workers 2 --target-loss 0.1
+    """
+    from . import compare, report
+    from .errors import ConfigError
+    from .resources import shipped_file
+
+    if png is not None:
+        try:
+            from .plot import require_matplotlib
+
+            require_matplotlib()
+        except ImportError:
+            _fail("--png needs matplotlib (pip install matplotlib)", 2)
+    if config is None:
+        demo = shipped_file("configs", "compare.yaml")
+        if demo is None:
+            raise ConfigError("compare-optimizers: the built-in demo config (configs/compare.yaml) is missing; "
+                              "give a CONFIG")
+        config = str(demo)
+    cfg = read_config(config, {"training.epochs": epochs}, set_)
+    race = compare.plan(cfg, optimizers=optimizers, modes=modes, seeds=seeds, tune_lr=tune_lr,
+                        target_loss=target_loss, target_metric=target_metric)
+    out_dir = compare.prepare_dir(race, out, overwrite)
+    console = report.make_console()
+    report.race_header(race, out_dir, workers, console)
+    progress = report.RaceProgress(console)
+    try:
+        result = compare.run(race, out=str(out_dir), overwrite=True, workers=workers, on_event=progress)
+    finally:
+        progress.stop()
+    report.race_report(result, console)
+    if png is not None:
+        compare.save_png(result, png)
+        console.print(f"saved {png}", soft_wrap=True)
+
+
 def main() -> None:
+    from .blas import prefer_avx512_kernels
+
+    prefer_avx512_kernels()  # before NumPy loads OpenBLAS
     app()
 
 

@@ -168,6 +168,53 @@ class MonitorConfig:
     rising_epochs: int = _option(3, integer(1), "warn when the training loss rises this many epochs in a row")
 
 
+def _contestants(raw, path):
+    if raw is None:
+        return None
+    from .compare import resolve_contestants  # the contestants' table lives with the race
+
+    return resolve_contestants(raw, path)
+
+
+def _modes(raw, path):
+    if raw is None:
+        return None
+    from .compare import resolve_modes
+
+    return resolve_modes(raw, path)
+
+
+def _target_metric(raw, path):
+    if raw is None:
+        return None
+    from .compare import resolve_target_metric
+
+    return resolve_target_metric(raw, path)
+
+
+def _lr_grid(v):
+    if not (isinstance(v, list) and v and all(number(0, low_open=True)(x) is None for x in v)):
+        return "must be a non-empty list of numbers > 0 (factors of each contestant's lr)"
+    return None
+
+
+@dataclass
+class CompareConfig:
+    """``gdtrain compare-optimizers``: who races, on how many seeds, and what counts as reaching the target."""
+
+    optimizers: Optional[List[Dict[str, Any]]] = _option(
+        None, convert=_contestants, doc="contestants: names or {name, label, lr, ...}; null: all, at their defaults")
+    modes: Optional[List[str]] = _option(None, convert=_modes,
+                                         doc="race batch / sgd / minibatch with the optimizer section instead")
+    seeds: int = _option(1, integer(1), "repeat the race with seeds seed, seed + 1, ...")
+    tune_lr: bool = _option(False, boolean, "choose each contestant's lr from lr_grid by best validation loss first")
+    lr_grid: List[float] = _option(check=_lr_grid, factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0],
+                                   doc="factors of each contestant's lr that tune_lr tries")
+    target_loss: Optional[float] = _option(None, optional(number(0)), "report when train_loss <= this is reached")
+    target_metric: Optional[Dict[str, float]] = _option(None, convert=_target_metric,
+                                                        doc="{val_accuracy: 0.95}: report when it is reached")
+
+
 @dataclass
 class Config:
     seed: int = _option(0, integer(0), "same seed + same config => identical results")
@@ -184,6 +231,9 @@ class Config:
     training: TrainingConfig = _option(factory=TrainingConfig, convert=lambda raw, path: _build(TrainingConfig, raw, path))
     monitor: MonitorConfig = _option(factory=MonitorConfig, convert=lambda raw, path: _build(MonitorConfig, raw, path))
     output: Optional[str] = _option(None, optional(_string), "run directory (default: runs/<config name>)")
+    compare: Optional[CompareConfig] = field(default=None, metadata={
+        "check": None, "doc": "gdtrain compare-optimizers settings (null: none)", "omit_null": True,
+        "convert": lambda raw, path: None if raw is None else _build(CompareConfig, raw, path)})
     # Where relative paths in the file are looked up besides the working directory (not a YAML key).
     base_dir: Optional[str] = field(default=None, repr=False, compare=False, metadata={"internal": True})
     name: str = field(default="run", repr=False, compare=False, metadata={"internal": True})
@@ -391,6 +441,8 @@ def to_dict(config: Config) -> Dict[str, Any]:
         if f.metadata.get("internal"):
             continue
         value = getattr(config, f.name)
+        if value is None and f.metadata.get("omit_null"):  # an optional section left out stays out
+            continue
         out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
     return out
 

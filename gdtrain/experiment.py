@@ -162,7 +162,7 @@ def new_loop_state(config: Config) -> LoopState:
 
 # Keys that may change when a run is resumed: they change neither the model, nor the data, nor the steps taken.
 RESUMABLE_CHANGES = ("training.epochs", "training.checkpoint_every", "training.checkpoint_seconds", "monitor",
-                     "output")
+                     "output", "compare")
 
 
 def check_resumable(config: Config, saved_text: str, where: Path) -> None:

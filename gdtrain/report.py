@@ -334,3 +334,276 @@ def plot_report(charts, console: Console, header: str = "") -> None:
             console.print()
         for text in chart_text(chart):
             console.print(text, soft_wrap=True, no_wrap=True, overflow="ignore")
+
+
+# === compare-optimizers (issue 5) =================================================================
+# Rendering for ``gdtrain compare-optimizers``: the race's header, its progress (a live line on a terminal,
+# one line per finished run when piped), the tuning grid, the ranked table and the overlaid loss curves.
+# The numbers come from compare.py.
+
+def _stat(stat, digits: int = 4, sep: str = " ") -> str:
+    """'0.1234' or, over several seeds, '0.1234 ± 0.0056' (``sep`` "\n": the spread on a line of its own)."""
+    if stat.mean is None:
+        return "-"
+    return fmt(stat.mean, digits) + (f"{sep}± {fmt(stat.std, 2)}" if stat.std is not None else "")
+
+
+def describe_optimizer(spec: Dict) -> str:
+    """'sgd(lr=0.001, momentum=0.9)': a resolved optimizer spec and the options that differ from its defaults."""
+    from .optimizers import OPTIMIZERS
+
+    return describe_component(spec, OPTIMIZERS.get(spec["name"]).OPTIONS)
+
+
+def describe_contestant(contestant) -> str:
+    """'momentum = sgd(lr=0.001, momentum=0.9)'."""
+    return f"{contestant.label} = {describe_optimizer(contestant.optimizer)}"
+
+
+def race_header(race, out_dir, workers: int, console: Console) -> None:
+    """What is about to race, on what, and under which protocol."""
+    from .compare import blas_threads, effective_workers
+
+    workers = effective_workers(race, workers)
+    config, tc = race.config, race.config.training
+    mode = {"batch": "full batch", "sgd": "stochastic (batch 1)"}.get(tc.mode, f"mini-batch {tc.batch_size}")
+    seeds = (f"seed {race.seeds[0]}" if len(race.seeds) == 1
+             else f"{len(race.seeds)} seeds ({race.seeds[0]}-{race.seeds[-1]})")
+    if race.kind == "modes":
+        what = (f"{len(race.contestants)} modes ({', '.join(c.label for c in race.contestants)}) of "
+                f"{describe_optimizer(race.contestants[0].optimizer)}")
+    else:
+        what = f"{len(race.contestants)} optimizers"
+    console.print(f"race      {what} on {config.data.source} (config {config.name}), {tc.epochs} epochs"
+                  + (f" of {mode}" if race.kind == "optimizers" else "") + f", {seeds}", soft_wrap=True)
+    console.print("          within a seed every contestant starts from the same weights and sees the same data "
+                  "split" + (" and the same mini-batches" if race.kind == "optimizers" else ""), soft_wrap=True)
+    if race.kind == "optimizers":
+        console.print("contestants " + "  ·  ".join(describe_contestant(c) for c in race.contestants), soft_wrap=True)
+    if race.tune_lr:
+        factors = ", ".join(f"{f:g}" for f in race.lr_grid)
+        console.print(f"tuning    each lr × {factors} on seed {race.seeds[0]}, the best validation loss wins",
+                      soft_wrap=True)
+    if race.target is not None:
+        console.print(f"target    {race.target} at the end of an epoch", soft_wrap=True)
+    if workers > 1:
+        threads = blas_threads(workers)
+        console.print(f"workers   {workers} processes, {threads} BLAS thread{'s' if threads != 1 else ''} each",
+                      soft_wrap=True)
+    console.print(f"out dir   {out_dir}", soft_wrap=True)
+
+
+def _outcome_status(o) -> str:
+    if o.status == "diverged":
+        return f"diverged at epoch {o.diverged_epoch}"
+    if o.status in ("completed", "failed"):
+        return o.status
+    return f"{o.status} at epoch {o.epochs}"
+
+
+class RaceProgress:
+    """Which runs are running and which are done. A terminal gets a progress bar naming the running contestants
+    (finished runs print a line above it); plain output gets one line per finished run."""
+
+    def __init__(self, console: Optional[Console] = None):
+        self.console = console or make_console()
+        self.progress = None
+        self.task = None
+
+    @staticmethod
+    def _name(job) -> str:
+        lr = f" lr={job.lr:g}" if job.phase == "tune" else ""
+        return f"{job.label}{lr} (seed {job.seed})"
+
+    def __call__(self, event) -> None:
+        if event.kind == "phase":
+            self.stop()
+            if not plain_output():
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+                self.progress = Progress(TextColumn("tuning" if event.phase == "tune" else "racing"), BarColumn(),
+                                         MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[status]}"),
+                                         console=self.console, transient=True)
+                self.task = self.progress.add_task(event.phase, total=event.total, status="")
+                self.progress.start()
+            return
+        running = ", ".join(self._name(job) for job in event.running)
+        if self.progress is not None:
+            self.progress.update(self.task, completed=event.done, status=f"running: {running}" if running else "")
+        if event.kind != "done":
+            return
+        o = event.outcome
+        what = "tune " if event.phase == "tune" else ""
+        numbers = [f"final train loss {fmt(o.final_train_loss)}"] if o.final_train_loss is not None else []
+        if o.best_val_loss is not None:
+            numbers.append(f"best val loss {fmt(o.best_val_loss)}")
+        numbers.append(f"{o.seconds:.2f}s")
+        line = f"[{event.done}/{event.total}] {what}{self._name(event.job)} {_outcome_status(o)}: {', '.join(numbers)}"
+        if plain_output() and running:
+            line += f"; running: {running}"
+        self.console.print(line, soft_wrap=True)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def tuning_table(result, console: Console) -> None:
+    """One row per contestant: each grid lr and its best validation loss, the chosen one starred."""
+    race = result.race
+    console.print(f"learning-rate tuning on seed {race.seeds[0]}: best validation loss for each lr (* chosen)",
+                  soft_wrap=True)
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    table.add_column("contestant")
+    for f in race.lr_grid:
+        table.add_column(f"lr × {f:g}", justify="right")
+    for t in result.tuning:
+        cells = []
+        for o in t.outcomes:
+            value = "diverged" if o.status == "diverged" else "failed" if o.status == "failed" else fmt(o.best_val_loss)
+            cells.append(f"{o.lr:g}: {value}" + (" *" if o.lr == t.chosen_lr else ""))
+        cells += [""] * (len(race.lr_grid) - len(cells))
+        table.add_row(t.label if t.chosen_lr is not None else f"{t.label} (all diverged: keeps {t.default_lr:g})", *cells)
+    console.print(table)
+    edge = [t.label for t in result.tuning if t.at_edge]
+    if edge:
+        console.print(f"chosen at the edge of the grid: {', '.join(edge)} (the best lr may lie beyond it; widen "
+                      "compare.lr_grid)", soft_wrap=True)
+
+
+def _to_target(standing, name: str, digits: int = 4) -> str:
+    stat = standing.stats[name]
+    if stat.n == 0:
+        return "never"
+    text = _stat(stat, digits, "\n")
+    runs = len(standing.outcomes)
+    return text if stat.n == runs else f"{text}\n({stat.n}/{runs} seeds)"
+
+
+def _standing_status(s) -> str:
+    runs = len(s.outcomes)
+    if runs == 1:
+        return _outcome_status(s.outcomes[0])
+    if len({o.status for o in s.outcomes}) == 1 and s.outcomes[0].ok:
+        return s.outcomes[0].status
+    parts = []
+    if s.diverged:
+        epochs = ", ".join(str(o.diverged_epoch) for o in s.diverged)
+        parts.append(f"diverged {len(s.diverged)}/{runs} (epoch {epochs})")
+    if s.failed:
+        parts.append(f"failed {len(s.failed)}/{runs}")
+    rest = [o.status for o in s.outcomes if o.ok]
+    for status in dict.fromkeys(rest):
+        parts.append(f"{status} {rest.count(status)}/{runs}")
+    return ", ".join(parts)
+
+
+def race_table(result, compact: bool = False) -> Table:
+    """The ranked table: one row per contestant (over several seeds: the mean, and ± the std under it), the
+    winner starred. ``compact``: one space between columns (for narrow terminals)."""
+    race = result.race
+    seeds = len(race.seeds)
+    table = Table(show_edge=False, pad_edge=False, box=None, show_lines=seeds > 1, collapse_padding=compact)
+    metric = "acc" if result.metric == "accuracy" else result.metric
+    columns = ["rank", "mode" if race.kind == "modes" else "optimizer", "lr"]
+    if race.kind == "modes":
+        columns.append("updates/epoch")
+    columns += ["final train loss"]
+    if race.has_validation:
+        columns += ["best val loss", f"best val {metric}"]
+    if race.target is not None:
+        columns += ["epochs→target", "s→target"]
+        if race.kind == "modes":
+            columns += ["updates→target", "grads→target"]
+    columns += ["time", "status"]
+    for col in columns:  # a narrow terminal folds the numbers rather than cutting them short
+        table.add_column(col, justify="left" if col in ("optimizer", "mode", "status") else "right",
+                         no_wrap=col in ("rank", "optimizer", "mode", "lr", "status"), overflow="fold")
+    for s in result.standings:
+        wins = f"\nwon {s.wins}/{seeds}" if seeds > 1 else ""
+        row = [f"{s.rank}", s.label + (" ★" if s.winner else "") + wins, f"{s.lr:g}"]
+        if race.kind == "modes":
+            steps = [o.history["steps"][0] for o in s.outcomes if o.history.get("steps")]
+            row.append(str(steps[0]) if steps else "-")
+        row.append(_stat(s.stats["final_train_loss"], sep="\n"))
+        if race.has_validation:
+            row += [_stat(s.stats["best_val_loss"], sep="\n"), _stat(s.stats["best_val_metric"], sep="\n")]
+        if race.target is not None:
+            row += [_to_target(s, "epochs_to_target", 3), _to_target(s, "seconds_to_target", 2)]
+            if race.kind == "modes":
+                row += [_to_target(s, "updates_to_target", 3), _to_target(s, "grads_to_target", 3)]
+        time_stat = s.stats["seconds"]
+        row.append("-" if time_stat.mean is None else f"{time_stat.mean:.2f}s"
+                   + (f"\n± {time_stat.std:.2f}" if time_stat.std is not None else ""))
+        row.append(_standing_status(s))
+        table.add_row(*row)
+    return table
+
+
+def race_charts(result, width: int, height: int = 14) -> list:
+    """The contestants' training-loss curves overlaid (mean over seeds); a mode race adds them against seconds."""
+    from . import plot
+    from .compare import epoch_curves, time_curves, use_log_scale
+
+    curves = epoch_curves(result, "train_loss")
+    n = max((len(v) for v in curves.values()), default=0)
+    if n == 0:
+        return []
+    log = use_log_scale(curves)
+    seeds = "" if len(result.race.seeds) == 1 else ", mean over seeds"
+    out = [plot.chart(list(range(1, n + 1)), curves, width, height, log=log,
+                      title=f"train loss per epoch{seeds}{', log scale' if log else ''}")]
+    if result.race.kind == "modes":
+        grid, by_time, unit = time_curves(result)
+        log = use_log_scale(by_time)
+        by_time_chart = plot.chart(grid, by_time, width, height, log=log, x_label=unit,
+                                   title=f"train loss against training time in {unit} (seed {result.race.seeds[0]}; "
+                                         f"a line ends where its run ended){', log scale' if log else ''}")
+        # the NaNs after a run's end are there by construction: no "values not drawn" note for them
+        by_time_chart.lines = [line for line in by_time_chart.lines if "not drawn" not in line]
+        out.append(by_time_chart)
+    return out
+
+
+def race_report(result, console: Console, width: Optional[int] = None) -> None:
+    """After the race: the fairness check, the tuning grid, the ranked table, the winner, the curves, the files."""
+    race = result.race
+    for seed, losses in result.initial_losses().items():
+        measured = [v for v in losses if v is not None]  # (a run that failed at once measured nothing)
+        if len(set(measured)) == 1:
+            console.print(f"fair start: J(θ₀) = {fmt(measured[0], 6)} for all {len(measured)} contestants "
+                          f"(seed {seed})", soft_wrap=True)
+        elif measured:
+            console.print(f"NOT a fair start on seed {seed}: J(θ₀) = {', '.join(fmt(v, 6) for v in losses)}",
+                          style="bold red", soft_wrap=True)
+    if result.tuning:
+        console.print()
+        tuning_table(result, console)
+    console.print()
+    console.print(race_table(result, compact=console.width < 120))
+    winner = result.winner
+    if winner is not None:
+        by = ("lowest mean best validation loss" if result.ranked_by == "best_val_loss"
+              else "lowest mean final training loss")
+        value = winner.stats[result.ranked_by].mean
+        seeds = len(race.seeds)
+        won = f"; won {winner.wins} of {seeds} seeds" if seeds > 1 else ""
+        console.print(f"winner: {winner.label} ★ ({by}, {fmt(value)}{won})", soft_wrap=True)
+    else:
+        console.print("no winner: every contestant diverged or failed at least once", style="bold red")
+    for s in result.standings:
+        bad = next((o for o in s.outcomes if not o.ok), None)
+        if bad is not None:
+            console.print(f"{s.label} (seed {bad.seed}): {bad.message}", style="yellow", soft_wrap=True)
+    if width is None:
+        width = 80 if plain_output() else max(24, min(console.width, 100))
+    charts = race_charts(result, width)
+    if charts:
+        console.print()
+        plot_report(charts, console)
+    out = result.out_dir
+    runs = f"{out}/<label>/" + ("" if len(race.seeds) == 1 else "seed-<s>/")
+    console.print(f"wrote {out / 'comparison.csv'} and {out / 'summary.json'}; each run's directory is {runs}"
+                  + (f", the tuning runs {out}/tuning/" if result.tuning else ""), soft_wrap=True)
+    console.print(f"race finished in {result.seconds:.1f}s", soft_wrap=True)
