@@ -56,22 +56,31 @@ def have(module: str) -> bool:
         return False
 
 
+def bench_env(extra=None) -> dict:
+    """The environment every contestant runs in: 2 BLAS threads, plain output, and OpenBLAS's own choice of
+    kernels (some machines preset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for old OpenBLAS builds; they slow a
+    current one, so they are unset here, for every contestant alike — RESULTS.md records the kernel used)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    return {**env, "CI": "true", "OMP_NUM_THREADS": THREADS, "OPENBLAS_NUM_THREADS": THREADS,
+            "MKL_NUM_THREADS": THREADS, **(extra or {})}
+
+
 def run(cmd, env_extra=None, cwd=None):
-    """Run ``cmd`` in a fresh process; (stdout, max RSS in MiB, wall seconds). Fails loudly on a non-zero exit."""
-    env = {**os.environ, "CI": "true", "OMP_NUM_THREADS": THREADS, "OPENBLAS_NUM_THREADS": THREADS,
-           "MKL_NUM_THREADS": THREADS, **(env_extra or {})}
+    """Run ``cmd`` in a fresh process; (stdout, wall seconds, stderr). Fails loudly on a non-zero exit."""
+    env = bench_env(env_extra)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd, text=True)
     out, err = proc.communicate()
     wall = time.perf_counter() - start
-    # communicate() has reaped the child; its rusage came with it through the RUSAGE_CHILDREN maximum, which
-    # is a running maximum over all children. Ask each child to report its own peak instead (see PEAK below).
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{err[-2000:]}")
     return out, wall, err
 
 
-PEAK = "import resource, sys; print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
+# Each contestant reports its own peak resident memory: VmHWM of /proc/self/status (ru_maxrss can carry over
+# the parent's peak across fork and exec on Linux).
+PEAK = ("import sys; print('PEAK_RSS_KB', next((int(l.split()[1]) for l in open('/proc/self/status') "
+        "if l.startswith('VmHWM')), 0), file=sys.stderr)")
 
 
 def peak_mib(err: str) -> float:
@@ -302,12 +311,12 @@ def machine() -> dict:
     import numpy
 
     info["numpy"] = numpy.__version__
+    probe = ("import numpy, threadpoolctl; print(', '.join(f\"{p['internal_api']} {p['version']} "
+             "({p.get('architecture', '?')} kernels, {p['num_threads']} threads)\" for p in "
+             "threadpoolctl.threadpool_info()))")
     try:
-        import threadpoolctl
-
-        info["blas"] = ", ".join(f"{p['internal_api']} {p['version']} ({p.get('architecture', '?')}, "
-                                 f"{p['num_threads']} threads)" for p in threadpoolctl.threadpool_info())
-    except ImportError:
+        info["blas"] = run([sys.executable, "-c", probe])[0].strip()
+    except RuntimeError:
         info["blas"] = "unknown (pip install threadpoolctl to see it)"
     for name in ("torch", "sklearn"):
         if have(name):
@@ -383,7 +392,8 @@ def summarize(results: dict, n_w1: int) -> list:
                      "rss": median([v.get("rss", float("nan")) for v in vals])}
                  for c, vals in by.items()} for key, by in results.items()}
     rows = []
-    dataset_mib = n_w1 * 784 * 4 / 2 ** 20
+    def dataset_mib(key):  # the inputs as the run holds them: float32, or float64 for a float64 run
+        return n_w1 * 784 * (8 if "f64" in key else 4) / 2 ** 20
     for key, by in med.items():
         g = by.get("gdtrain")
         for contestant, m in by.items():
@@ -417,7 +427,7 @@ def summarize(results: dict, n_w1: int) -> list:
                 elif key == "startup":
                     target, met = TARGETS[key], "yes" if g["epoch"] < 0.5 else "NO"
                 if key.startswith("W1") and m["rss"] == m["rss"]:
-                    limit = dataset_mib + 150
+                    limit = dataset_mib(key) + 150
                     target += f"; peak ≤ {limit:.0f} MiB"
                     met += "; " + ("yes" if m["rss"] <= limit else "NO")
             rows.append((key, contestant, m["epoch"], m["first"], m["rss"], ratio, target, met))
@@ -435,8 +445,10 @@ def render(rows: list, info: dict, args, runs: int, n_w1: int) -> str:
              "| machine | |", "| --- | --- |"]
     lines += [f"| {k} | {v} |" for k, v in info.items()]
     lines += ["", f"W1: {n_w1} x 784 {'MNIST' if args.mnist else 'synthetic'} float32 inputs, 784-256-128-10 ReLU, "
-                  "batch 128; seconds of the second (steady-state) epoch, first epoch alongside. W2: seconds per "
-                  "full-batch epoch. W3: seconds for the whole check. startup: wall seconds of `gdtrain --help`.", "",
+                  "batch 128; seconds of the second (steady-state) epoch, first epoch alongside; peak MiB is the "
+                  "process's peak resident memory, whose target is the inputs' bytes as the run holds them "
+                  "(float32, or float64 for a float64 run) + 150 MiB. W2: seconds per full-batch epoch. "
+                  "W3: seconds for the whole check. startup: wall seconds of `gdtrain --help`.", "",
               "| workload | contestant | seconds | first epoch | peak MiB | ratio | target | met |",
               "| --- | --- | ---: | ---: | ---: | --- | --- | --- |"]
     for key, contestant, sec, first, rss, ratio, target, met in rows:

@@ -334,9 +334,6 @@ def compare_optimizers(
 
 
 def main() -> None:
-    from .blas import prefer_avx512_kernels
-
-    prefer_avx512_kernels()  # before NumPy loads OpenBLAS
     app()
 
 

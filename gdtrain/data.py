@@ -239,8 +239,38 @@ def _check_finite(X: np.ndarray, path, names: List[str], lines: Optional[np.ndar
             raise DataError(f"{path}: row {row}, column '{names[j]}': {X[i, j]} (features must be finite numbers)")
 
 
-def read_npz(path: Path) -> Table:
-    """An .npz archive holding arrays ``X`` (n, d) and ``y`` (n,) or (n, k)."""
+def _widened_member(archive, name: str) -> Optional[np.ndarray]:
+    """A 2-D float32 member of an .npz read as float64 row block by row block, so that no full float32 copy
+    sits next to the float64 one (a float64 run of a large float32 data set); None when it is not such a
+    member (then the caller reads it as stored)."""
+    try:
+        with archive.zip.open(f"{name}.npy") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                return None
+            shape, fortran, stored = read_header(f)
+            if fortran or len(shape) != 2 or stored != np.dtype("<f4"):
+                return None
+            out = np.empty(shape, np.float64)
+            rows = max(1, CHUNK * 64 // max(shape[1], 1))
+            for start in range(0, shape[0], rows):
+                k = min(rows, shape[0] - start)
+                raw = f.read(k * shape[1] * 4)
+                if len(raw) != k * shape[1] * 4:
+                    return None
+                out[start:start + k] = np.frombuffer(raw, "<f4").reshape(k, shape[1])
+            return out
+    except (KeyError, ValueError, OSError, AttributeError):
+        return None
+
+
+def read_npz(path: Path, widen: bool = False) -> Table:
+    """An .npz archive holding arrays ``X`` (n, d) and ``y`` (n,) or (n, k).
+
+    X keeps float32 when stored so (no widened copy of a large data set), unless ``widen`` (a float64 run):
+    then it is widened while it is read."""
     try:
         source = io.BytesIO(_read_bytes(path)) if path.suffix == ".gz" else _existing_file(path)
         with np.load(source, allow_pickle=False) as archive:
@@ -248,7 +278,9 @@ def read_npz(path: Path) -> Table:
             if missing:
                 raise DataError(f"{path}: no array '{missing[0]}' (found: {', '.join(archive.files) or 'none'}); "
                                 "expected X (samples x features) and y")
-            X, y = archive["X"], archive["y"]
+            X = _widened_member(archive, "X") if widen else None
+            X = archive["X"] if X is None else X
+            y = archive["y"]
     except DataError:
         raise
     except Exception as exc:  # a corrupt or foreign file: zipfile, pickle and format errors alike
@@ -321,13 +353,13 @@ def is_idx(path: Path) -> bool:
     return name.endswith((".idx", "-ubyte", ".ubyte")) or ".idx" in name
 
 
-def read_table(path: Path, target=None, labels: Optional[Path] = None) -> Table:
+def read_table(path: Path, target=None, labels: Optional[Path] = None, dtype="float64") -> Table:
     """Dispatch on the file name: .csv[.gz], .npz, IDX (.idx / -ubyte, optionally .gz)."""
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz")):
         return read_csv(path, target)
     if name.endswith(".npz"):
-        return read_npz(path)
+        return read_npz(path, widen=np.dtype(dtype) == np.float64)
     if is_idx(path):
         return read_idx_pair(path, labels)
     if not path.exists():
@@ -356,7 +388,7 @@ def load_table(source: str, config, rng: np.random.Generator) -> Table:
         raise ConfigError(f"data.source: {unknown_name_message('dataset', source, DATASETS.names())}, "
                           "and no such file")
     labels = config.resolve_path(config.data.labels) if config.data.labels else None
-    return read_table(path, config.data.target, labels)
+    return read_table(path, config.data.target, labels, config.dtype)
 
 
 # --- targets --------------------------------------------------------------------------------------
@@ -432,7 +464,7 @@ def load_data(config, rng: np.random.Generator, task: str) -> Dataset:
     test_table = None
     if dc.test_source:
         labels = config.resolve_path(dc.test_labels) if dc.test_labels else None
-        test_table = read_table(config.resolve_path(dc.test_source), dc.target, labels)
+        test_table = read_table(config.resolve_path(dc.test_source), dc.target, labels, config.dtype)
         if test_table.X.shape[1] != table.X.shape[1] or (
                 table.named_columns and test_table.named_columns and test_table.feature_names != table.feature_names):
             raise DataError(f"{test_table.source}: its feature columns differ from {table.source} "

@@ -19,7 +19,7 @@ import numpy as np
 
 from .losses import Loss, predicted_classes
 
-EVAL_CHUNK = 8192  # rows per forward pass when evaluating large splits
+EVAL_CHUNK = 2048  # rows per forward pass when evaluating large splits (bounded temporaries)
 
 
 def logits(net, X: np.ndarray) -> np.ndarray:

@@ -291,6 +291,7 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
             break
         if not np.isfinite(net.params).all():  # finite losses, but the last update overflowed
             return _diverged(result, state, net, last_good, epoch, "the weights became non-finite", started)
+        optimizer.flush_subnormals()
         record = _finish_epoch(state, net, loss, X_val, y_val, meter, before_last, epoch, loss_sum, epoch_lr,
                                started)
         if not s.schedule_per_step:
