@@ -108,10 +108,12 @@ class EpochMeter:
 
     def add(self) -> float:
         """Record the current gradient; returns its global norm."""
-        grad = self.net.grad
-        norm = float(np.sqrt(np.vdot(grad, grad)))
+        squares = 0.0  # ‖∇θJ‖² = Σ_l ‖∂J/∂W(l)‖² + ‖∂J/∂b(l)‖²: one pass over the gradient, not two
         for i, layer in enumerate(self.net.layers):
-            self.layers[i] += np.sqrt(np.vdot(layer.gW, layer.gW))
+            w2 = float(np.vdot(layer.gW, layer.gW))
+            squares += w2 + float(np.vdot(layer.gb, layer.gb))
+            self.layers[i] += math.sqrt(w2)
+        norm = math.sqrt(squares)
         for i, layer in self.relu_layers:
             self.touched[i] |= layer.gb != 0
         for i, layer, threshold in self.saturating:
