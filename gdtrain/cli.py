@@ -133,14 +133,26 @@ def gradcheck(
     atol: Annotated[float, typer.Option(help="An absolute error below this passes too (zero gradients).")] = 1e-8,
     samples: Annotated[int, typer.Option(help="Training rows to check on (with a config).")] = 32,
     set_: SetOpt = None,
+    bug: Annotated[Optional[str], typer.Option("--bug", help="Plant a deliberate mistake in backpropagation to see "
+                                                             "the check catch it: tanh-derivative, sigmoid-derivative, "
+                                                             "relu-derivative, l2-gradient, output-delta.")] = None,
 ):
     """Check backpropagation's gradients against central differences (float64).
 
     Examples: gdtrain gradcheck    |    gdtrain gradcheck configs/iris.yaml --samples 16
+              gdtrain gradcheck configs/iris.yaml --bug tanh-derivative   (a wrong derivative is caught)
     """
     from . import report
     from .gradcheck import check_config, self_test
 
+    from .gradcheck import BUGS
+
+    if bug is not None and bug not in BUGS:
+        from .registry import unknown_name_message
+
+        _fail(f"--bug: {unknown_name_message('bug', bug, BUGS)}", 2)
+    if bug is not None and config is None:
+        _fail("--bug needs a CONFIG to plant it in (e.g. gdtrain gradcheck configs/iris.yaml --bug tanh-derivative)", 2)
     console = report.make_console()
     if config is None:
         results = self_test(epsilon=epsilon, threshold=threshold, atol=atol)
@@ -150,7 +162,9 @@ def gradcheck(
                       + (f"; failed: {', '.join(failed)}" if failed else ""))
     else:
         cfg = read_config(config, assignments=set_)
-        checks, info = check_config(cfg, samples=samples, epsilon=epsilon, threshold=threshold, atol=atol)
+        checks, info = check_config(cfg, samples=samples, epsilon=epsilon, threshold=threshold, atol=atol, bug=bug)
+        if bug is not None:
+            console.print(f"planted bug {bug}: {BUGS[bug][0]}", soft_wrap=True)
         report.gradcheck_table(checks, console, f"gradient check of {report.describe_network(info['net'], info['loss'])}"
                                                 f" on {info['samples']} training samples, float64, ε={epsilon:g}")
         failed = [c.name for c in checks if not c.passed]

@@ -194,15 +194,70 @@ def self_test(epsilon: float = 1e-6, threshold: float = 1e-6, atol: float = 1e-8
     return results
 
 
+# Deliberate mistakes a learner can plant to watch gradient checking catch them (``gdtrain gradcheck --bug``):
+# name -> (what is wrong, the activation it needs or None).
+BUGS: Dict[str, Tuple[str, Optional[str]]] = {
+    "tanh-derivative": ("tanh'(z) written as 1 − tanh z (the square forgotten)", "tanh"),
+    "sigmoid-derivative": ("σ'(z) written as σ(z) (the factor 1 − σ(z) forgotten)", "sigmoid"),
+    "relu-derivative": ("relu'(z) = 1 everywhere (the gate on z > 0 forgotten)", "relu"),
+    "l2-gradient": ("the L2 penalty λ‖W‖² differentiated as λW instead of 2λW (needs regularization.l2 > 0)", None),
+    "output-delta": ("the output delta ŷ − y not divided by the batch size n", None),
+}
+_WRONG_DERIVATIVES = {
+    "tanh-derivative": lambda z, a: 1 - a,
+    "sigmoid-derivative": lambda z, a: a,
+    "relu-derivative": lambda z, a: np.ones_like(z),
+}
+
+
+def plant_bug(name: str, net: Network, loss: Loss, l2: float) -> Loss:
+    """Break ``net``'s backpropagation (not its forward pass) as ``BUGS[name]`` says; returns the loss to use."""
+    import dataclasses
+
+    from .errors import ConfigError
+
+    what, activation = BUGS[name]
+    if activation is not None:
+        layers = [layer for layer in net.layers[:-1] if layer.activation.name == activation]
+        if not layers:
+            raise ConfigError(f"--bug {name}: the network has no {activation} layer to plant it in")
+        for layer in layers:
+            layer.activation = dataclasses.replace(layer.activation, derivative=_WRONG_DERIVATIVES[name])
+        return loss
+    if name == "l2-gradient":
+        if not l2:
+            raise ConfigError("--bug l2-gradient: needs regularization.l2 > 0 (--set regularization.l2=0.01)")
+        right = net.loss_and_grad
+
+        def halved_penalty_gradient(*args, **kwargs):
+            value = right(*args, **kwargs)
+            for layer in net.layers:
+                layer.gW -= l2 * layer.W  # 2λW - λW = λW
+            return value
+
+        net.loss_and_grad = halved_penalty_gradient
+        return loss
+    right_delta = loss.value_and_delta
+
+    def undivided(z, y):
+        value, delta = right_delta(z, y)
+        return value, delta * len(z)
+
+    return dataclasses.replace(loss, value_and_delta=undivided)
+
+
 def check_config(config, samples: int = 32, epsilon: float = 1e-6, threshold: float = 1e-6,
-                 atol: float = 1e-8) -> Tuple[List[TensorCheck], Dict[str, object]]:
-    """Gradient-check the network a config describes, in float64, on its first ``samples`` training rows."""
+                 atol: float = 1e-8, bug: Optional[str] = None) -> Tuple[List[TensorCheck], Dict[str, object]]:
+    """Gradient-check the network a config describes, in float64, on its first ``samples`` training rows
+    (with a deliberate ``bug`` from BUGS planted in backpropagation, to see the check catch it)."""
     import dataclasses
 
     from .experiment import setup
 
     built = setup(dataclasses.replace(config, dtype="float64"))
     net, loss, data = built.net, built.loss, built.data
+    if bug is not None:
+        loss = plant_bug(bug, net, loss, config.regularization.l2)
     X, y = data.X_train[:samples], data.y_train[:samples]
     checks = check_gradients(net, X, y, loss, config.regularization.l2, epsilon, threshold, config.seed, atol,
                              l1=config.regularization.l1)

@@ -553,3 +553,37 @@ def test_check_config_passes_on_a_real_config():
     assert [c.name for c in checks] == ["W1", "b1", "W2", "b2"]
     assert all(c.passed and c.checked == c.size for c in checks), checks
     assert max(c.rel_error for c in checks) < 1e-6
+
+
+# --- planted bugs: gradient checking catches each deliberate mistake ------------------------------
+
+@pytest.mark.parametrize("bug, activation, l2, wrong", [
+    ("tanh-derivative", "tanh", 0.0, {"W1", "b1"}),
+    ("sigmoid-derivative", "sigmoid", 0.0, {"W1", "b1"}),
+    ("relu-derivative", "relu", 0.0, {"W1", "b1"}),
+    ("l2-gradient", "tanh", 0.05, {"W1", "W2"}),  # biases carry no penalty
+    ("output-delta", "tanh", 0.0, {"W1", "b1", "W2", "b2"}),
+])
+def test_gradcheck_catches_each_planted_bug(bug, activation, l2, wrong):
+    from gdtrain.config import from_dict
+    from gdtrain.gradcheck import check_config
+
+    config = from_dict({"data": {"source": "iris"}, "regularization": {"l2": l2},
+                        "model": {"hidden": [{"units": 6, "activation": activation}]}})
+    clean, _ = check_config(config, samples=24)
+    assert all(c.passed for c in clean)
+    checks, _ = check_config(config, samples=24, bug=bug)
+    assert {c.name for c in checks if not c.passed} == wrong
+    assert min(c.rel_error for c in checks if not c.passed) > 1e-3
+
+
+def test_planting_a_bug_the_network_cannot_hold_is_a_config_error():
+    from gdtrain.config import from_dict
+    from gdtrain.errors import ConfigError
+    from gdtrain.gradcheck import check_config
+
+    config = from_dict({"data": {"source": "iris"}, "model": {"hidden": [{"units": 6, "activation": "tanh"}]}})
+    with pytest.raises(ConfigError, match="no relu layer"):
+        check_config(config, bug="relu-derivative")
+    with pytest.raises(ConfigError, match="needs regularization.l2 > 0"):
+        check_config(config, bug="l2-gradient")
