@@ -16,6 +16,7 @@ the same optimizer moments follow: it ends with exactly the weights of an uninte
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any, Dict, Mapping, Union
 
@@ -25,6 +26,7 @@ from . import rundir
 from .errors import ConfigError
 
 FORMAT = 1
+META_KEYS = ("epoch", "optimizer", "schedule", "loop", "rngs", "config")
 
 
 def save(path: Union[str, Path], *, net, optimizer, schedule, rngs: Mapping[str, np.random.Generator], state,
@@ -55,33 +57,49 @@ def save(path: Union[str, Path], *, net, optimizer, schedule, rngs: Mapping[str,
 def load(path: Union[str, Path]) -> Dict[str, Any]:
     """The checkpoint's arrays and its ``meta`` (parsed); a ConfigError names an unreadable file."""
     path = Path(path)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ConfigError(f"--resume: {path.parent} is a file; expected a run directory (holding checkpoint.npz)")
+    if not path.exists():
+        raise ConfigError(f"--resume: {path} does not exist (a run directory has one after its first epoch)")
     try:
+        if not zipfile.is_zipfile(path):  # np.load would try it as a pickle, and say so
+            raise ValueError("not a zip file")
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
+        if "meta" not in arrays:
+            raise KeyError("no 'meta' array")
         meta = json.loads(str(arrays.pop("meta")))
-    except FileNotFoundError:
-        raise ConfigError(f"--resume: {path} does not exist (a run directory has one after its first epoch)") from None
     except Exception as exc:
         raise ConfigError(f"--resume: {path} is not a readable checkpoint ({exc.__class__.__name__}: {exc})") from None
-    if meta.get("format") != FORMAT:
-        raise ConfigError(f"--resume: {path} has checkpoint format {meta.get('format')}, this gdtrain reads {FORMAT}")
-    return {"arrays": arrays, "meta": meta}
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise ConfigError(f"--resume: {path} has checkpoint format {found}, this gdtrain reads {FORMAT}")
+    missing = [key for key in META_KEYS if key not in meta] + [key for key in ("params",) if key not in arrays]
+    if missing or not isinstance(meta["config"], str):
+        raise ConfigError(f"--resume: {path} is not a complete checkpoint (missing {', '.join(missing) or 'config'}); "
+                          "was it written by gdtrain fit?")
+    return {"arrays": arrays, "meta": meta, "path": path}
 
 
 def restore(checkpoint: Mapping[str, Any], *, net, optimizer, schedule, rngs: Mapping[str, np.random.Generator],
             state) -> None:
     """Put the checkpoint back into freshly built objects of the same config."""
     arrays, meta = checkpoint["arrays"], checkpoint["meta"]
+    where = checkpoint.get("path", "the checkpoint")
     if arrays["params"].shape != net.params.shape:
-        raise ConfigError(f"--resume: the checkpoint has {arrays['params'].size} parameters, "
-                          f"the network {net.size}")
-    net.params[...] = arrays["params"]
-    optimizer.state.clear()
-    optimizer.state.update(meta["optimizer"])
-    for name, value in arrays.items():
-        if name.startswith("optimizer."):
-            optimizer.state[name.split(".", 1)[1]] = np.array(value, dtype=net.dtype)
-    schedule.load_state_dict(meta["schedule"])
-    for name, rng in rngs.items():
-        rng.bit_generator.state = meta["rngs"][name]
-    state.load_checkpoint(meta["loop"], arrays)
+        raise ConfigError(f"--resume: {where} has {arrays['params'].size} parameters, the network of this config "
+                          f"has {net.size}")
+    try:
+        net.params[...] = arrays["params"]
+        optimizer.state.clear()
+        optimizer.state.update(meta["optimizer"])
+        for name, value in arrays.items():
+            if name.startswith("optimizer."):
+                optimizer.state[name.split(".", 1)[1]] = np.array(value, dtype=net.dtype)
+        schedule.load_state_dict(meta["schedule"])
+        for name, rng in rngs.items():
+            rng.bit_generator.state = meta["rngs"][name]
+        state.load_checkpoint(meta["loop"], arrays)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:  # a damaged or edited file
+        raise ConfigError(f"--resume: {where}: its saved state does not fit this run ({exc.__class__.__name__}: "
+                          f"{exc}); it is damaged or was written by another version of gdtrain") from None

@@ -17,7 +17,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    help="Train neural networks with hand-written NumPy backpropagation and gradient descent, from one YAML file.",
+    help="Train neural networks with hand-written NumPy backpropagation and gradient descent, from one YAML file.\n\n"
+         "\b\nExamples:\n"
+         "  gdtrain init && gdtrain fit gdtrain.yaml     write a starter config, train it\n"
+         "  gdtrain fit quickstart                       a shipped config, by name\n"
+         "  gdtrain list optimizers                      what a config can name, with defaults\n"
+         "  gdtrain explain adam                         an update rule, its options, a config that shows it\n"
+         "  gdtrain COMMAND --help                       each command's options and examples\n"
+         "  gdtrain --install-completion                 tab completion (bash, zsh, fish, PowerShell)",
 )
 _state = {"debug": False}
 
@@ -95,8 +102,11 @@ def fit(
     Ctrl-C stops at a safe point and keeps everything learned (a second Ctrl-C quits at once);
     --resume continues exactly where it stopped.
 
-    Examples: gdtrain fit configs/digits.yaml --epochs 20 --set optimizer.lr=0.05
-              gdtrain fit configs/digits.yaml --resume runs/digits
+    \b
+    Examples:
+      gdtrain fit quickstart
+      gdtrain fit configs/digits.yaml --epochs 20 --set optimizer.lr=0.05
+      gdtrain fit configs/digits.yaml --resume runs/digits
     """
     from . import report
     from .experiment import fit as run_fit
@@ -139,8 +149,11 @@ def gradcheck(
 ):
     """Check backpropagation's gradients against central differences (float64).
 
-    Examples: gdtrain gradcheck    |    gdtrain gradcheck configs/iris.yaml --samples 16
-              gdtrain gradcheck configs/iris.yaml --bug tanh-derivative   (a wrong derivative is caught)
+    \b
+    Examples:
+      gdtrain gradcheck
+      gdtrain gradcheck configs/iris.yaml --samples 16
+      gdtrain gradcheck configs/iris.yaml --bug tanh-derivative   (a wrong derivative is caught)
     """
     from . import report
     from .gradcheck import check_config, self_test
@@ -189,7 +202,10 @@ def evaluate(
 
     Without --data: the run's own test split, rebuilt from RUN_DIR/config.yaml (same seed, same split).
 
-    Examples: gdtrain evaluate runs/iris    |    gdtrain evaluate runs/iris --data new_flowers.csv
+    \b
+    Examples:
+      gdtrain evaluate runs/iris
+      gdtrain evaluate runs/iris --data new_flowers.csv
     """
     from . import report
     from .inference import evaluate_run
@@ -208,7 +224,10 @@ def predict(
     """Predict every row of INPUT and write a CSV: the predicted class and prob_<class> per class
     (classification), or one column per target (regression). A target column in INPUT is ignored.
 
-    Examples: gdtrain predict runs/iris flowers.csv > predictions.csv    |    gdtrain predict runs/sine x.npz -o y.csv
+    \b
+    Examples:
+      gdtrain predict runs/iris flowers.csv > predictions.csv
+      gdtrain predict runs/sine x.npz -o y.csv
     """
     from . import report
     from .errors import DataError
@@ -248,7 +267,10 @@ def plot(
 
     Vanishing gradients show as the first layers' lines lying orders of magnitude below the last one's.
 
-    Examples: gdtrain plot runs/digits    |    gdtrain plot runs/digits --png digits.png
+    \b
+    Examples:
+      gdtrain plot runs/digits
+      gdtrain plot runs/digits --png digits.png
     """
     from . import plot as plots
     from . import report
@@ -310,8 +332,11 @@ def compare_optimizers(
     mini-batches, only the optimizer differs. Prints a ranked table and the overlaid loss curves; writes
     DIR/comparison.csv, DIR/summary.json and each contestant's run directory DIR/<label>/.
 
-    Examples: gdtrain compare-optimizers    |    gdtrain compare-optimizers configs/digits.yaml --optimizers sgd,momentum,adam
-              gdtrain compare-optimizers quickstart --tune-lr --seeds 3 --workers 2 --target-loss 0.1
+    \b
+    Examples:
+      gdtrain compare-optimizers
+      gdtrain compare-optimizers configs/digits.yaml --optimizers sgd,momentum,adam
+      gdtrain compare-optimizers quickstart --tune-lr --seeds 3 --workers 2 --target-loss 0.1
     """
     from . import compare, report
     from .errors import ConfigError
@@ -345,6 +370,209 @@ def compare_optimizers(
     if png is not None:
         compare.save_png(result, png)
         console.print(f"saved {png}", soft_wrap=True)
+
+
+# --- discovery: list, explain, init, validate, schema (issue 7) -------------------------------------
+
+def _completer(names):
+    """Shell completion for an argument: the names that start with what was typed."""
+
+    def complete(incomplete: str):
+        try:
+            return [name for name in names() if name.startswith(incomplete)]
+        except Exception:  # completion must never print a traceback into the shell
+            return []
+
+    return complete
+
+
+def _list_names():
+    from .catalog import list_names
+
+    return list_names()
+
+
+def _component_names():
+    from .catalog import every_name
+
+    return every_name()
+
+
+def _template_names():
+    from .catalog import templates
+
+    return [t.name for t in templates()] + ["list"]
+
+
+@app.command("list", short_help="List components with their options and defaults.")
+@guarded
+def list_(
+    what: Annotated[Optional[str], typer.Argument(
+        metavar="[WHAT]", show_default=False, autocompletion=_completer(_list_names),
+        help="datasets, activations, losses, initializers, optimizers, schedules, line-searches, early-stopping, "
+             "config or templates (singular works too). Without it: every family in one line each.")] = None,
+):
+    """List what a config can name: each component's options with their defaults and a one-line description,
+    read from the same tables the code runs on.
+
+    \b
+    Examples:
+      gdtrain list                  every family, one line each
+      gdtrain list optimizers       names, options=defaults, descriptions (aliases marked)
+      gdtrain list schedules
+      gdtrain list config           every config key with its default and meaning
+    """
+    from . import catalog, report
+
+    console = report.make_console()
+    if what is None:
+        report.catalog_overview(catalog.families(), catalog.config_keys(), catalog.templates(), console)
+        return
+    name = catalog.resolve_list_name(what)
+    if name == "config":
+        report.config_keys_listing(catalog.config_keys(), console)
+    elif name == "templates":
+        report.templates_listing(catalog.templates(), console, catalog.DEFAULT_TEMPLATE)
+    else:
+        report.family_listing(catalog.family(name), console)
+
+
+@app.command(short_help="Formula, options and shipped configs of a component.")
+@guarded
+def explain(
+    name: Annotated[str, typer.Argument(
+        metavar="NAME", show_default=False, autocompletion=_completer(_component_names),
+        help="An optimizer (or alias), schedule, line search, loss, activation, initializer or dataset.")],
+):
+    """A learner's cheat sheet for one component, straight from the code's docstrings: the update rule or
+    formula, its options with defaults and meanings, the PyTorch equivalent, and the shipped configs that
+    use it. A misspelt name gets the nearest one (exit code 2).
+
+    \b
+    Examples:
+      gdtrain explain adam          Adam's update rule, options, torch.optim.Adam, configs/adam.yaml
+      gdtrain explain momentum      an alias: sgd with momentum 0.9
+      gdtrain explain cosine        a schedule, with warm-up
+      gdtrain explain cross_entropy
+      gdtrain explain relu
+    """
+    from . import catalog, report
+
+    report.explanations(catalog.explain(name), report.make_console())
+
+
+@app.command(short_help="Write a commented starter config.")
+@guarded
+def init(
+    path: Annotated[Optional[str], typer.Argument(
+        metavar="[PATH]", show_default=False,
+        help="Where to write the config (default: gdtrain.yaml in the current folder; a folder gets "
+             "gdtrain.yaml inside it).")] = None,
+    template: Annotated[str, typer.Option(
+        "--template", "-t", autocompletion=_completer(_template_names),
+        help="The shipped config to start from; 'list' shows them all.")] = "quickstart",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite PATH if it exists.")] = False,
+):
+    """Write a commented starter config, copied from a shipped one, and say what to run next.
+
+    \b
+    Examples:
+      gdtrain init                                  gdtrain.yaml from the quickstart template
+      gdtrain init --template list                  the templates (every shipped config)
+      gdtrain init --template adam experiments/adam.yaml
+      gdtrain init my.yaml --force                  overwrite my.yaml
+    """
+    from . import catalog, report
+    from .errors import ConfigError
+    from .rundir import atomic_write
+
+    console = report.make_console()
+    if template == "list":
+        report.templates_listing(catalog.templates(), console, catalog.DEFAULT_TEMPLATE)
+        return
+    chosen = catalog.template(template)
+    target = Path(path if path is not None else "gdtrain.yaml")
+    if target.is_dir():
+        target = target / "gdtrain.yaml"
+    if target.exists() and not force:
+        raise ConfigError(f"{target}: already exists; choose another PATH, or pass --force to overwrite it")
+    if not target.parent.is_dir():
+        raise ConfigError(f"{target}: no such folder {target.parent}")
+    try:
+        atomic_write(target, catalog.starter_text(chosen, str(target)))
+    except OSError as exc:
+        raise ConfigError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    report.init_done(target, chosen, console)
+
+
+@app.command(short_help="Check a config and print the resolved one.")
+@guarded
+def validate(
+    config: ConfigArg,
+    set_: SetOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the one-line summary.")] = False,
+    data: Annotated[bool, typer.Option("--data", help="Also load the data and build the network (catches missing "
+                                                      "files and bad columns; shows the splits and sizes).")] = False,
+):
+    """Check a config and print the resolved one: every default filled in, as YAML, ending with a one-line
+    summary (a YAML comment, so the output is itself a config). A problem is one line naming the key, exit code 2.
+
+    \b
+    Examples:
+      gdtrain validate gdtrain.yaml
+      gdtrain validate configs/adam.yaml --set optimizer.lr=0.01 --quiet
+      gdtrain validate configs/iris.yaml --data       also load the data
+      gdtrain validate quickstart > resolved.yaml
+    """
+    from . import report
+    from .config import dump_yaml
+
+    cfg = read_config(config, assignments=set_)
+    built = None
+    if data:
+        from .experiment import setup
+
+        built = setup(cfg)
+    console = report.make_console()
+    report.validation_report(dump_yaml(cfg), report.config_summary(cfg, config, built), console, quiet)
+
+
+@app.command(short_help="Print the JSON Schema of the config (for editors).")
+@guarded
+def schema(
+    out: Annotated[Optional[str], typer.Option("--out", "-o", help="Write it to this file (default: stdout).")] = None,
+):
+    """Print the JSON Schema (draft 2020-12) of the config, generated from the validator's own tables, so
+    editors can complete and check YAML configs as you type.
+
+    \b
+    Examples:
+      gdtrain schema > gdtrain.schema.json
+      gdtrain schema --out gdtrain.schema.json
+      then, as the first line of a config (VS Code's YAML extension and others):
+      # yaml-language-server: $schema=gdtrain.schema.json
+    """
+    import json
+
+    from . import report
+    from .errors import ConfigError
+    from .rundir import atomic_write
+    from .schema import config_schema
+
+    text = json.dumps(config_schema(), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    target = Path(out)
+    if target.is_dir():
+        raise ConfigError(f"{out}: is a folder; --out takes a file name such as gdtrain.schema.json")
+    if not target.parent.is_dir():
+        raise ConfigError(f"{out}: no such folder {target.parent}")
+    try:
+        atomic_write(target, text)
+    except OSError as exc:
+        raise ConfigError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    report.schema_written(out, report.make_console())
 
 
 def main() -> None:

@@ -23,19 +23,29 @@ from .losses import LOSSES
 from .early_stopping import resolve_early_stopping
 from .linesearch import resolve_line_search
 from .optimizers import resolve_optimizer
-from .options import boolean, choice, describe, integer, number, optional
-from .registry import nearest
+from .options import boolean, choice, converted, describe, integer, number, optional, whole
+from .registry import nearest, shown
 from .schedules import resolve_schedule
 
 
+# Sizes beyond anything a NumPy network on one machine trains: refused up front rather than failing to allocate.
+MAX_UNITS = 100_000  # units in one hidden layer
+MAX_HIDDEN_WEIGHTS = 100_000_000  # weights between consecutive hidden layers, all together (800 MB in float64)
+MAX_SAMPLES = 10_000_000  # samples a synthetic dataset generates
+
+
 def _string(v):
-    return None if isinstance(v, str) and v else "must be a non-empty string"
+    if not (isinstance(v, str) and v):
+        return "must be a non-empty string"
+    if not v.isprintable():
+        return "must be one line of printable text"
+    return None
 
 
 def _target(v):
-    if isinstance(v, str) and v:
+    if isinstance(v, str) and v and v.isprintable():
         return None
-    if isinstance(v, list) and v and all(isinstance(s, str) and s for s in v):
+    if isinstance(v, list) and v and all(isinstance(s, str) and s and s.isprintable() for s in v):
         return None
     return "must be a column name or a list of column names"
 
@@ -58,13 +68,13 @@ class DataConfig:
     validation_split: float = _option(0.15, number(0, 1, high_open=True), "fraction held out for validation")
     test_split: float = _option(0.15, number(0, 1, high_open=True), "fraction held out for testing")
     standardize: bool = _option(True, boolean, "z-score features with the training split's mean and std")
-    n_samples: Optional[int] = _option(None, optional(integer(4)), "synthetic datasets: number of samples")
+    n_samples: Optional[int] = _option(None, optional(integer(4, MAX_SAMPLES)), "synthetic datasets: number of samples")
     noise: Optional[float] = _option(None, optional(number(0)), "synthetic datasets: noise level")
 
 
 @dataclass
 class LayerConfig:
-    units: int = _option(None, integer(1), "number of units")
+    units: int = _option(None, integer(1, MAX_UNITS), "number of units")
     activation: str = _option("relu", _string, "activation function")
     dropout: float = _option(0.0, number(0, 1, high_open=True), "inverted-dropout rate after the activation")
     init: Optional[str] = _option(None, optional(_string), "initializer (default: model.init)")
@@ -75,6 +85,7 @@ def _hidden(raw, path) -> List[LayerConfig]:
         raise ConfigError(f"{path}: must be a list of layers like {{units: 64, activation: relu}}, got {describe(raw)}")
     layers = []
     for i, item in enumerate(raw):
+        item = whole(item)  # `hidden: [64.0]` is `hidden: [64]`
         if isinstance(item, int) and not isinstance(item, bool):
             item = {"units": item}
         layer = _build(LayerConfig, item, f"{path}[{i}]")
@@ -259,9 +270,9 @@ def _build(cls, raw, path: str):
     names = {f.name for f in known}
     for key in raw:
         if key not in names:
-            guess = nearest(str(key), names)
+            guess = nearest(key, names)
             hint = f"did you mean '{guess}'?" if guess else f"valid keys: {', '.join(sorted(names))}"
-            raise ConfigError(f"{path + '.' if path else ''}{key}: unknown key; {hint}")
+            raise ConfigError(f"{path + '.' if path else ''}{shown(key)}: unknown key; {hint}")
     values = {}
     for f in known:
         if f.name not in raw:
@@ -274,6 +285,7 @@ def _build(cls, raw, path: str):
             problem = f.metadata["check"](value)
             if problem:
                 raise ConfigError(f"{key_path}: {problem}, got {describe(value)}")
+            value = converted(f.metadata["check"], value)
         values[f.name] = value
     return cls(**values)
 
@@ -288,8 +300,17 @@ def _check_names(config: Config) -> None:
             INITIALIZERS.get(layer.init, f"model.hidden[{i}].init")
 
 
+def _check_sizes(config: Config) -> None:
+    units = [layer.units for layer in config.model.hidden]
+    weights = sum(a * b for a, b in zip(units, units[1:]))
+    if weights > MAX_HIDDEN_WEIGHTS:
+        raise ConfigError(f"model.hidden: {weights:,} weights between the hidden layers; at most "
+                          f"{MAX_HIDDEN_WEIGHTS:,} fit in memory with their gradients and optimizer state")
+
+
 def _check_combinations(config: Config) -> None:
     data = config.data
+    _check_sizes(config)
     if data.test_source is None and data.validation_split + data.test_split >= 1:
         raise ConfigError(
             f"data.validation_split: validation_split + test_split must leave training data "
@@ -348,14 +369,45 @@ def from_dict(raw: Any, base_dir: Optional[str] = None, name: str = "run") -> Co
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads 1e-3 as a number (YAML 1.1 wants 1.0e-3)."""
+    """SafeLoader that also reads 1e-3 as a number (YAML 1.1 wants 1.0e-3), refuses a key given twice in one
+    mapping (plain YAML keeps the last one silently) and reports a scalar it cannot build (``2001-13-45``,
+    ``!!int x``) as a YAML error at its line and column."""
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            text = node.value if isinstance(node.value, str) else node.id
+            reason = (str(exc).splitlines() or [""])[0][:100]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {describe(text, 40)} as {kind} ({reason})", node.start_mark) from None
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = self.construct_object(key_node)
+                if key in first:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {describe(key, 40)} (first on line {first[key] + 1}); "
+                                    "give each key once", key_node.start_mark)
+                first[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that quotes the strings _Loader would read as numbers ('1e-3'), so a dump reads back the same."""
+
+
+for _cls in (_Loader, _Dumper):
+    _cls.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+        list("-+0123456789."),
+    )
 
 
 def parse_yaml(text: str, source: str = "config"):
@@ -366,6 +418,8 @@ def parse_yaml(text: str, source: str = "config"):
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{source}: invalid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: invalid YAML: nested too deeply (more than a config needs)") from None
 
 
 def apply_override(raw: Dict[str, Any], assignment: str) -> None:
@@ -414,12 +468,17 @@ def load_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]] = No
     ``--set``-style strings. Both are applied before validation so they are checked like the file.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, expected a YAML config file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the config file ({exc.__class__.__name__}: {exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read the config file (UnicodeDecodeError: not UTF-8 text, "
+                          f"{exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
     raw = parse_yaml(text, str(path))
     if raw is None:
         raise ConfigError(f"{path}: the file is empty; expected a mapping such as 'data: {{source: digits}}'")
@@ -448,4 +507,4 @@ def to_dict(config: Config) -> Dict[str, Any]:
 
 
 def dump_yaml(config: Config) -> str:
-    return yaml.safe_dump(to_dict(config), sort_keys=False, default_flow_style=None, width=100)
+    return yaml.dump(to_dict(config), Dumper=_Dumper, sort_keys=False, default_flow_style=None, width=100)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -18,11 +20,13 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from .errors import ConfigError, DataError
-from .registry import Registry, unknown_name_message
+from .options import describe
+from .registry import Registry, shown, unknown_name_message
 from .resources import shipped_file
 
 
 CHUNK = 8192  # rows per pass over a large array (finite checks, standardization)
+MANY_CLASSES = 20  # more distinct labels than this and than half the rows: a continuous target, not classes
 
 
 @dataclass
@@ -35,6 +39,7 @@ class Table:
     target_names: List[str]
     source: str
     named_columns: bool = False  # feature names come from a file's header (CSV), not made up
+    lines: Optional[np.ndarray] = None  # the file line of each row (CSV), for messages
 
 
 @dataclass
@@ -148,7 +153,7 @@ def _read_bytes(path: Path) -> bytes:
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
             raise DataError(f"{path}: not a valid gzip file ({exc})") from None
     return raw
 
@@ -171,7 +176,7 @@ def read_csv_cells(path: Path, text: Optional[str] = None) -> Tuple[List[str], n
             text = _read_bytes(path).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise DataError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=None))  # \n, \r\n and a lone \r all end a line
     rows, lines = [], []
     try:
         for row in reader:
@@ -184,13 +189,26 @@ def read_csv_cells(path: Path, text: Optional[str] = None) -> Tuple[List[str], n
         raise DataError(f"{path}: the file is empty; expected a header row and data rows")
     header = [h.strip() for h in rows[0]]
     body, lines = rows[1:], np.array(lines[1:])
+    if len(header) == 1:
+        for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+            if sep in header[0]:
+                raise DataError(f"{path}: the header is one column {describe(header[0], 60)}; its fields are "
+                                f"separated by {name}, expected commas")
+    empty = [i for i, h in enumerate(header) if not h]
+    if empty:
+        raise DataError(f"{path}: column {empty[0] + 1} of the header has no name; every column needs one")
+    unprintable = [i for i, h in enumerate(header) if not h.isprintable()]
+    if unprintable:
+        raise DataError(f"{path}: column {unprintable[0] + 1} of the header, {describe(header[unprintable[0]], 40)}, "
+                        "holds a line break or control character; a column name is one line of text")
     if not body:
         raise DataError(f"{path}: has a header but no data rows")
     for line, row in zip(lines, body):
         if len(row) != len(header):
             raise DataError(f"{path}: row {line} has {len(row)} fields, the header has {len(header)}")
     if len(set(header)) != len(header):
-        raise DataError(f"{path}: the header repeats a column name")
+        twice = next(h for i, h in enumerate(header) if h in header[:i])
+        raise DataError(f"{path}: the header repeats a column name ('{twice}')")
     return header, np.array(body, dtype=str), lines
 
 
@@ -208,35 +226,47 @@ def read_csv(path: Path, target=None, text: Optional[str] = None) -> Table:
         raise DataError(f"{path}: no feature columns besides the target")
     X = _to_float(cells[:, f_idx], path, [header[i] for i in f_idx], lines)
     y_cells = np.char.strip(cells[:, t_idx])
+    blank = np.argwhere(y_cells == "")
+    if len(blank):
+        i, j = blank[0]
+        raise DataError(f"{path}: row {lines[i]}, column '{targets[j]}': the target is empty; every row needs one")
     return Table(X, y_cells[:, 0] if len(t_idx) == 1 else y_cells, [header[i] for i in f_idx], targets, str(path),
-                 named_columns=True)
+                 named_columns=True, lines=lines)
 
 
 def _to_float(cells: np.ndarray, path: Path, names: List[str], lines: np.ndarray) -> np.ndarray:
     try:
         X = cells.astype(np.float64)
-    except ValueError:
+    except ValueError:  # find the cell (Python's float() is the judge: it reads what NumPy may not)
+        X = np.empty(cells.shape, np.float64)
         for i in range(cells.shape[0]):
             for j in range(cells.shape[1]):
                 try:
-                    float(cells[i, j])
+                    X[i, j] = float(cells[i, j])
                 except ValueError:
                     raise DataError(f"{path}: row {lines[i]}, column '{names[j]}': not a number: "
-                                    f"'{cells[i, j]}'") from None
-        raise
+                                    f"{describe(str(cells[i, j]), 60)}") from None
     _check_finite(X, path, names, lines)
     return X
 
 
 def _check_finite(X: np.ndarray, path, names: List[str], lines: Optional[np.ndarray] = None) -> None:
     """Features must be finite; the message names the row (file line for CSV, index otherwise) and column."""
+    bad = _first_nonfinite(X)
+    if bad is not None:
+        i, j = bad
+        row = lines[i] if lines is not None else i
+        raise DataError(f"{path}: row {row}, column '{names[j]}': {X[i, j]} (features must be finite numbers)")
+
+
+def _first_nonfinite(X: np.ndarray) -> Optional[Tuple[int, int]]:
+    """(row, column) of the first NaN or ±inf in a 2-D array, or None."""
     for start in range(0, len(X), CHUNK):  # in chunks: no full-size temporary for a large data set
         bad = ~np.isfinite(X[start:start + CHUNK])
         if bad.any():
             i, j = np.argwhere(bad)[0]
-            i += start
-            row = lines[i] if lines is not None else i
-            raise DataError(f"{path}: row {row}, column '{names[j]}': {X[i, j]} (features must be finite numbers)")
+            return int(i) + start, int(j)
+    return None
 
 
 def _widened_member(archive, name: str) -> Optional[np.ndarray]:
@@ -273,6 +303,18 @@ def read_npz(path: Path, widen: bool = False) -> Table:
     then it is widened while it is read."""
     try:
         source = io.BytesIO(_read_bytes(path)) if path.suffix == ".gz" else _existing_file(path)
+        if isinstance(source, io.BytesIO):
+            is_zip = zipfile.is_zipfile(source)
+            source.seek(0)
+        else:
+            try:
+                with open(source, "rb") as f:
+                    is_zip = zipfile.is_zipfile(f)
+            except OSError as exc:
+                raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        if not is_zip:  # np.load would try it as a pickle, and say so
+            raise DataError(f"{path}: not a readable .npz archive (not a zip file); expected arrays X and y saved "
+                            "with numpy.savez")
         with np.load(source, allow_pickle=False) as archive:
             missing = [k for k in ("X", "y") if k not in archive.files]
             if missing:
@@ -284,6 +326,9 @@ def read_npz(path: Path, widen: bool = False) -> Table:
     except DataError:
         raise
     except Exception as exc:  # a corrupt or foreign file: zipfile, pickle and format errors alike
+        if "allow_pickle" in str(exc):
+            raise DataError(f"{path}: holds an object array, which gdtrain never unpickles; save X and y as numeric "
+                            "(or, for y, string) arrays") from None
         raise DataError(f"{path}: not a readable .npz archive ({exc.__class__.__name__}: {exc})") from None
     if X.ndim == 1:
         X = X[:, None]
@@ -291,10 +336,16 @@ def read_npz(path: Path, widen: bool = False) -> Table:
         raise DataError(f"{path}: X must be 2-D (samples x features), got shape {X.shape}")
     if y.ndim not in (1, 2) or len(y) != len(X):
         raise DataError(f"{path}: y has shape {y.shape} but X has {len(X)} rows")
+    if y.ndim == 2 and y.shape[1] == 0:
+        raise DataError(f"{path}: y has no columns (shape {y.shape})")
     if len(X) == 0:
         raise DataError(f"{path}: X has no rows")
+    if X.shape[1] == 0:
+        raise DataError(f"{path}: X has no feature columns (shape {X.shape})")
     if X.dtype.kind not in "biuf":
         raise DataError(f"{path}: X must be numeric, got dtype {X.dtype}")
+    if y.dtype.kind not in "biufUS":
+        raise DataError(f"{path}: y must hold numbers or strings (class labels or targets), got dtype {y.dtype}")
     if X.dtype not in (np.float32, np.float64):  # float32 stays float32: no widened copy of a large data set
         X = X.astype(np.float64)
     names = [f"x{j}" for j in range(X.shape[1])]
@@ -341,11 +392,21 @@ def read_idx_pair(images: Path, labels: Optional[Path]) -> Table:
         raise DataError(f"{images}: expected images (n, rows, cols) or rows (n, d), got shape {X.shape}")
     if y.ndim != 1 or len(y) != len(X):
         raise DataError(f"{labels_path}: {len(y)} labels of shape {y.shape} for {len(X)} images in {images}")
-    pixels = X.dtype == np.uint8
+    if len(X) == 0 or X[0].size == 0:
+        raise DataError(f"{images}: no images in it (shape {X.shape})")
+    pixels, floats = X.dtype == np.uint8, X.dtype.kind == "f"
     X = X.reshape(len(X), -1).astype(np.float64)
     if pixels:
         X /= 255.0
-    return Table(X, y.astype(np.int64), [f"px{j}" for j in range(X.shape[1])], ["label"], str(images))
+    names = [f"px{j}" for j in range(X.shape[1])]
+    if floats:
+        _check_finite(X, images, names)
+    if y.dtype.kind in "iu":
+        y = y.astype(np.int64)
+    elif not np.all(np.isfinite(y)):
+        raise DataError(f"{labels_path}: label {int(np.flatnonzero(~np.isfinite(y))[0])} is "
+                        f"{y[~np.isfinite(y)][0]}; labels must be finite numbers")
+    return Table(X, y, names, ["label"], str(images))
 
 
 def is_idx(path: Path) -> bool:
@@ -358,7 +419,12 @@ def read_table(path: Path, target=None, labels: Optional[Path] = None, dtype="fl
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz")):
         return read_csv(path, target)
-    if name.endswith(".npz"):
+    if target is not None:
+        raise ConfigError(f"data.target: names a CSV column, but {path} is not a CSV file (an .npz holds its "
+                          "target in y, MNIST IDX in the labels file); remove data.target")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, expected a data file")
+    if name.endswith((".npz", ".npz.gz")):
         return read_npz(path, widen=np.dtype(dtype) == np.float64)
     if is_idx(path):
         return read_idx_pair(path, labels)
@@ -369,9 +435,20 @@ def read_table(path: Path, target=None, labels: Optional[Path] = None, dtype="fl
 
 def load_table(source: str, config, rng: np.random.Generator) -> Table:
     """The built-in dataset called ``source``, or the file it names."""
+    if not (source in DATASETS and DATASETS.get(source).generator is not None):
+        for key in ("n_samples", "noise"):
+            if getattr(config.data, key) is not None:
+                synthetic = ", ".join(name for name, b in DATASETS.items() if b.generator is not None)
+                raise ConfigError(f"data.{key}: only the synthetic datasets ({synthetic}) take it, not {source}; "
+                                  f"remove data.{key}")
     if source in DATASETS:
         builtin = DATASETS.get(source)
+        if config.data.labels:
+            raise ConfigError(f"data.labels: names the labels file of MNIST IDX images, but {source} is a built-in "
+                              "dataset; remove data.labels")
         if builtin.generator is not None:
+            if config.data.target is not None:
+                raise ConfigError(f"data.target: {source} is a synthetic dataset with one target; remove data.target")
             n = config.data.n_samples or builtin.n_samples
             noise = builtin.noise if config.data.noise is None else config.data.noise
             X, y = builtin.generator(n, noise, rng)
@@ -388,15 +465,71 @@ def load_table(source: str, config, rng: np.random.Generator) -> Table:
         raise ConfigError(f"data.source: {unknown_name_message('dataset', source, DATASETS.names())}, "
                           "and no such file")
     labels = config.resolve_path(config.data.labels) if config.data.labels else None
+    _check_labels_key("data.labels", labels, path)
     return read_table(path, config.data.target, labels, config.dtype)
+
+
+def _check_labels_key(key: str, labels: Optional[Path], source: Path) -> None:
+    if labels is not None and not is_idx(source):
+        raise ConfigError(f"{key}: names the labels file of MNIST IDX images, but {source} is not an IDX file; "
+                          f"remove {key}")
 
 
 # --- targets --------------------------------------------------------------------------------------
 
-def encode_classes(y: np.ndarray, source: str) -> Tuple[np.ndarray, np.ndarray]:
+def _label(value) -> str:
+    """A class label as a message shows it: 3, not np.int64(3); cat, not np.str_('cat')."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return shown(value)
+
+
+def _concatenate_labels(table: Table, test_table: Table) -> np.ndarray:
+    """Training and test labels in one array (numbers and text alike compared as text when the kinds differ)."""
+    a, b = table.y, test_table.y
+    if (a.dtype.kind in "US") != (b.dtype.kind in "US"):
+        a, b = a.astype(str), b.astype(str)
+    return np.concatenate([a, b])
+
+
+def _check_same_features(test_table: Table, table: Table) -> None:
+    """A separate test file must have the training file's features: as many, and (both CSV) the same names in order."""
+    n_test, n = test_table.X.shape[1], table.X.shape[1]
+    if n_test != n:
+        raise DataError(f"{test_table.source}: has {n_test} feature columns, the training data ({table.source}) has "
+                        f"{n}; the test file needs the same features")
+    if table.named_columns and test_table.named_columns and test_table.feature_names != table.feature_names:
+        j = next(j for j, (a, b) in enumerate(zip(test_table.feature_names, table.feature_names)) if a != b)
+        raise DataError(f"{test_table.source}: feature column {j + 1} is '{test_table.feature_names[j]}', but "
+                        f"'{table.feature_names[j]}' in the training data ({table.source}); the test file needs the "
+                        "same features in the same order")
+
+
+def _check_range(X: np.ndarray, split: str, source: str, names: List[str], standardized: bool) -> None:
+    """The network's inputs in float32 must still be finite (float32 ends at ±3.4e38)."""
+    bad = _first_nonfinite(X)
+    if bad is not None:
+        limit = f"±{np.finfo(X.dtype).max:.3g}"
+        where = f"after standardizing, in the {split} split" if standardized else limit
+        fix = "" if standardized else " or data.standardize: true"
+        raise DataError(f"{source}: column '{names[bad[1]]}' has values beyond {X.dtype.name}'s range ({where}); use "
+                        f"dtype: float64{fix}")
+
+def _row(i: int, lines: Optional[np.ndarray]) -> str:
+    """How a message names row ``i``: its file line (CSV), else its index."""
+    return f"row {lines[i] if lines is not None else i}"
+
+
+def encode_classes(y: np.ndarray, source: str, lines: Optional[np.ndarray] = None,
+                   column: str = "") -> Tuple[np.ndarray, np.ndarray]:
     """(class indices, sorted class labels). Numeric labels must be whole numbers."""
+    if y.ndim == 2 and y.shape[1] == 1:  # a column vector (n, 1)
+        y = y[:, 0]
     if y.ndim != 1:
         raise DataError(f"{source}: classification needs one target column, got {y.shape[1]}")
+    where = f", column '{column}'" if column else ""
     if y.dtype.kind in "US":
         try:  # numbers stored as text (CSV): compare them as numbers
             numeric = y.astype(np.float64)
@@ -404,22 +537,46 @@ def encode_classes(y: np.ndarray, source: str) -> Tuple[np.ndarray, np.ndarray]:
         except ValueError:
             pass
     if y.dtype.kind == "f":
-        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+        y = y.astype(np.float64, copy=False)
+        bad = np.flatnonzero(~np.isfinite(y))
+        if len(bad):
+            raise DataError(f"{source}: {_row(bad[0], lines)}{where}: the target is {y[bad[0]]}; a class label must "
+                            "be a whole number or a name")
+        if not np.all(y == np.round(y)):
             raise DataError(f"{source}: the target has non-integer values, so it is continuous: use loss mse or mae "
                             "for regression, or give class labels")
-        y = y.astype(np.int64)
+        if np.all(np.abs(y) < 2.0 ** 53):  # exactly representable: whole numbers become ints
+            y = y.astype(np.int64)
     classes, index = np.unique(y, return_inverse=True)
-    return index.astype(np.intp), classes
+    if len(classes) > max(MANY_CLASSES, len(y) // 2):
+        raise DataError(f"{source}: the target has {len(classes)} distinct values in {len(y)} rows, too many to be "
+                        "classes: for a continuous target use loss mse or mae, else check data.target")
+    return index.reshape(-1).astype(np.intp), classes
 
 
-def as_regression_target(y: np.ndarray, source: str) -> np.ndarray:
+def as_regression_target(y: np.ndarray, source: str, lines: Optional[np.ndarray] = None,
+                         columns: Optional[List[str]] = None) -> np.ndarray:
+    y2 = y.reshape(len(y), -1)
+
+    def cell(i, j):
+        column = f", column '{columns[j]}'" if columns and j < len(columns) else ""
+        return f"{_row(i, lines)}{column}"
+
     try:
-        y = y.astype(np.float64)
-    except ValueError:
+        out = y2.astype(np.float64)
+    except (ValueError, TypeError):
+        for i, j in np.ndindex(*y2.shape):
+            try:
+                float(y2[i, j])
+            except (ValueError, TypeError):
+                raise DataError(f"{source}: {cell(i, j)}: the target {describe(str(y2[i, j]), 40)} is not a number; "
+                                "a regression loss (mse, mae) needs numbers") from None
         raise DataError(f"{source}: the target must be numeric for a regression loss (mse, mae)") from None
-    if not np.all(np.isfinite(y)):
-        raise DataError(f"{source}: the target has NaN or infinite values")
-    return y.reshape(len(y), -1)
+    bad = np.argwhere(~np.isfinite(out))
+    if len(bad):
+        i, j = bad[0]
+        raise DataError(f"{source}: {cell(i, j)}: the target is {out[i, j]} (targets must be finite numbers)")
+    return out
 
 
 # --- split and standardize ------------------------------------------------------------------------
@@ -458,32 +615,40 @@ def standardize(X: np.ndarray, mean: Optional[np.ndarray], scale: Optional[np.nd
 def load_data(config, rng: np.random.Generator, task: str) -> Dataset:
     """Load, encode, split and standardize the data named by ``config.data`` for a ``task``."""
     dc = config.data
+    if dc.source in DATASETS and dc.target is None and DATASETS.get(dc.source).task != task:
+        use = "mse or mae" if task == "classification" else "cross_entropy, bce (two classes) or hinge"
+        raise ConfigError(f"loss: {config.loss} is a {task} loss, but {dc.source} is a "
+                          f"{DATASETS.get(dc.source).task} dataset; use {use}")
     table = load_table(dc.source, config, rng)
     if len(table.X) < 2:
         raise DataError(f"{table.source}: needs at least 2 samples, got {len(table.X)}")
     test_table = None
     if dc.test_source:
         labels = config.resolve_path(dc.test_labels) if dc.test_labels else None
+        _check_labels_key("data.test_labels", labels, config.resolve_path(dc.test_source))
         test_table = read_table(config.resolve_path(dc.test_source), dc.target, labels, config.dtype)
-        if test_table.X.shape[1] != table.X.shape[1] or (
-                table.named_columns and test_table.named_columns and test_table.feature_names != table.feature_names):
-            raise DataError(f"{test_table.source}: its feature columns differ from {table.source} "
-                            f"({test_table.X.shape[1]} vs {table.X.shape[1]} features)")
+        _check_same_features(test_table, table)
     classes = None
     if task == "classification":
-        all_y = table.y if test_table is None else np.concatenate([table.y, test_table.y])
-        index, classes = encode_classes(all_y, table.source)
+        if test_table is not None:  # each file's labels checked on their own first, so a message names the file
+            encode_classes(test_table.y, test_table.source, test_table.lines, test_table.target_names[0])
+        all_y = table.y if test_table is None else _concatenate_labels(table, test_table)
+        index, classes = encode_classes(all_y, table.source, table.lines, table.target_names[0])
         if len(classes) < 2:
-            raise DataError(f"{table.source}: the target has a single class ({classes[0]}); need at least 2")
+            raise DataError(f"{table.source}: the target has a single class ({_label(classes[0])}); need at least 2")
         y, y_test_file = index[:len(table.y)], index[len(table.y):]
         unseen = np.setdiff1d(y_test_file, y)
         if len(unseen):
-            raise DataError(f"{test_table.source}: has class {classes[unseen[0]]!r} that the training data "
+            raise DataError(f"{test_table.source}: has class {_label(classes[unseen[0]])!r} that the training data "
                             f"({table.source}) never shows")
         strata = y
     else:
-        y = as_regression_target(table.y, table.source)
-        y_test_file = None if test_table is None else as_regression_target(test_table.y, test_table.source)
+        y = as_regression_target(table.y, table.source, table.lines, table.target_names)
+        y_test_file = None if test_table is None else as_regression_target(
+            test_table.y, test_table.source, test_table.lines, test_table.target_names)
+        if y_test_file is not None and y_test_file.shape[1] != y.shape[1]:
+            raise DataError(f"{test_table.source}: has {y_test_file.shape[1]} target columns, {table.source} has "
+                            f"{y.shape[1]}")
         strata = None
     test_frac = 0.0 if test_table is not None else dc.test_split
     if dc.validation_split == 0 and test_frac == 0:  # all of it trains: keep the file's order, copy nothing
@@ -491,18 +656,30 @@ def load_data(config, rng: np.random.Generator, task: str) -> Dataset:
     else:
         tr, va, te = split_indices(len(y), strata, dc.validation_split, test_frac, rng)
     if len(tr) == 0:
-        raise ConfigError("data.validation_split: the splits leave no training data")
+        raise ConfigError(f"data.validation_split: the splits leave no training data: {len(y)} rows in {table.source}, "
+                          f"{len(va)} for validation and {len(te)} for testing (rounded per class); lower the splits")
     X_train = table.X if len(tr) == len(table.X) and np.array_equal(tr, np.arange(len(tr))) else table.X[tr]
     X_val = table.X[va]
     X_test, y_test = (table.X[te], y[te]) if test_table is None else (test_table.X, y_test_file)
     mean = scale = None
     dtype = np.dtype(config.dtype)
     if dc.standardize:
-        mean = X_train.mean(axis=0, dtype=np.float64)
-        scale = X_train.std(axis=0, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = X_train.mean(axis=0, dtype=np.float64)
+            scale = X_train.std(axis=0, dtype=np.float64)
+        bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(scale)))
+        if len(bad):
+            raise DataError(f"{table.source}: column '{table.feature_names[bad[0]]}': values too large to standardize "
+                            "(their mean or standard deviation overflows); rescale the column")
         # a constant column (up to rounding, as scikit-learn's StandardScaler judges it) is only centred
         scale[scale < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)] = 1.0
-    X_train, X_val, X_test = (standardize(X, mean, scale, dtype) for X in (X_train, X_val, X_test))
+    with np.errstate(over="ignore"):  # beyond float32's range: found just below
+        X_train, X_val, X_test = (standardize(X, mean, scale, dtype) for X in (X_train, X_val, X_test))
+    if dtype != np.float64:
+        test_source = table.source if test_table is None else test_table.source
+        for split, X, source in (("training", X_train, table.source), ("validation", X_val, table.source),
+                                 ("test", X_test, test_source)):
+            _check_range(X, split, source, table.feature_names, dc.standardize)
     y_cast = (lambda a: a) if task == "classification" else (lambda a: np.ascontiguousarray(a, dtype=dtype))
     return Dataset(task, X_train, y_cast(y[tr]), X_val, y_cast(y[va]), X_test, y_cast(y_test),
                    classes, table.feature_names, table.target_names, mean, scale, table.source,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
@@ -55,19 +56,37 @@ def build_network(config: Config, n_inputs: int, n_outputs: int, rng: np.random.
 
 def load_initial_weights(net: Network, path: Path) -> None:
     """Set the weights from an .npz of W1, b1, W2, b2, ...; a ConfigError names any mismatch."""
+    if path.is_dir():
+        raise ConfigError(f"model.init_from: {path}: is a directory, expected an .npz file of W1, b1, W2, b2, ...")
+    if not path.exists():
+        raise ConfigError(f"model.init_from: {path}: no such file")
+    try:
+        with open(path, "rb") as f:
+            is_zip = zipfile.is_zipfile(f)
+    except OSError as exc:
+        raise ConfigError(f"model.init_from: {path}: cannot read ({exc.strerror or exc})") from None
+    if not is_zip:  # np.load would try it as a pickle, and say so
+        raise ConfigError(f"model.init_from: {path}: not a readable .npz (not a zip file); expected arrays W1, b1, "
+                          "W2, b2, ... saved with numpy.savez")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except FileNotFoundError:
-        raise ConfigError(f"model.init_from: {path}: no such file") from None
     except Exception as exc:
+        if "allow_pickle" in str(exc):
+            raise ConfigError(f"model.init_from: {path}: holds an object array, which gdtrain never unpickles; "
+                              "the weights must be numeric arrays") from None
         raise ConfigError(f"model.init_from: {path}: not a readable .npz ({exc.__class__.__name__}: {exc})") from None
+    if "W1" not in arrays and "params" in arrays and "meta" in arrays:
+        raise ConfigError(f"model.init_from: {path}: is a checkpoint.npz; give the run's model.npz (or continue the "
+                          "run with --resume RUN_DIR)")
     for name, shape in net.shapes.items():
         if name not in arrays:
             raise ConfigError(f"model.init_from: {path}: no array '{name}' (the network needs {', '.join(net.names)})")
         if arrays[name].shape != shape:
             raise ConfigError(f"model.init_from: {path}: {name} has shape {arrays[name].shape}, "
-                              f"the network needs {shape}")
+                              f"the network needs {shape} (from a different network or data?)")
+        if arrays[name].dtype.kind not in "biuf":
+            raise ConfigError(f"model.init_from: {path}: {name} must hold numbers, got dtype {arrays[name].dtype}")
         if not np.isfinite(arrays[name]).all():
             raise ConfigError(f"model.init_from: {path}: {name} has NaN or infinite values")
     net.set_weights(arrays)
@@ -176,7 +195,11 @@ def check_resumable(config: Config, saved_text: str, where: Path) -> None:
         else:
             yield prefix[:-1], node
 
-    saved, current = dict(flat(parse_yaml(saved_text, str(where)))), dict(flat(to_dict(config)))
+    try:
+        saved_config = parse_yaml(saved_text, str(where))
+    except ConfigError as exc:
+        raise ConfigError(f"--resume: {where}: the config saved in it is damaged ({exc})") from None
+    saved, current = dict(flat(saved_config)), dict(flat(to_dict(config)))
     for key in sorted(set(saved) | set(current)):
         if any(key == k or key.startswith(k + ".") for k in RESUMABLE_CHANGES):
             continue
@@ -210,6 +233,9 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
     if resume is not None:
         run_dir = Path(resume)
         saved = checkpoint.load(run_dir / "checkpoint.npz")
+        for name in ("config.yaml", "metrics.csv", "model.npz", "summary.json"):
+            if (run_dir / name).is_dir():
+                raise ConfigError(f"--resume: {run_dir / name} is a directory; a run directory holds a file there")
         check_resumable(config, saved["meta"]["config"], run_dir / "checkpoint.npz")
         checkpoint.restore(saved, net=net, optimizer=optimizer, schedule=schedule, rngs=train_rngs, state=state)
         rundir.truncate_metrics(run_dir / "metrics.csv", state.epoch, columns)

@@ -200,15 +200,17 @@ def read_npz_rows(path: Path, model: Model, need_target: bool) -> Rows:
         if "X" not in files:
             raise DataError(f"{path}: no array 'X' (found: {', '.join(files) or 'none'}); expected X (samples x "
                             "features)")
-        with np.load(io.BytesIO(_read_bytes(path)), allow_pickle=False) as archive:
-            X = archive["X"]
+        try:
+            with np.load(io.BytesIO(_read_bytes(path)), allow_pickle=False) as archive:
+                X = archive["X"]
+        except ValueError as exc:  # an object array (never unpickled), or a damaged member
+            raise DataError(f"{path}: cannot read X ({exc})") from None
         X = X[:, None] if X.ndim == 1 else X
         if X.ndim != 2 or len(X) == 0:
             raise DataError(f"{path}: X must be 2-D (samples x features) with at least one row, got shape {X.shape}")
-        try:
-            X = X.astype(np.float64)
-        except (TypeError, ValueError):
-            raise DataError(f"{path}: X must be numeric, got dtype {X.dtype}") from None
+        if X.dtype.kind not in "biuf":  # not complex either: its imaginary part would be dropped silently
+            raise DataError(f"{path}: X must be numeric, got dtype {X.dtype}")
+        X = X.astype(np.float64)
         _check_finite(X, path, model.feature_names if X.shape[1] == model.n_features else
                       [f"x{j}" for j in range(X.shape[1])])
         y = None
@@ -246,7 +248,7 @@ def read_rows(path: PathLike, model: Model, need_target: bool) -> Rows:
         raise DataError(f"{path}: no such file")
     if name.endswith((".csv", ".csv.gz")):
         rows = read_csv_rows(path, model)
-    elif name.endswith(".npz"):
+    elif name.endswith((".npz", ".npz.gz")):
         rows = read_npz_rows(path, model, need_target)
     elif is_idx(path):
         rows = read_idx_rows(path, model, need_target)

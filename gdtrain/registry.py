@@ -15,10 +15,35 @@ from .errors import ConfigError
 T = TypeVar("T")
 
 
+def _text(name) -> str:
+    try:
+        return str(name)
+    except ValueError:  # an integer beyond str()'s 4300 digits
+        return f"an integer of {name.bit_length()} bits"
+
+
 def nearest(name: str, candidates) -> str | None:
     """The candidate closest to a misspelt ``name`` (or None when nothing is close)."""
-    matches = difflib.get_close_matches(str(name), list(candidates), n=1, cutoff=0.5)
+    matches = difflib.get_close_matches(_text(name), list(candidates), n=1, cutoff=0.5)
     return matches[0] if matches else None
+
+
+def shown(name, limit: int = 60) -> str:
+    """A name from the user as a one-line message shows it: control characters escaped, long ones cut short."""
+    if name is None or isinstance(name, bool):  # as YAML writes them
+        return "null" if name is None else str(name).lower()
+    text = _text(name)
+    if not text.isprintable():
+        text = text.encode("unicode_escape").decode("ascii")
+    if not text or text != text.strip():  # '' or ' seed': quoted, so the blank shows
+        text = repr(text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def quoted(name) -> str:
+    """``shown(name)`` in quotes (once)."""
+    text = shown(name)
+    return text if text[:1] in ("'", '"') else f"'{text}'"
 
 
 def unknown_name_message(kind: str, name, candidates) -> str:
@@ -26,7 +51,7 @@ def unknown_name_message(kind: str, name, candidates) -> str:
     candidates = sorted(candidates)
     guess = nearest(name, candidates)
     hint = f"; did you mean '{guess}'?" if guess else ""
-    return f"unknown {kind} '{name}'{hint} (valid: {', '.join(candidates)})"
+    return f"unknown {kind} {quoted(name)}{hint} (valid: {', '.join(candidates)})"
 
 
 class Registry(Generic[T]):

@@ -607,3 +607,216 @@ def race_report(result, console: Console, width: Optional[int] = None) -> None:
     console.print(f"wrote {out / 'comparison.csv'} and {out / 'summary.json'}; each run's directory is {runs}"
                   + (f", the tuning runs {out}/tuning/" if result.tuning else ""), soft_wrap=True)
     console.print(f"race finished in {result.seconds:.1f}s", soft_wrap=True)
+
+
+# === list / explain / init / validate / schema (issue 7) ==========================================
+# Rendering for the discovery commands. The records come from catalog.py, which reads them from the
+# registries and Option tables the code runs on; nothing here knows a component by name.
+
+def option_list(options) -> str:
+    """'lr=0.001, betas=[0.9, 0.999], step_size (required)': options with their defaults, as YAML writes them."""
+    from .catalog import inline
+
+    return ", ".join(f"{o.name} (required)" if o.required else f"{o.name}={inline(o.default)}" for o in options)
+
+
+def _label(text: str, width: int) -> Text:
+    return Text(f"{text:<{width}}", style="bold")
+
+
+def _columns(console: Console, rows, styles=(), indent: str = "") -> None:
+    """Rows of cells in aligned columns (the last one free), without a table's trailing padding."""
+    rows = [[str(c) for c in row] for row in rows]
+    if not rows:
+        return
+    widths = [max(len(row[i]) for row in rows if len(row) > i) for i in range(max(len(r) for r in rows))]
+    for row in rows:
+        line = Text(indent)
+        for i, cell in enumerate(row):
+            last = i == len(row) - 1
+            line.append(cell if last else f"{cell:<{widths[i]}}  ", style=styles[i] if i < len(styles) else None)
+        console.print(line, soft_wrap=True)
+
+
+def catalog_overview(families, keys, templates, console: Console) -> None:
+    """`gdtrain list`: every family's names in one line each, where a config names them, and what to run next."""
+    rows = [("list", "in a config", "names")]
+    for fam in families:
+        names = [e.name for e in fam.entries if not e.alias_of]
+        aliases = [e.name for e in fam.entries if e.alias_of]
+        text = ", ".join(names) + (f"; aliases {', '.join(aliases)}" if aliases else "")
+        if fam.name == "early-stopping":
+            text = option_list(fam.entries[0].options)
+        rows.append((fam.name, fam.key, text))
+    rows.append(("config", "(every key)", ", ".join(k.path for k in keys if "." not in k.path)))
+    rows.append(("templates", "gdtrain init -t NAME", ", ".join(t.name for t in templates)))
+    _columns(console, rows, ("bold", "cyan"))
+    console.print()
+    console.print("gdtrain list WHAT: options, defaults and descriptions  ·  gdtrain explain NAME: the formula, "
+                  "what each option means, the shipped configs that use it", soft_wrap=True)
+
+
+def family_listing(fam, console: Console) -> None:
+    """`gdtrain list optimizers`: one line per entry (name, description), its options and defaults under it."""
+    width = max(len(e.name) for e in fam.entries) + 2
+    how = {"optimizers": "optimizer: {name: NAME, option: value, ...}  (a bare name takes every default)",
+           "schedules": "schedule: {name: NAME, option: value, ...}",
+           "line-searches": "training: {mode: batch, line_search: {name: NAME, option: value, ...}}",
+           "early-stopping": "training: {early_stopping: {option: value, ...}}  (or true: every default)"}
+    console.print(f"{fam.name}  —  {how.get(fam.name, f'{fam.key}: NAME')}", soft_wrap=True)
+    for e in fam.entries:
+        line = Text("  ")
+        line.append(_label(e.name, width))
+        if e.alias_of:
+            line.append(f"alias: {e.description}")
+            console.print(line, soft_wrap=True)
+            continue
+        line.append(e.description)
+        console.print(line, soft_wrap=True)
+        if e.options:
+            console.print(Text(" " * (width + 2) + option_list(e.options), style="dim"), soft_wrap=True)
+    if fam.shared:
+        console.print(f"  every {fam.kind} also takes: {option_list(fam.shared)}", soft_wrap=True)
+    console.print()
+    console.print("gdtrain explain NAME: the formula, what each option means, the shipped configs that use it",
+                  soft_wrap=True)
+
+
+def config_keys_listing(keys, console: Console) -> None:
+    """`gdtrain list config`: every key with its default and doc (sections as headings)."""
+    from .catalog import inline
+
+    def shown(k) -> str:
+        default = "(required)" if k.required else inline(k.default)
+        return default if len(default) <= 40 else default[:37] + "..."
+
+    width = max(len(k.path) for k in keys) + 2
+    default_width = max(len(shown(k)) for k in keys if not k.section) + 2
+    for k in keys:
+        if k.section:
+            console.print(Text(f"{k.path}:" + (f"  {k.doc}" if k.doc else ""), style="bold"), soft_wrap=True)
+            continue
+        line = Text(f"  {k.path:<{width}}")
+        line.append(f"{shown(k):<{default_width}}", style="cyan")
+        line.append(k.doc)
+        console.print(line, soft_wrap=True)
+
+
+def templates_listing(templates, console: Console, default: str = "") -> None:
+    """`gdtrain init --template list`: the shipped configs, each with the first sentence of its header."""
+    width = max(len(t.name) for t in templates) + 2
+    console.print("templates (the shipped configs): gdtrain init --template NAME [PATH]")
+    for t in templates:
+        line = Text("  ")
+        line.append(_label(t.name, width))
+        line.append(t.description + ("  (default)" if t.name == default else ""))
+        console.print(line, soft_wrap=True)
+
+
+def _heading(console: Console, text: str) -> None:
+    console.print()
+    console.print(Text(text, style="bold underline"))
+
+
+def _indented(console: Console, text: str, indent: str = "  ") -> None:
+    for line in text.splitlines():
+        console.print(indent + line if line.strip() else "", soft_wrap=True)
+
+
+def explanation(ex, console: Console, max_usages: int = 8) -> None:
+    """`gdtrain explain NAME`: the cheat sheet of one component, straight from the code's docstrings."""
+    entry, fam = ex.entry, ex.family
+    title = Text(entry.name, style="bold")
+    title.append(f"  —  {fam.kind}" + (f" (alias of {entry.alias_of})" if entry.alias_of else ""))
+    console.print(title)
+    console.print(ex.summary, soft_wrap=True)
+    if ex.formula and ex.formula not in ex.summary:
+        _heading(console, {"optimizers": "update rule", "line-searches": "rule"}.get(fam.name, "formula"))
+        _indented(console, ex.formula)
+    if ex.block or ex.context:
+        _heading(console, f"from {ex.source}")
+    if ex.block:
+        _indented(console, ex.block)
+    for i, paragraph in enumerate(ex.context):
+        if i or ex.block:
+            console.print()
+        _indented(console, paragraph)
+    if ex.options or ex.shared:
+        from .catalog import inline
+
+        _heading(console, "options (default)")
+        rows = [(o.name, "required" if o.required else inline(o.default), o.doc) for o in ex.options]
+        rows += [(o.name, inline(o.default), f"{o.doc} (every {fam.kind})") for o in ex.shared]
+        _columns(console, rows, ("bold", "cyan"), indent="  ")
+    _heading(console, "in a config")
+    _indented(console, ex.example)
+    if ex.equivalent:
+        _heading(console, "equivalent")
+        _indented(console, ex.equivalent)
+    if ex.notes:
+        _heading(console, "notes")
+        for note in ex.notes:
+            console.print(f"  {note}", soft_wrap=True)
+    _heading(console, "shipped configs")
+    if not ex.usages:
+        console.print(f"  no shipped config names {entry.name}; start from one (gdtrain init) and set {fam.key}",
+                      soft_wrap=True)
+    _columns(console, [(u.path, ", ".join(u.keys), u.command, u.about) for u in ex.usages[:max_usages]],
+             ("bold", "cyan", "dim"), indent="  ")
+    if len(ex.usages) > max_usages:
+        rest = ex.usages[max_usages:]
+        console.print(f"  and {len(rest)} more: {', '.join(u.path for u in rest)}", soft_wrap=True)
+
+
+def explanations(items, console: Console) -> None:
+    for i, ex in enumerate(items):
+        if i:
+            console.print()
+            console.rule()
+        explanation(ex, console)
+
+
+def init_done(path, tpl, console: Console) -> None:
+    console.print(f"wrote {path} from the '{tpl.name}' template: {tpl.description}", soft_wrap=True)
+    console.print(f"next: gdtrain validate {path}    then: gdtrain fit {path}", soft_wrap=True)
+
+
+def describe_hidden(config) -> str:
+    """'64 relu → 32 relu', or 'linear model', from the config alone (no data needed)."""
+    layers = [f"{layer.units} {layer.activation}" + (f" (dropout {layer.dropout:g})" if layer.dropout else "")
+              for layer in config.model.hidden]
+    return " → ".join(layers) if layers else "linear model"
+
+
+def config_summary(config, source: str, built=None) -> str:
+    """One line: what the config trains, on what, with which optimizer (sizes and splits when ``built``)."""
+    tc = config.training
+    mode = {"batch": "full batch", "sgd": "stochastic (batch 1)"}.get(tc.mode, f"mini-batch {tc.batch_size}")
+    if built is None:
+        data = f"data {config.data.source}"
+        network = f"network {describe_hidden(config)}, loss {config.loss}"
+    else:
+        d = built.data
+        classes = f", {d.n_classes} classes" if d.classes is not None else ""
+        data = (f"data {d.source} ({d.splits['train']} train / {d.splits['validation']} validation / "
+                f"{d.splits['test']} test, {d.n_features} features{classes})")
+        network = f"network {describe_network(built.net, built.loss)} ({built.net.size} parameters)"
+    extras = "".join(f", {extra}" for extra in training_extras(config))
+    return f"{source} is valid: {data}; {network}; {describe_training(config)}, {mode}, {tc.epochs} epochs{extras}"
+
+
+def validation_report(yaml_text: str, summary: str, console: Console, quiet: bool = False) -> None:
+    """`gdtrain validate`: the resolved config (every default filled in) as YAML, the summary as its last line.
+
+    The summary is a YAML comment, so the whole output can be saved and used as a config.
+    """
+    if quiet:
+        console.print(summary, soft_wrap=True)
+        return
+    console.out(yaml_text.rstrip("\n"), highlight=False)
+    console.print(f"# {summary}", soft_wrap=True)
+
+
+def schema_written(path, console: Console) -> None:
+    console.print(f"wrote the JSON Schema of the config to {path}; point an editor at it, e.g. with the first line "
+                  f"'# yaml-language-server: $schema={path}' in a config", soft_wrap=True)

@@ -301,7 +301,7 @@ def test_csv_with_utf8_bom_and_blank_trailing_lines(tmp_path):
     ("a,b,y\n1,2,0\n3,nan,1\n", "row 3, column 'b': nan (features must be finite numbers)"),
     ("a,b,y\n1,2,0\n3,1,1\ninf,0,1\n", "row 4, column 'a': inf (features must be finite numbers)"),
     ("a,b,y\n1,2,0\n3,1,1\n2,-inf,1\n", "row 4, column 'b': -inf (features must be finite numbers)"),
-    ("a,a,y\n1,2,0\n3,1,1\n", "the header repeats a column name"),
+    ("a,a,y\n1,2,0\n3,1,1\n", "the header repeats a column name ('a')"),
     ("y\n0\n1\n", "no feature columns besides the target"),
 ])
 def test_bad_csv(tmp_path, text, expected):
@@ -335,7 +335,8 @@ def test_continuous_target_for_classification_suggests_regression(tmp_path):
 
 def test_string_target_for_regression(animals_csv):
     assert data_error(animals_csv, REGRESSION) == (
-        f"{animals_csv}: the target must be numeric for a regression loss (mse, mae)")
+        f"{animals_csv}: row 2, column 'kind': the target 'cat' is not a number; a regression loss (mse, mae) needs "
+        "numbers")
 
 
 def test_two_targets_for_classification(tmp_path):
@@ -403,21 +404,25 @@ def test_test_source_csv_is_the_test_split(tmp_path, train_csv):
 
 
 @pytest.mark.parametrize("header, rows, shown", [
-    ("a,c,y", [(i, i % 5, i % 2) for i in range(6)], "(2 vs 2 features)"),
-    ("b,a,y", [(i, i % 5, i % 2) for i in range(6)], "(2 vs 2 features)"),
-    ("a,b,c,y", [(i, i % 5, 1, i % 2) for i in range(6)], "(3 vs 2 features)"),
+    ("a,c,y", [(i, i % 5, i % 2) for i in range(6)],
+     "feature column 2 is 'c', but 'b' in the training data ({train}); the test file needs the same features in "
+     "the same order"),
+    ("b,a,y", [(i, i % 5, i % 2) for i in range(6)],
+     "feature column 1 is 'b', but 'a' in the training data ({train}); the test file needs the same features in "
+     "the same order"),
+    ("a,b,c,y", [(i, i % 5, 1, i % 2) for i in range(6)],
+     "has 3 feature columns, the training data ({train}) has 2; the test file needs the same features"),
 ])
 def test_test_source_with_different_columns(tmp_path, train_csv, header, rows, shown):
     test = write_csv(tmp_path / "test.csv", header, rows)
-    assert data_error(train_csv, test_source=str(test)) == (
-        f"{test}: its feature columns differ from {train_csv} {shown}")
+    assert data_error(train_csv, test_source=str(test)) == f"{test}: {shown.format(train=train_csv)}"
 
 
 def test_test_source_with_different_columns_than_a_csv_gz(tmp_path, train_csv):
     gz = tmp_path / "train.csv.gz"
     gz.write_bytes(gzip.compress(train_csv.read_bytes()))
     test = write_csv(tmp_path / "test.csv", "a,c,y", [(i, i % 5, i % 2) for i in range(6)])
-    with pytest.raises(DataError, match="feature columns differ"):
+    with pytest.raises(DataError, match="feature column 2 is 'c', but 'b' in the training data"):
         load(gz, test_source=str(test))
 
 
