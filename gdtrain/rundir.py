@@ -75,7 +75,10 @@ def prepare(out: Optional[str], default: str, overwrite: bool = False) -> Path:
         while path.is_dir() and any(path.iterdir()):
             suffix += 1
             path = Path(f"{default}-{suffix}")
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way, no permission, a read-only disk
+        raise ConfigError(f"output: {path}: cannot create the run directory ({exc.strerror or exc})") from None
     if overwrite:
         for name in ("metrics.csv", "model.npz", "summary.json", "checkpoint.npz", "config.yaml"):
             (path / name).unlink(missing_ok=True)

@@ -951,3 +951,14 @@ def test_internal_error_in_a_real_process_is_one_line_and_debug_shows_the_traceb
     assert debug.returncode == 1
     assert "Traceback (most recent call last)" in debug.stderr
     assert debug.stderr.rstrip().endswith("RuntimeError: boom")
+
+
+def test_an_out_directory_that_cannot_be_created_is_a_clear_error(tmp_path):
+    from gdtrain.config import from_dict
+    from gdtrain.errors import ConfigError
+    from gdtrain.experiment import fit
+
+    blocker = tmp_path / "somefile"
+    blocker.write_text("not a directory")
+    with pytest.raises(ConfigError, match=r"^output: .*somefile/sub: cannot create the run directory"):
+        fit(from_dict({"data": {"source": "iris"}, "training": {"epochs": 1}}), out=str(blocker / "sub"))
