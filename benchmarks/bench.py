@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -337,7 +336,6 @@ def main(argv=None) -> int:
     only = set(args.only.split(","))
     n_w1, w2_epochs = (2000, 50) if args.quick else (60000, 1000)
     use_torch, use_sklearn = have("torch"), have("sklearn")
-    rows = []  # (workload, contestant, seconds, rss MiB, ratio, target, met)
     results: dict = {}
 
     def note(key, contestant, value):

@@ -296,6 +296,16 @@ def _widened_member(archive, name: str) -> Optional[np.ndarray]:
         return None
 
 
+def is_zip_archive(source) -> bool:
+    """Whether a path or an in-memory file holds a zip archive (what .npz files are); OSError if unreadable."""
+    if isinstance(source, io.BytesIO):
+        is_zip = zipfile.is_zipfile(source)
+        source.seek(0)
+        return is_zip
+    with open(source, "rb") as f:
+        return zipfile.is_zipfile(f)
+
+
 def read_npz(path: Path, widen: bool = False) -> Table:
     """An .npz archive holding arrays ``X`` (n, d) and ``y`` (n,) or (n, k).
 
@@ -303,15 +313,10 @@ def read_npz(path: Path, widen: bool = False) -> Table:
     then it is widened while it is read."""
     try:
         source = io.BytesIO(_read_bytes(path)) if path.suffix == ".gz" else _existing_file(path)
-        if isinstance(source, io.BytesIO):
-            is_zip = zipfile.is_zipfile(source)
-            source.seek(0)
-        else:
-            try:
-                with open(source, "rb") as f:
-                    is_zip = zipfile.is_zipfile(f)
-            except OSError as exc:
-                raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        try:
+            is_zip = is_zip_archive(source)
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
         if not is_zip:  # np.load would try it as a pickle, and say so
             raise DataError(f"{path}: not a readable .npz archive (not a zip file); expected arrays X and y saved "
                             "with numpy.savez")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
@@ -24,7 +23,7 @@ from .config import Config, dump_yaml
 from .convergence import Criteria
 from .diagnostics import Diagnostics
 from .early_stopping import EarlyStopping
-from .data import Dataset, load_data
+from .data import Dataset, is_zip_archive, load_data
 from .errors import ConfigError
 from .init import INITIALIZERS, default_initializer
 from .losses import LOSSES, Loss
@@ -61,8 +60,7 @@ def load_initial_weights(net: Network, path: Path) -> None:
     if not path.exists():
         raise ConfigError(f"model.init_from: {path}: no such file")
     try:
-        with open(path, "rb") as f:
-            is_zip = zipfile.is_zipfile(f)
+        is_zip = is_zip_archive(path)
     except OSError as exc:
         raise ConfigError(f"model.init_from: {path}: cannot read ({exc.strerror or exc})") from None
     if not is_zip:  # np.load would try it as a pickle, and say so

@@ -84,6 +84,7 @@ def _perturbed_objectives(net: Network, base: _Base, y: np.ndarray, loss: Loss, 
     z = np.repeat(base.pre[layer][None], K, axis=0)
     z[np.arange(K), :, rows] += shift
     moved = np.zeros(K, dtype=bool)
+    a = None  # the perturbed activations of the layer before
     for i in range(layer, len(net.layers)):
         dense = net.layers[i]
         if i > layer:

@@ -422,7 +422,7 @@ def test_early_stopping_restores_the_best_epoch(tmp_path):
     assert s["stop_reason"] == "early_stopping"
     assert s["epochs"] == len(val) == stop == best + 5
     assert s["kept_epoch"] == s["best_epoch"] == best
-    assert s["message"].startswith(f"val_loss did not improve for 5 epochs (patience 5); best ")
+    assert s["message"].startswith("val_loss did not improve for 5 epochs (patience 5); best ")
     assert s["message"].endswith(f"at epoch {best}")
     assert column(result.run_dir, "train_loss")[-1] < column(result.run_dir, "train_loss")[best - 1]  # overfitting
     assert s["validation"]["loss"] == pytest.approx(val[best - 1], rel=1e-9)
