@@ -59,16 +59,39 @@ def describe_component(spec: Dict, defaults: Dict) -> str:
     return f"{spec['name']}({options})"
 
 
-def describe_training(config) -> str:
-    """'sgd(lr=0.1, momentum=0.9)', or the line search that replaces the optimizer's step."""
+def describe_optimizer(spec: Dict) -> str:
+    """'sgd(lr=0.001, momentum=0.9)': a resolved optimizer spec and the options that differ from its defaults."""
     from .optimizers import OPTIMIZERS
 
+    return describe_component(spec, OPTIMIZERS.get(spec["name"]).OPTIONS)
+
+
+def describe_training(config) -> str:
+    """'sgd(lr=0.1, momentum=0.9)', or the line search that replaces the optimizer's step."""
     search = config.training.line_search
     if search is not None:
         from .linesearch import LINE_SEARCHES
 
         return f"gradient descent with {describe_component(search, LINE_SEARCHES.get(search['name']).options)} line search"
-    return describe_component(config.optimizer, OPTIMIZERS.get(config.optimizer["name"]).OPTIONS)
+    return describe_optimizer(config.optimizer)
+
+
+def describe_mode(training) -> str:
+    """'full batch', 'stochastic (batch 1)' or 'mini-batch 32'."""
+    return {"batch": "full batch", "sgd": "stochastic (batch 1)"}.get(training.mode, f"mini-batch {training.batch_size}")
+
+
+def describe_run(config) -> str:
+    """'sgd(lr=0.1), mini-batch 32, 40 epochs, l2=0.001, ...': how the config trains."""
+    return (f"{describe_training(config)}, {describe_mode(config.training)}, {config.training.epochs} epochs"
+            + "".join(f", {extra}" for extra in training_extras(config)))
+
+
+def describe_splits(data) -> str:
+    """'1259 train / 269 validation / 269 test, 64 features, 10 classes'."""
+    classes = f", {data.n_classes} classes" if data.classes is not None else ""
+    return (f"{data.splits['train']} train / {data.splits['validation']} validation / {data.splits['test']} test, "
+            f"{data.n_features} features{classes}")
 
 
 def training_extras(config) -> List[str]:
@@ -148,14 +171,9 @@ class FitReporter:
         self.epochs = config.training.epochs
         self.every = max(1, math.ceil(self.epochs / self.MAX_LINES))
         self.metric = primary_metric(data.task)
-        classes = f", {data.n_classes} classes" if data.classes is not None else ""
-        c.print(f"data      {data.source}: {data.splits['train']} train / {data.splits['validation']} validation / "
-                f"{data.splits['test']} test, {data.n_features} features{classes}")
+        c.print(f"data      {data.source}: {describe_splits(data)}")
         c.print(f"network   {describe_network(info.net, info.loss)}  ({info.net.size} parameters, {config.dtype})")
-        tc = config.training
-        mode = {"batch": "full batch", "sgd": "stochastic (batch 1)"}.get(tc.mode, f"mini-batch {tc.batch_size}")
-        c.print(f"training  {describe_training(config)}, {mode}, {tc.epochs} epochs"
-                + "".join(f", {extra}" for extra in training_extras(config)))
+        c.print(f"training  {describe_run(config)}")
         c.print(f"run dir   {info.run_dir}")
         if info.resumed_from:
             c.print(f"resuming  after epoch {info.resumed_from} (from {info.run_dir / 'checkpoint.npz'})")
@@ -348,13 +366,6 @@ def _stat(stat, digits: int = 4, sep: str = " ") -> str:
     return fmt(stat.mean, digits) + (f"{sep}± {fmt(stat.std, 2)}" if stat.std is not None else "")
 
 
-def describe_optimizer(spec: Dict) -> str:
-    """'sgd(lr=0.001, momentum=0.9)': a resolved optimizer spec and the options that differ from its defaults."""
-    from .optimizers import OPTIMIZERS
-
-    return describe_component(spec, OPTIMIZERS.get(spec["name"]).OPTIONS)
-
-
 def describe_contestant(contestant) -> str:
     """'momentum = sgd(lr=0.001, momentum=0.9)'."""
     return f"{contestant.label} = {describe_optimizer(contestant.optimizer)}"
@@ -366,7 +377,7 @@ def race_header(race, out_dir, workers: int, console: Console) -> None:
 
     workers = effective_workers(race, workers)
     config, tc = race.config, race.config.training
-    mode = {"batch": "full batch", "sgd": "stochastic (batch 1)"}.get(tc.mode, f"mini-batch {tc.batch_size}")
+    mode = describe_mode(tc)
     seeds = (f"seed {race.seeds[0]}" if len(race.seeds) == 1
              else f"{len(race.seeds)} seeds ({race.seeds[0]}-{race.seeds[-1]})")
     if race.kind == "modes":
@@ -790,19 +801,13 @@ def describe_hidden(config) -> str:
 
 def config_summary(config, source: str, built=None) -> str:
     """One line: what the config trains, on what, with which optimizer (sizes and splits when ``built``)."""
-    tc = config.training
-    mode = {"batch": "full batch", "sgd": "stochastic (batch 1)"}.get(tc.mode, f"mini-batch {tc.batch_size}")
     if built is None:
         data = f"data {config.data.source}"
         network = f"network {describe_hidden(config)}, loss {config.loss}"
     else:
-        d = built.data
-        classes = f", {d.n_classes} classes" if d.classes is not None else ""
-        data = (f"data {d.source} ({d.splits['train']} train / {d.splits['validation']} validation / "
-                f"{d.splits['test']} test, {d.n_features} features{classes})")
+        data = f"data {built.data.source} ({describe_splits(built.data)})"
         network = f"network {describe_network(built.net, built.loss)} ({built.net.size} parameters)"
-    extras = "".join(f", {extra}" for extra in training_extras(config))
-    return f"{source} is valid: {data}; {network}; {describe_training(config)}, {mode}, {tc.epochs} epochs{extras}"
+    return f"{source} is valid: {data}; {network}; {describe_run(config)}"
 
 
 def validation_report(yaml_text: str, summary: str, console: Console, quiet: bool = False) -> None:
