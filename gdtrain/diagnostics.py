@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
+from .state import NamedState
+
 WARNINGS = ("vanishing_gradients", "exploding_gradients", "dead_relus", "saturated_units", "lr_too_large")
 
 
@@ -37,7 +39,7 @@ def _g(value: float) -> str:
 
 
 @dataclass
-class Diagnostics:
+class Diagnostics(NamedState):
     """The thresholds (the config's ``monitor`` section) and what has been seen so far in the run."""
 
     warnings: bool = True
@@ -53,13 +55,6 @@ class Diagnostics:
     rising: List[float] = field(default_factory=list)  # the current run of rising training losses
 
     STATE = ("given", "first_grad_norm", "rising")
-
-    def state_dict(self) -> Dict[str, Any]:
-        return {name: getattr(self, name) for name in self.STATE}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        for name in self.STATE:
-            setattr(self, name, state[name])
 
     def examine(self, epoch: int, train_loss: float, grad_norms: Mapping[str, float],
                 layer_stats: Mapping[str, float], activations: List[str]) -> List[TrainingWarning]:

@@ -17,6 +17,7 @@ from typing import Any, Dict, Mapping, Optional
 import numpy as np
 
 from .options import Option, boolean, choice, integer, number, resolve_options
+from .state import NamedState
 
 OPTIONS = {
     "monitor": Option("val_loss", choice("val_loss", "train_loss", "val_accuracy", "val_mse", "val_mae", "val_r2",
@@ -37,7 +38,7 @@ def resolve_early_stopping(spec: Mapping[str, Any], path: str = "training.early_
     return resolved
 
 
-class EarlyStopping:
+class EarlyStopping(NamedState):
     def __init__(self, monitor: str = "val_loss", patience: int = 10, min_delta: float = 0.0, mode: str = "min",
                  restore_best: bool = True):
         self.monitor, self.patience, self.min_delta, self.mode = monitor, patience, min_delta, mode
@@ -71,10 +72,3 @@ class EarlyStopping:
                 f"best {self.best:.4g} at epoch {self.best_epoch}")
 
     STATE = ("best", "best_epoch", "wait")
-
-    def state_dict(self) -> Dict[str, Any]:
-        return {name: getattr(self, name) for name in self.STATE}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        for name in self.STATE:
-            setattr(self, name, state[name])

@@ -29,6 +29,7 @@ from typing import Any, Dict, Mapping, Optional
 from .errors import ConfigError
 from .options import REQUIRED, Option, choice, increasing_integers, integer, number, optional, resolve_options
 from .registry import Registry
+from .state import NamedState
 
 COMMON_OPTIONS = {
     "per": Option("epoch", choice("epoch", "step"), "advance once per epoch (default) or once per update"),
@@ -38,7 +39,7 @@ COMMON_OPTIONS = {
 MONITORS = ("val_loss", "train_loss", "val_accuracy", "val_mse", "val_mae", "val_r2")
 
 
-class Schedule:
+class Schedule(NamedState):
     OPTIONS: Dict[str, Option] = {}
     formula = ""
 
@@ -57,13 +58,6 @@ class Schedule:
         raise NotImplementedError
 
     STATE = ("t", "lr")  # what a checkpoint saves (plain numbers)
-
-    def state_dict(self) -> Dict[str, Any]:
-        return {name: getattr(self, name) for name in self.STATE}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        for name in self.STATE:
-            setattr(self, name, state[name])
 
 
 class Constant(Schedule):

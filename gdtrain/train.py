@@ -36,6 +36,7 @@ from .early_stopping import EarlyStopping
 from .linesearch import SearchResult, search
 from .losses import Loss
 from .monitor import EpochMeter, evaluate
+from .state import NamedState
 
 
 @dataclass
@@ -94,7 +95,7 @@ class TrainSettings:
 
 
 @dataclass
-class LoopState:
+class LoopState(NamedState):
     """Everything the loop carries from one epoch to the next (what a checkpoint saves besides the weights,
     the optimizer, the schedule and the random generators)."""
 
@@ -112,12 +113,12 @@ class LoopState:
     stop_reason: Optional[str] = None  # set once the run has ended for good (early stopping, a criterion, ...)
     stop_message: str = ""
 
-    SCALARS = ("epoch", "seconds", "best_epoch", "best_value", "losses", "last_finite", "warnings", "stop_reason",
-               "stop_message")
+    STATE = ("epoch", "seconds", "best_epoch", "best_value", "losses", "last_finite", "warnings", "stop_reason",
+             "stop_message")
 
     def to_checkpoint(self):
         """(meta, arrays): plain data for JSON and the arrays to store next to it."""
-        meta = {name: getattr(self, name) for name in self.SCALARS}
+        meta = self.state_dict()
         meta["diagnostics"] = self.diagnostics.state_dict()
         meta["early"] = self.early.state_dict() if self.early is not None else None
         arrays = {}
@@ -129,8 +130,7 @@ class LoopState:
 
     def load_checkpoint(self, meta, arrays) -> None:
         """Restore from ``to_checkpoint``'s output (``early`` and ``diagnostics`` already built from the config)."""
-        for name in self.SCALARS:
-            setattr(self, name, meta[name])
+        self.load_state_dict(meta)
         self.diagnostics.load_state_dict(meta["diagnostics"])
         if self.early is not None and meta["early"] is not None:
             self.early.load_state_dict(meta["early"])
@@ -294,17 +294,18 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
         optimizer.flush_subnormals()
         record = _finish_epoch(state, net, loss, X_val, y_val, meter, before_last, epoch, loss_sum, epoch_lr,
                                started)
+        logged = record.logged()
         if not s.schedule_per_step:
-            schedule.step(record.logged())
+            schedule.step(logged)
         result.history.append(record)
-        current = record.logged()[monitor]
+        current = logged[monitor]
         if current < state.best_value or state.best_epoch == 0:
             state.best_epoch, state.best_value = epoch, current
             if state.best_params is not None:
                 state.best_params[...] = last_good if best_judges_start else net.params
         if on_epoch is not None:
             on_epoch(record)
-        if stop is None and state.early is not None and state.early.update(epoch, record.logged(), net.params):
+        if stop is None and state.early is not None and state.early.update(epoch, logged, net.params):
             stop = ("early_stopping", state.early.message())
         if stop is None and s.criteria.active:
             step_norm = float(np.linalg.norm(net.params - last_good)) if s.criteria.tol_step is not None else math.inf
