@@ -138,16 +138,14 @@ class EpochMeter:
 
     def layer_stats(self, before_last_update: np.ndarray) -> Dict[str, float]:
         """Weight norms and update-to-weight ratios; ``before_last_update`` is θ before the epoch's last update."""
-        out: Dict[str, float] = {}
         before = self.net.views(before_last_update)
-        for name, layer in zip(self.names, self.net.layers):
-            out[f"weight_norm_{name}"] = float(np.sqrt(np.vdot(layer.W, layer.W)))
+        norms, ratios = {}, {}
         for name, layer in zip(self.names, self.net.layers):
             old = before[name]
             change = layer.W - old
-            out[f"update_ratio_{name}"] = float(np.sqrt(np.vdot(change, change)) / max(np.sqrt(np.vdot(old, old)), 1e-30))
-        out.update(self.unit_fractions())
-        return out
+            norms[f"weight_norm_{name}"] = float(np.sqrt(np.vdot(layer.W, layer.W)))
+            ratios[f"update_ratio_{name}"] = float(np.sqrt(np.vdot(change, change)) / max(np.sqrt(np.vdot(old, old)), 1e-30))
+        return {**norms, **ratios, **self.unit_fractions()}
 
     @staticmethod
     def columns(net) -> List[str]:
