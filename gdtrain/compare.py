@@ -431,7 +431,6 @@ def run_job(job: Job) -> Outcome:
     import numpy as np
 
     from .experiment import fit
-    from .losses import LOSSES
     from .monitor import primary_metric
     from .train import batch_size_for
 
@@ -460,9 +459,9 @@ def run_job(job: Job) -> Outcome:
         out.history = history
         return out
     summary, data = result.summary, result.data
-    loss = LOSSES.get(job.config.loss)
+    # fit has evaluated the training split already (its data loss); the objective adds the penalty
     with np.errstate(over="ignore", invalid="ignore"):
-        final = float(result.net.objective(data.X_train, data.y_train, loss, reg.l2, reg.l1))
+        final = summary["train"]["loss"] + result.net.penalty(reg.l2, reg.l1)
     out.final_train_loss = _finite_or_none(final)
     out.status, out.message = summary["stop_reason"], summary.get("message", "")
     out.epochs, out.seconds = summary["epochs"], float(summary["seconds"])
