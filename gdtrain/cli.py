@@ -62,6 +62,17 @@ def guarded(command):
     return wrapper
 
 
+def _need_matplotlib_for(png: Optional[str]) -> None:
+    """--png: a clear error now, before any work, when matplotlib is not installed."""
+    if png is not None:
+        from .plot import require_matplotlib
+
+        try:
+            require_matplotlib()
+        except ImportError:
+            _fail("--png needs matplotlib (pip install matplotlib)", 2)
+
+
 def find_config(name: str) -> Path:
     """A config path as given, else a config shipped with gdtrain (``gdtrain fit quickstart``)."""
     path = Path(name)
@@ -276,11 +287,7 @@ def plot(
     from . import report
     from .errors import DataError
 
-    if png is not None:
-        try:
-            plots.require_matplotlib()
-        except ImportError:
-            _fail("--png needs matplotlib (pip install matplotlib)", 2)
+    _need_matplotlib_for(png)
     folder = Path(run_dir)
     if not folder.is_dir():
         raise DataError(f"{run_dir}: no such run directory")
@@ -289,7 +296,7 @@ def plot(
         raise DataError(f"{folder / 'metrics.csv'}: no epochs recorded yet")
     console = report.make_console()
     if width is None:
-        width = 80 if report.plain_output() else max(24, min(console.width, 100))
+        width = report.chart_width(console)
     report.plot_report(plots.charts(rows, width, height), console,
                        f"{folder / 'metrics.csv'}: {len(rows)} epoch{'s' if len(rows) != 1 else ''}")
     if png is not None:
@@ -342,13 +349,7 @@ def compare_optimizers(
     from .errors import ConfigError
     from .resources import shipped_file
 
-    if png is not None:
-        try:
-            from .plot import require_matplotlib
-
-            require_matplotlib()
-        except ImportError:
-            _fail("--png needs matplotlib (pip install matplotlib)", 2)
+    _need_matplotlib_for(png)
     if config is None:
         demo = shipped_file("configs", "compare.yaml")
         if demo is None:

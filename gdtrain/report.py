@@ -27,6 +27,11 @@ def make_console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, markup=False)  # text is printed as is: "[W1 ...]" stays
 
 
+def chart_width(console: Console) -> int:
+    """Text charts: the terminal's width up to 100 columns; 80 when the output is plain (piped, CI)."""
+    return 80 if plain_output() else max(24, min(console.width, 100))
+
+
 def fmt(value: Optional[float], digits: int = 4) -> str:
     if value is None:
         return "-"
@@ -608,7 +613,7 @@ def race_report(result, console: Console, width: Optional[int] = None) -> None:
         if bad is not None:
             console.print(f"{s.label} (seed {bad.seed}): {bad.message}", style="yellow", soft_wrap=True)
     if width is None:
-        width = 80 if plain_output() else max(24, min(console.width, 100))
+        width = chart_width(console)
     charts = race_charts(result, width)
     if charts:
         console.print()
