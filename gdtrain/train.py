@@ -211,6 +211,7 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
     bs = batch_size_for(s.mode, s.batch_size, n)
     shuffle_rng = shuffle_rng if shuffle_rng is not None else np.random.default_rng(0)
     dropout_rng = dropout_rng if dropout_rng is not None else np.random.default_rng(1)
+    can_stop = stop_requested is not None  # (without it, no epoch is ever interrupted: nothing to snapshot)
     stop_requested = stop_requested or (lambda: False)
     x_buf = np.empty((bs,) + X.shape[1:], X.dtype)
     y_buf = np.empty((bs,) + y.shape[1:], y.dtype)
@@ -244,7 +245,7 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
         epoch_lr = schedule.lr
         last_good[...] = net.params
         finite_at_start = state.last_finite
-        rewind = EpochStart(optimizer, schedule, rngs) if unsaved else None
+        rewind = EpochStart(optimizer, schedule, rngs) if unsaved and can_stop else None
         order = None if bs == n else shuffle_rng.permutation(n)
         loss_sum = 0.0
         for start in range(0, n, bs):
