@@ -254,8 +254,8 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
             else:
                 idx = order[start:start + bs]
                 xb, yb = x_buf[:len(idx)], y_buf[:len(idx)]
-                np.take(X, idx, axis=0, out=xb)
-                np.take(y, idx, axis=0, out=yb)
+                np.take(X, idx, axis=0, out=xb, mode="clip")  # (idx is valid: "clip" skips a buffered copy)
+                np.take(y, idx, axis=0, out=yb, mode="clip")
             value = net.loss_and_grad(xb, yb, loss, s.l2, training=True, rng=dropout_rng, l1=s.l1)
             norm = meter.add()
             if not (math.isfinite(value) and math.isfinite(norm)):
