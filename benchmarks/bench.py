@@ -16,6 +16,8 @@ Workloads (every measurement in a fresh process, the contestants interleaved A B
   W3  gradient check of every parameter of a 64-32-10 tanh net on 20 samples, float64: gdtrain's check vs
       torch.autograd.gradcheck of the same function.
   startup  `gdtrain --help`, wall time.
+  GEMM floor  (a reference, not a contestant) the W1 epoch's matrix products and batch gathers alone, in NumPy:
+      the part of every contestant's epoch that no trainer can remove with these BLAS kernels.
 PyTorch and scikit-learn are optional: without them gdtrain is measured alone.
 """
 
@@ -35,6 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 THREADS = "2"
+FLOOR = "numpy GEMMs only"
 
 TARGETS = {
     "W1 f32 sgd-momentum": "≤ 0.8 × PyTorch",
@@ -183,6 +186,42 @@ warnings.simplefilter("ignore")
 for epoch in range(epochs):
     start = time.perf_counter()
     clf.partial_fit(X, y, classes=np.arange(10))
+    times.append(time.perf_counter() - start)
+print(json.dumps(times))
+'''
+
+
+# Not a trainer: the epoch's matrix products and batch gathers alone (the same 469 batches, the same GEMM
+# shapes as every contestant runs: 3 forward, 3 weight gradients, 2 input gradients), without bias, activation,
+# loss or optimizer. No trainer of this network can beat it with these BLAS kernels; its ratio to
+# scikit-learn shows how much of scikit-learn's epoch is GEMM that every contestant shares.
+FLOOR_W1 = r'''
+import json, sys, time
+import numpy as np
+data, dtype, opt_name, epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+X = np.load(data)["X"].astype(dtype)
+rng = np.random.default_rng(0)
+sizes, n, bs = [784, 256, 128, 10], len(X), 128
+W = [rng.normal(0, 0.05, (o, i)).astype(dtype) for i, o in zip(sizes[:-1], sizes[1:])]
+Z = [np.empty((bs, o), dtype) for o in sizes[1:]]
+D = [np.empty((bs, i), dtype) for i in sizes[:-1]]
+G = [np.empty_like(w) for w in W]
+xb = np.empty((bs, 784), dtype)
+times = []
+for epoch in range(epochs):
+    start = time.perf_counter()
+    order = rng.permutation(n)
+    for i in range(0, n, bs):
+        idx = order[i:i + bs]
+        x = np.take(X, idx, axis=0, out=xb[:len(idx)], mode="clip")
+        acts = [x]
+        for w, z in zip(W, Z):
+            acts.append(np.matmul(acts[-1], w.T, out=z[:len(idx)]))
+        d = acts[-1]
+        for l in (2, 1, 0):
+            np.matmul(d.T, acts[l], out=G[l])
+            if l:
+                d = np.matmul(d, W[l], out=D[l][:len(idx)])
     times.append(time.perf_counter() - start)
 print(json.dumps(times))
 '''
@@ -357,6 +396,9 @@ def main(argv=None) -> int:
                             note(key, "pytorch", script_w1(TORCH_W1, data, dtype, opt))
                         if use_sklearn:
                             note(key, "scikit-learn", script_w1(SKLEARN_W1, data, dtype, opt))
+                        if opt == "sgd-momentum":  # (the floor has no optimizer: one per dtype)
+                            note(f"W1 {dtype[-2:] and 'f' + dtype[-2:]} GEMM floor", FLOOR,
+                                 script_w1(FLOOR_W1, data, dtype, opt))
         if "W2" in only:
             for r in range(runs):
                 print(f"W2 run {r + 1}/{runs}", flush=True)
@@ -428,6 +470,10 @@ def summarize(results: dict, n_w1: int) -> list:
                     limit = dataset_mib(key) + 150
                     target += f"; peak ≤ {limit:.0f} MiB"
                     met += "; " + ("yes" if m["rss"] <= limit else "NO")
+            if contestant == FLOOR and key.startswith("W1"):  # not a contestant: the reference the others share
+                sk = [v["scikit-learn"]["epoch"] for k, v in med.items()
+                      if k.startswith(key[:6]) and "scikit-learn" in v]
+                ratio = f"{m['epoch'] / median(sk):.2f} × scikit-learn (median of its optimizers)" if sk else ""
             rows.append((key, contestant, m["epoch"], m["first"], m["rss"], ratio, target, met))
     return rows
 
@@ -446,7 +492,9 @@ def render(rows: list, info: dict, args, runs: int, n_w1: int) -> str:
                   "batch 128; seconds of the second (steady-state) epoch, first epoch alongside; peak MiB is the "
                   "process's peak resident memory, whose target is the inputs' bytes as the run holds them "
                   "(float32, or float64 for a float64 run) + 150 MiB. W2: seconds per full-batch epoch. "
-                  "W3: seconds for the whole check. startup: wall seconds of `gdtrain --help`.", "",
+                  "W3: seconds for the whole check. startup: wall seconds of `gdtrain --help`. "
+                  "GEMM floor: not a trainer — the epoch's 8 matrix products per batch and its batch gathers, "
+                  "nothing else; every trainer here pays at least this.", "",
               "| workload | contestant | seconds | first epoch | peak MiB | ratio | target | met |",
               "| --- | --- | ---: | ---: | ---: | --- | --- | --- |"]
     for key, contestant, sec, first, rss, ratio, target, met in rows:
