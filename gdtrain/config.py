@@ -179,6 +179,23 @@ class MonitorConfig:
     rising_epochs: int = _option(3, integer(1), "warn when the training loss rises this many epochs in a row")
 
 
+def _every(v) -> Optional[str]:
+    return None if v == "auto" or integer(1)(v) is None else "must be auto or an integer >= 1"
+
+
+_every.schema = {"anyOf": [{"type": "string", "enum": ["auto"]}, {"type": "integer", "minimum": 1}]}
+_every.convert = lambda v: v if v == "auto" else whole(v)
+
+
+@dataclass
+class LoggingConfig:
+    """How often a run reports: runs of thousands of short epochs need not print or write every one."""
+
+    every: Union[str, int] = _option("auto", _every, "a terminal line every this many epochs (auto: about 30 "
+                                                      "lines in all); the first, last and stopping epochs always")
+    metrics_every: int = _option(1, integer(1), "a metrics.csv row every this many epochs (and the run's last)")
+
+
 def _contestants(raw, path):
     if raw is None:
         return None
@@ -241,6 +258,7 @@ class Config:
     clip: ClipConfig = _option(factory=ClipConfig, convert=lambda raw, path: _build(ClipConfig, raw, path))
     training: TrainingConfig = _option(factory=TrainingConfig, convert=lambda raw, path: _build(TrainingConfig, raw, path))
     monitor: MonitorConfig = _option(factory=MonitorConfig, convert=lambda raw, path: _build(MonitorConfig, raw, path))
+    logging: LoggingConfig = _option(factory=LoggingConfig, convert=lambda raw, path: _build(LoggingConfig, raw, path))
     output: Optional[str] = _option(None, optional(_string), "run directory (default: runs/<config name>)")
     compare: Optional[CompareConfig] = field(default=None, metadata={
         "check": None, "doc": "gdtrain compare-optimizers settings (null: none)", "omit_null": True,

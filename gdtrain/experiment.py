@@ -179,7 +179,7 @@ def new_loop_state(config: Config) -> LoopState:
 
 # Keys that may change when a run is resumed: they change neither the model, nor the data, nor the steps taken.
 RESUMABLE_CHANGES = ("training.epochs", "training.checkpoint_every", "training.checkpoint_seconds", "monitor",
-                     "output", "compare")
+                     "logging", "output", "compare")
 
 
 def check_resumable(config: Config, saved_text: str, where: Path) -> None:
@@ -242,7 +242,7 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
     rundir.atomic_write(run_dir / "config.yaml", config_text)
     if on_start is not None:
         on_start(RunInfo(config, data, net, loss, run_dir, state.epoch))
-    metrics = rundir.MetricsWriter(run_dir / "metrics.csv", columns)
+    metrics = rundir.MetricsWriter(run_dir / "metrics.csv", columns, config.logging.metrics_every)
 
     def record_epoch(record: EpochRecord) -> None:
         metrics.write(record.row())

@@ -154,7 +154,7 @@ def layer_table(net, record) -> Table:
 class FitReporter:
     """Renders a ``gdtrain fit`` run: header, one line per epoch (throttled), a progress bar on a TTY."""
 
-    MAX_LINES = 30  # about this many epoch lines for long runs, plus the first and last epoch
+    MAX_LINES = 30  # logging.every: auto — about this many epoch lines, plus the first and last epoch
 
     def __init__(self, console: Optional[Console] = None, chart: Optional[bool] = None):
         self.console = console or make_console()
@@ -174,7 +174,8 @@ class FitReporter:
         c, data, config = self.console, info.data, info.config
         self.net = info.net
         self.epochs = config.training.epochs
-        self.every = max(1, math.ceil(self.epochs / self.MAX_LINES))
+        every = config.logging.every
+        self.every = max(1, math.ceil(self.epochs / self.MAX_LINES)) if every == "auto" else every
         self.metric = primary_metric(data.task)
         c.print(f"data      {data.source}: {describe_splits(data)}")
         c.print(f"network   {describe_network(info.net, info.loss)}  ({info.net.size} parameters, {config.dtype})")

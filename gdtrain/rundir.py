@@ -106,11 +106,15 @@ def truncate_metrics(path: Union[str, Path], epoch: int, columns: List[str]) -> 
 class MetricsWriter:
     """Appends one row per epoch to metrics.csv and flushes it, so a crash loses at most the current epoch.
 
-    The header is written when the file is opened, so even a run that completes no epoch has one.
+    With ``every`` = k > 1 (``logging.metrics_every``) only the rows of epochs k, 2k, ... are written as they
+    come, and the run's last epoch when it is closed (however the run ended). The header is written when the
+    file is opened, so even a run that completes no epoch has one.
     """
 
-    def __init__(self, path: Union[str, Path], columns: List[str]):
+    def __init__(self, path: Union[str, Path], columns: List[str], every: int = 1):
         self.path = Path(path)
+        self.every = every
+        self._pending: Optional[Dict[str, float]] = None  # the last epoch's row, not written yet
         new = not self.path.exists() or self.path.stat().st_size == 0
         self._file = open(self.path, "a", newline="", encoding="utf-8")
         self._writer = csv.DictWriter(self._file, fieldnames=columns, extrasaction="ignore")
@@ -119,10 +123,19 @@ class MetricsWriter:
             self._file.flush()
 
     def write(self, row: Dict[str, float]) -> None:
-        self._writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in row.items()})
+        """The row of one epoch (its "epoch" entry says which)."""
+        self._pending = row
+        if row["epoch"] % self.every == 0:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        self._writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in self._pending.items()})
         self._file.flush()
+        self._pending = None
 
     def close(self) -> None:
         if self._file is not None:
+            if self._pending is not None:
+                self._write_pending()
             self._file.close()
             self._file = self._writer = None

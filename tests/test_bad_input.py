@@ -278,6 +278,10 @@ CONFIG_CASES = {
     "betas_one": Case("optimizer: {name: adam, betas: [0.9, 1.0]}\n",
                       "optimizer.betas: must be two numbers in [0, 1), got [0.9, 1.0]"),
     "patience_zero": Case("training: {patience: 0}\n", "training.patience: must be >= 1, got 0"),
+    "logging_every_zero": Case("logging: {every: 0}\n", "logging.every: must be auto or an integer >= 1, got 0"),
+    "logging_every_word": Case("logging: {every: often}\n",
+                               "logging.every: must be auto or an integer >= 1, got 'often'"),
+    "metrics_every_zero": Case("logging: {metrics_every: 0}\n", "logging.metrics_every: must be >= 1, got 0"),
     "gamma_zero": Case("schedule: {name: exponential, gamma: 0}\n", "schedule.gamma: must be > 0, got 0"),
     # unknown names, with the nearest one
     "unknown_dataset": Case("data: {source: irsi}\n", "data.source: unknown dataset 'irsi'; did you mean 'iris'?",

@@ -394,3 +394,48 @@ def test_every_shipped_config_runs(runner, tmp_path, config):
     header = list(read_rows(out / "metrics.csv")[0])
     assert [c for c in header if c.startswith("grad_norm_")] == [f"grad_norm_W{i}" for i in range(1, n_layers + 1)]
     assert "Traceback" not in result.output and "\x1b[" not in result.output
+
+
+# --- logging.every / logging.metrics_every ----------------------------------------------------------
+
+def epoch_numbers(text):
+    return [int(line.split()[1].split("/")[0]) for line in lines(text) if line.startswith("epoch ")]
+
+
+def test_logging_every_sets_the_terminal_lines(runner, tmp_path):
+    args = ["fit", CONFIGS / "quickstart.yaml", "--epochs", 7, "--no-chart"]
+    result = invoke(runner, [*args, "--out", tmp_path / "a", "--set", "logging.every=3"])
+    assert result.exit_code == 0, result.output
+    assert epoch_numbers(result.output) == [1, 3, 6, 7]  # the first, every 3rd, the last
+    result = invoke(runner, [*args, "--out", tmp_path / "b"])  # auto: 7 epochs need no thinning
+    assert epoch_numbers(result.output) == list(range(1, 8))
+    result = invoke(runner, [*args, "--out", tmp_path / "c", "--epochs", 100, "--set", "optimizer.lr=1e-4"])
+    assert epoch_numbers(result.output) == [1] + list(range(4, 100, 4)) + [100]  # auto: ⌈100/30⌉ = 4
+
+
+def read_epochs(run_dir):
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def test_metrics_every_writes_every_kth_row_and_the_last(runner, tmp_path):
+    args = ["fit", CONFIGS / "quickstart.yaml", "--no-chart"]
+    full, sparse = tmp_path / "full", tmp_path / "sparse"
+    assert invoke(runner, [*args, "--epochs", 10, "--out", full]).exit_code == 0
+    result = invoke(runner, [*args, "--epochs", 10, "--out", sparse, "--set", "logging.metrics_every=4"])
+    assert result.exit_code == 0, result.output
+    assert read_epochs(full) == list(range(1, 11))
+    assert read_epochs(sparse) == [4, 8, 10]
+    with open(full / "metrics.csv", newline="") as f:
+        every = {r["epoch"]: r for r in csv.DictReader(f)}
+    with open(sparse / "metrics.csv", newline="") as f:
+        for row in csv.DictReader(f):  # the rows written are the full run's rows (but for the clock)
+            assert {k: v for k, v in row.items() if k != "seconds"} == \
+                   {k: v for k, v in every[row["epoch"]].items() if k != "seconds"}
+    # a run that stops early (tol_grad met at once) still writes the epoch it stopped at
+    stopped = tmp_path / "stopped"
+    result = invoke(runner, [*args, "--epochs", 10, "--out", stopped, "--set", "logging.metrics_every=4",
+                             "--set", "training.tol_grad=1e3"])
+    assert result.exit_code == 0, result.output
+    assert read_epochs(stopped) == [1]
+    assert json.loads((stopped / "summary.json").read_text())["stop_reason"] == "tol_grad"

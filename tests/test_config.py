@@ -67,6 +67,7 @@ EXPECTED_DEFAULTS = {
                  "checkpoint_every": 1, "checkpoint_seconds": 1.0},
     "monitor": {"warnings": True, "vanishing_ratio": 0.01, "exploding_factor": 1000.0, "dead_fraction": 0.5,
                 "saturated_fraction": 0.5, "saturation_derivative": 0.01, "rising_epochs": 3},
+    "logging": {"every": "auto", "metrics_every": 1},
     "output": None,
 }
 
@@ -160,7 +161,7 @@ def test_unknown_key_names_path_and_nearest(raw, expected):
 def test_unknown_key_without_a_close_name_lists_valid_keys():
     message = config_error({"zzzzzz": 1})
     assert message.startswith("zzzzzz: unknown key; valid keys: ")
-    assert ("clip, compare, data, dtype, loss, model, monitor, optimizer, output, regularization, schedule, seed, "
+    assert ("clip, compare, data, dtype, logging, loss, model, monitor, optimizer, output, regularization, schedule, seed, "
             "training") in message
 
 
