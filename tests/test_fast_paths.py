@@ -224,3 +224,36 @@ def test_benchmark_quick_mode_runs_and_writes_its_table(tmp_path):
         seconds = float(rows[0].split("|")[3])
         assert seconds > 0
     assert "| cores |" in text and "| blas |" in text
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batches_are_gathered_into_a_reused_buffer_in_permutation_order(dtype):
+    """Each mini-batch is X[order[i:i + bs]] (the last one shorter), gathered into one buffer reused all epoch."""
+    from gdtrain.schedules import make_schedule, resolve_schedule
+    from gdtrain.train import TrainSettings, train
+
+    rng = np.random.default_rng(3)
+    n, bs = 203, 32
+    X, y = rng.normal(size=(n, 4)).astype(dtype), rng.integers(0, 3, n)
+    net = Network([4, 5, 3], ["tanh", "identity"], dtype=dtype)
+    net.params[...] = rng.normal(0, 0.3, net.size)
+    seen, buffers = [], set()
+    original = net.loss_and_grad
+
+    def spy(xb, yb, *args, **kwargs):
+        seen.append((xb.copy(), yb.copy()))
+        buffers.add(xb.__array_interface__["data"][0])
+        return original(xb, yb, *args, **kwargs)
+
+    net.loss_and_grad = spy
+    optimizer = make_optimizer(resolve_optimizer({"name": "sgd", "lr": 0.1}), net.size, dtype)
+    schedule = make_schedule(resolve_schedule({"name": "constant"}), 0.1)
+    train(net, LOSSES.get("cross_entropy"), X, y, X[:0], y[:0], optimizer, schedule,
+          TrainSettings(batch_size=bs, epochs=2), shuffle_rng=np.random.default_rng(11))
+    orders = np.random.default_rng(11)
+    expected = [order[i:i + bs] for order in (orders.permutation(n), orders.permutation(n)) for i in range(0, n, bs)]
+    assert len(seen) == len(expected) == 2 * math.ceil(n / bs)
+    for (xb, yb), idx in zip(seen, expected):
+        np.testing.assert_array_equal(xb, X[idx])
+        np.testing.assert_array_equal(yb, y[idx])
+    assert len(buffers) == 1  # one buffer, reused by every batch
