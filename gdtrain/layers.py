@@ -46,11 +46,11 @@ class Dense:
     def fan_out(self) -> int:
         return self.W.shape[0]
 
-    def buffer(self, name: str, rows: int, width: int) -> np.ndarray:
-        """A reusable (rows, width) array of the layer's dtype (grown when a larger batch comes)."""
+    def buffer(self, name: str, rows: int, width: int, dtype=None) -> np.ndarray:
+        """A reusable (rows, width) array of the layer's dtype, or ``dtype`` (grown when a larger batch comes)."""
         buf = self._buffers.get(name)
         if buf is None or buf.shape[0] < rows or buf.shape[1] != width:
-            buf = self._buffers[name] = np.empty((rows, width), dtype=self.W.dtype)
+            buf = self._buffers[name] = np.empty((rows, width), dtype=dtype or self.W.dtype)
         return buf[:rows]
 
     def forward(self, x: np.ndarray, training: bool = False,
@@ -67,9 +67,14 @@ class Dense:
         self._x, self._z, self._a, self._mask = x, z, a, None
         if training and self.dropout > 0.0:
             keep = 1.0 - self.dropout
-            mask = rng.random(a.shape, dtype=a.dtype) < keep
-            self._mask = mask * a.dtype.type(1.0 / keep)
-            return np.multiply(a, self._mask, out=self.buffer("dropped", n, self.fan_out) if reuse else None)
+            scale = a.dtype.type(1.0 / keep)
+            if reuse:  # the same draws as below, into the layer's buffers
+                u = rng.random(dtype=a.dtype, out=self.buffer("mask", n, self.fan_out))
+                kept = np.less(u, keep, out=self.buffer("kept", n, self.fan_out, bool))
+                self._mask = np.multiply(kept, scale, out=u)
+                return np.multiply(a, self._mask, out=self.buffer("dropped", n, self.fan_out))
+            self._mask = (rng.random(a.shape, dtype=a.dtype) < keep) * scale
+            return a * self._mask
         return a
 
     def backward(self, grad_a: np.ndarray, need_input_grad: bool = True, reuse: bool = False) -> Optional[np.ndarray]:
