@@ -30,15 +30,25 @@ from .activations import sigmoid
 from .registry import Registry
 
 
+def row_max(z: np.ndarray) -> np.ndarray:
+    """max_k z_k of each row, as a column (n, 1).
+
+    NumPy reduces a row of a few entries slowly (≈ 6 µs for 128 × 10, once per step); over the rows of the
+    class-major copy zᵀ it is an element-wise maximum of 10 rows (≈ 1.7 µs with the copy). Same values."""
+    if z.shape[1] <= 32:
+        return np.ascontiguousarray(z.T).max(axis=0)[:, None]
+    return z.max(axis=1, keepdims=True)
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     """softmax(z)_k = e^(z_k − max z) / Σ_j e^(z_j − max z), row-wise."""
-    e = np.exp(z - z.max(axis=1, keepdims=True))
+    e = np.exp(z - row_max(z))
     e /= e.sum(axis=1, keepdims=True)
     return e
 
 
 def log_sum_exp(z: np.ndarray) -> np.ndarray:
-    m = z.max(axis=1, keepdims=True)
+    m = row_max(z)
     return (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))[:, 0]
 
 
@@ -130,7 +140,7 @@ def _cross_entropy_rows(z, y):
 
 
 def _cross_entropy_delta(z, y):
-    shifted = z - z.max(axis=1, keepdims=True)
+    shifted = z - row_max(z)
     p = np.exp(shifted)
     sums = p.sum(axis=1, keepdims=True)
     loss = float(np.mean(np.log(sums[:, 0]) - shifted[_rows(y), y]))  # logsumexp(z) − z_y, exactly

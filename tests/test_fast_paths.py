@@ -257,3 +257,16 @@ def test_batches_are_gathered_into_a_reused_buffer_in_permutation_order(dtype):
         np.testing.assert_array_equal(xb, X[idx])
         np.testing.assert_array_equal(yb, y[idx])
     assert len(buffers) == 1  # one buffer, reused by every batch
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(128, 10), (7, 1), (3, 32), (5, 33), (0, 10)])
+def test_row_max_equals_the_row_wise_reduction(shape, dtype):
+    from gdtrain.losses import row_max
+
+    z = np.random.default_rng(8).normal(size=shape).astype(dtype)
+    if z.size:
+        z[0, 0] = np.inf
+        z[-1, -1] = np.nan
+    np.testing.assert_array_equal(row_max(z), z.max(axis=1, keepdims=True) if len(z) else np.empty((0, 1), dtype))
+    assert row_max(z).dtype == dtype
