@@ -306,6 +306,17 @@ def is_zip_archive(source) -> bool:
         return zipfile.is_zipfile(f)
 
 
+def require_zip_archive(source, name: str, not_zip: str, error: type = DataError) -> None:
+    """``error("NAME: ...")`` unless ``source`` is a readable zip archive — np.load would otherwise try the file
+    as a pickle, and say so. ``not_zip`` says what was expected instead."""
+    try:
+        is_zip = is_zip_archive(source)
+    except OSError as exc:
+        raise error(f"{name}: cannot read ({exc.strerror or exc})") from None
+    if not is_zip:
+        raise error(f"{name}: {not_zip}")
+
+
 def read_npz(path: Path, widen: bool = False) -> Table:
     """An .npz archive holding arrays ``X`` (n, d) and ``y`` (n,) or (n, k).
 
@@ -313,13 +324,8 @@ def read_npz(path: Path, widen: bool = False) -> Table:
     then it is widened while it is read."""
     try:
         source = io.BytesIO(_read_bytes(path)) if path.suffix == ".gz" else _existing_file(path)
-        try:
-            is_zip = is_zip_archive(source)
-        except OSError as exc:
-            raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-        if not is_zip:  # np.load would try it as a pickle, and say so
-            raise DataError(f"{path}: not a readable .npz archive (not a zip file); expected arrays X and y saved "
-                            "with numpy.savez")
+        require_zip_archive(source, str(path), "not a readable .npz archive (not a zip file); expected arrays X "
+                                               "and y saved with numpy.savez")
         with np.load(source, allow_pickle=False) as archive:
             missing = [k for k in ("X", "y") if k not in archive.files]
             if missing:

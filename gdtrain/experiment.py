@@ -23,7 +23,7 @@ from .config import Config, dump_yaml
 from .convergence import Criteria
 from .diagnostics import Diagnostics
 from .early_stopping import EarlyStopping
-from .data import Dataset, is_zip_archive, load_data
+from .data import Dataset, load_data, require_zip_archive
 from .errors import ConfigError
 from .init import INITIALIZERS, default_initializer
 from .losses import LOSSES, Loss
@@ -59,13 +59,8 @@ def load_initial_weights(net: Network, path: Path) -> None:
         raise ConfigError(f"model.init_from: {path}: is a directory, expected an .npz file of W1, b1, W2, b2, ...")
     if not path.exists():
         raise ConfigError(f"model.init_from: {path}: no such file")
-    try:
-        is_zip = is_zip_archive(path)
-    except OSError as exc:
-        raise ConfigError(f"model.init_from: {path}: cannot read ({exc.strerror or exc})") from None
-    if not is_zip:  # np.load would try it as a pickle, and say so
-        raise ConfigError(f"model.init_from: {path}: not a readable .npz (not a zip file); expected arrays W1, b1, "
-                          "W2, b2, ... saved with numpy.savez")
+    require_zip_archive(path, f"model.init_from: {path}", "not a readable .npz (not a zip file); expected arrays "
+                                                         "W1, b1, W2, b2, ... saved with numpy.savez", ConfigError)
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
