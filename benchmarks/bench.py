@@ -18,6 +18,8 @@ Workloads (every measurement in a fresh process, the contestants interleaved A B
   startup  `gdtrain --help`, wall time.
   GEMM floor  (a reference, not a contestant) the W1 epoch's matrix products and batch gathers alone, in NumPy:
       the part of every contestant's epoch that no trainer can remove with these BLAS kernels.
+  plain numpy trainer  (a reference, not a contestant) the straightforward in-place NumPy trainer of W1 and
+      nothing else (no gradient norms, metrics or checks): what plain NumPy reaches, and what gdtrain adds.
 PyTorch and scikit-learn are optional: without them gdtrain is measured alone.
 """
 
@@ -38,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 THREADS = "2"
 FLOOR = "numpy GEMMs only"
+PLAIN = "plain numpy trainer"
 
 # The issue's targets: gdtrain's time / PyTorch's at most this, per workload (W1 float32: both optimizers) ...
 PYTORCH_LIMITS = {"W1 f32 sgd-momentum": 0.8, "W1 f32 adam": 0.8, "W2": 0.9, "W3": 0.2}
@@ -221,6 +224,106 @@ print(json.dumps(times))
 '''
 
 
+# Not gdtrain: the straightforward trainer one writes in plain NumPy — preallocated buffers, in-place updates on
+# one flat parameter vector, the same layout, loss and optimizers (torch's formulas) — and nothing else: no
+# gradient norms, no metrics, no checks, no schedule. Its ratio to scikit-learn is what NumPy alone reaches on
+# this machine; gdtrain's ratio to it is what gdtrain's features cost. (tests/test_fast_paths.py checks its
+# gradient and its steps against gdtrain's.)
+PLAIN_MLP = r'''
+import numpy as np
+
+
+class PlainMLP:
+    def __init__(self, sizes, dtype, batch, optimizer, lr):
+        shapes = [(o, i) for i, o in zip(sizes[:-1], sizes[1:])]
+        self.params = np.zeros(sum(o * i + o for o, i in shapes), dtype)
+        self.grad = np.zeros_like(self.params)
+        self.W, self.b, self.gW, self.gb, at = [], [], [], [], 0
+        for o, i in shapes:  # W1 (out x in), b1, W2, b2, ...: gdtrain's layout
+            for flat, Ws, bs in ((self.params, self.W, self.b), (self.grad, self.gW, self.gb)):
+                Ws.append(flat[at:at + o * i].reshape(o, i))
+                bs.append(flat[at + o * i:at + o * i + o])
+            at += o * i + o
+        self.Z = [np.empty((batch, o), dtype) for o in sizes[1:]]
+        self.D = [np.empty((batch, i), dtype) for i in sizes[1:-1]]
+        self.optimizer, self.lr, self.t = optimizer, lr, 0
+        self.m, self.v, self.tmp = (np.zeros_like(self.params) for _ in range(3))
+
+    def loss_and_grad(self, x, y):
+        """Mean softmax cross-entropy over ReLU hidden layers; fills self.grad."""
+        k, acts = len(x), [x]
+        for l, (W, b, Z) in enumerate(zip(self.W, self.b, self.Z)):
+            z = np.matmul(acts[-1], W.T, out=Z[:k])
+            z += b
+            if l < len(self.W) - 1:
+                np.maximum(z, 0, out=z)
+            acts.append(z)
+        z, rows = acts.pop(), np.arange(k)
+        z -= z.max(axis=1, keepdims=True)
+        picked = z[rows, y]
+        np.exp(z, out=z)
+        total = z.sum(axis=1)
+        loss = float(np.mean(np.log(total) - picked))
+        z /= total[:, None]
+        z[rows, y] -= 1
+        delta = z
+        delta *= 1 / k
+        for l in range(len(self.W) - 1, -1, -1):
+            np.matmul(delta.T, acts[l], out=self.gW[l])
+            np.sum(delta, axis=0, out=self.gb[l])
+            if l:
+                delta = np.matmul(delta, self.W[l], out=self.D[l - 1][:k])
+                delta *= acts[l] > 0
+        return loss
+
+    def step(self):
+        """torch.optim.SGD(momentum=0.9) or torch.optim.Adam, in place on the flat vector."""
+        g, p, m, v, tmp, lr = self.grad, self.params, self.m, self.v, self.tmp, self.lr
+        if self.optimizer == "sgd-momentum":
+            m *= 0.9
+            m += g
+            np.multiply(m, lr, out=tmp)
+            p -= tmp
+            return
+        self.t += 1
+        m *= 0.9
+        np.multiply(g, 0.1, out=tmp)
+        m += tmp
+        v *= 0.999
+        np.multiply(g, g, out=tmp)
+        tmp *= 0.001
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp /= np.sqrt(1 - 0.999 ** self.t)
+        tmp += 1e-8
+        np.divide(m, tmp, out=tmp)
+        tmp *= lr / (1 - 0.9 ** self.t)
+        p -= tmp
+'''
+
+PLAIN_W1 = PLAIN_MLP + r'''
+import json, sys, time
+data, dtype, opt_name, epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+d = np.load(data)
+X, y = d["X"].astype(dtype), d["y"].astype(np.intp)
+rng, n, bs = np.random.default_rng(0), len(X), 128
+net = PlainMLP([784, 256, 128, 10], dtype, bs, opt_name, 0.01 if opt_name == "sgd-momentum" else 0.001)
+net.params[...] = rng.normal(0, 0.05, net.params.size)
+xb, yb = np.empty((bs, 784), dtype), np.empty(bs, np.intp)
+times = []
+for epoch in range(epochs):
+    start = time.perf_counter()
+    order = rng.permutation(n)
+    for i in range(0, n, bs):
+        idx = order[i:i + bs]
+        net.loss_and_grad(np.take(X, idx, axis=0, out=xb[:len(idx)], mode="clip"),
+                          np.take(y, idx, out=yb[:len(idx)], mode="clip"))
+        net.step()
+    times.append(time.perf_counter() - start)
+print(json.dumps(times))
+'''
+
+
 def script_w1(script: str, data: Path, dtype: str, optimizer: str, epochs: int = 2):
     out, _, err = run([sys.executable, "-c", script + "\n" + PEAK, str(data), dtype, optimizer, str(epochs)])
     times = json.loads(out.strip().splitlines()[-1])
@@ -390,6 +493,7 @@ def main(argv=None) -> int:
                             note(key, "pytorch", script_w1(TORCH_W1, data, dtype, opt))
                         if use_sklearn:
                             note(key, "scikit-learn", script_w1(SKLEARN_W1, data, dtype, opt))
+                        note(key, PLAIN, script_w1(PLAIN_W1, data, dtype, opt))
                         if opt == "sgd-momentum":  # (the floor has no optimizer: one per dtype)
                             note(f"W1 {dtype[-2:] and 'f' + dtype[-2:]} GEMM floor", FLOOR,
                                  script_w1(FLOOR_W1, data, dtype, opt))
@@ -466,6 +570,13 @@ def summarize(results: dict, n_w1: int) -> list:
                         checks.append(("", f"peak ≤ {limit:.0f} MiB", "yes" if m["rss"] <= limit else "NO"))
                 if key == "startup":
                     checks.append(("", f"< {STARTUP_SECONDS} s", "yes" if m["epoch"] < STARTUP_SECONDS else "NO"))
+            elif contestant == PLAIN:  # not a contestant: what plain NumPy reaches, and what gdtrain adds to it
+                value = ratio(key, PLAIN, key, "scikit-learn")
+                if value is not None:
+                    checks.append((f"{value:.2f} × scikit-learn", "", ""))
+                value = ratio(key, "gdtrain", key, PLAIN)
+                if value is not None:
+                    checks.append((f"gdtrain = {value:.2f} × this", "", ""))
             elif contestant == FLOOR:  # not a contestant: the share of every W1 epoch that no trainer can remove
                 for opt in W1_OPTIMIZERS:
                     value = ratio(key, FLOOR, f"{key[:6]} {opt}", "scikit-learn")
@@ -495,7 +606,9 @@ def render(rows: list, info: dict, args, runs: int, n_w1: int) -> str:
                   "GEMM floor: not a trainer — the epoch's 8 matrix products per batch and its batch gathers, "
                   "nothing else; every trainer here pays at least this. A target of 0.6 × scikit-learn leaves "
                   "(0.6 − the floor's ratio) × scikit-learn's epoch for everything else a trainer does: bias, "
-                  "activations, softmax, the optimizer's passes over the parameters, gradient norms.", "",
+                  "activations, softmax, the optimizer's passes over the parameters, gradient norms. "
+                  "plain numpy trainer: not gdtrain — the straightforward in-place NumPy trainer of the same network, "
+                  "loss and optimizer, with nothing else (no gradient norms, metrics or checks).", "",
               "| workload | contestant | seconds | first epoch | peak MiB | ratio | target | met |",
               "| --- | --- | ---: | ---: | ---: | --- | --- | --- |"]
     for key, contestant, sec, first, rss, ratio, target, met in rows:

@@ -270,3 +270,32 @@ def test_row_max_equals_the_row_wise_reduction(shape, dtype):
         z[-1, -1] = np.nan
     np.testing.assert_array_equal(row_max(z), z.max(axis=1, keepdims=True) if len(z) else np.empty((0, 1), dtype))
     assert row_max(z).dtype == dtype
+
+
+@pytest.mark.parametrize("optimizer", [{"name": "sgd", "lr": 0.01, "momentum": 0.9}, {"name": "adam", "lr": 0.001}])
+def test_the_benchmarks_plain_numpy_trainer_computes_what_gdtrain_computes(optimizer):
+    """benchmarks/bench.py's "plain numpy trainer" is a reference for speed: it must be a real trainer, with
+    gdtrain's gradient (softmax cross-entropy over ReLU layers) and torch's SGD-momentum / Adam steps."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    namespace: dict = {}
+    exec(bench.PLAIN_MLP, namespace)
+    rng = np.random.default_rng(5)
+    sizes, n = [6, 8, 7, 4], 9
+    X, y = rng.normal(size=(n, sizes[0])), rng.integers(0, sizes[-1], n)
+    name = "sgd-momentum" if optimizer["name"] == "sgd" else "adam"
+    plain = namespace["PlainMLP"](sizes, np.float64, n, name, optimizer["lr"])
+    net = Network(sizes, ["relu", "relu", "identity"], dtype=np.float64)
+    net.params[...] = plain.params[...] = rng.normal(0, 0.5, net.size)
+    loss = LOSSES.get("cross_entropy")
+    reference = make_optimizer(resolve_optimizer(optimizer), net.size, np.float64)
+    for t in range(1, 4):
+        expected = net.loss_and_grad(X, y, loss)
+        assert plain.loss_and_grad(X, y) == pytest.approx(expected, rel=1e-12)
+        np.testing.assert_allclose(plain.grad, net.grad, rtol=1e-10, atol=1e-14)
+        reference.update(net.params, net.grad, optimizer["lr"], t)
+        plain.step()
+        np.testing.assert_allclose(plain.params, net.params, rtol=1e-10, atol=1e-14)
