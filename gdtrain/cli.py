@@ -243,7 +243,7 @@ def predict(
     from . import report
     from .errors import DataError
     from .inference import predict_file, to_csv
-    from .rundir import atomic_write
+    from .rundir import require_folder, write_file
 
     if out is not None:
         target = Path(out)
@@ -251,17 +251,13 @@ def predict(
             raise DataError(f"{out}: --out would overwrite INPUT; choose another file")
         if target.is_dir():
             raise DataError(f"{out}: is a directory; --out takes a file name such as predictions.csv")
-        if not target.parent.is_dir():
-            raise DataError(f"{out}: no such folder {target.parent}")
+        require_folder(out)
     predictions = predict_file(run_dir, input_)
     text = to_csv(predictions)
     if out is None:
         typer.echo(text, nl=False)
         return
-    try:
-        atomic_write(out, text)
-    except OSError as exc:
-        raise DataError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    write_file(out, text)
     report.predictions_summary(len(predictions.rows), out, report.make_console())
 
 
@@ -485,7 +481,7 @@ def init(
     """
     from . import catalog, report
     from .errors import ConfigError
-    from .rundir import atomic_write
+    from .rundir import write_file
 
     console = report.make_console()
     if template == "list":
@@ -497,12 +493,7 @@ def init(
         target = target / "gdtrain.yaml"
     if target.exists() and not force:
         raise ConfigError(f"{target}: already exists; choose another PATH, or pass --force to overwrite it")
-    if not target.parent.is_dir():
-        raise ConfigError(f"{target}: no such folder {target.parent}")
-    try:
-        atomic_write(target, catalog.starter_text(chosen, str(target)))
-    except OSError as exc:
-        raise ConfigError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    write_file(target, catalog.starter_text(chosen, str(target)), error=ConfigError)
     report.init_done(target, chosen, console)
 
 
@@ -557,7 +548,7 @@ def schema(
 
     from . import report
     from .errors import ConfigError
-    from .rundir import atomic_write
+    from .rundir import write_file
     from .schema import config_schema
 
     text = json.dumps(config_schema(), indent=2, ensure_ascii=False) + "\n"
@@ -567,12 +558,7 @@ def schema(
     target = Path(out)
     if target.is_dir():
         raise ConfigError(f"{out}: is a folder; --out takes a file name such as gdtrain.schema.json")
-    if not target.parent.is_dir():
-        raise ConfigError(f"{out}: no such folder {target.parent}")
-    try:
-        atomic_write(target, text)
-    except OSError as exc:
-        raise ConfigError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    write_file(target, text, out, ConfigError)
     report.schema_written(out, report.make_console())
 
 

@@ -952,11 +952,8 @@ def save_png(result: RaceResult, path: Union[str, Path]) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from .errors import DataError
-
     path = Path(path)
-    if not path.parent.is_dir():
-        raise DataError(f"{path}: no such folder {path.parent}")
+    rundir.require_folder(path)  # before the drawing
     keys = ["train_loss"] + (["val_loss"] if result.race.has_validation else [])
     panels = len(keys) + (1 if result.race.kind == "modes" else 0)
     fig = Figure(figsize=(8, 3.2 * panels), dpi=100)
@@ -998,8 +995,5 @@ def save_png(result: RaceResult, path: Union[str, Path]) -> None:
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    try:
-        rundir.atomic_write(path, buffer.getvalue())
-    except OSError as exc:
-        raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    rundir.write_file(path, buffer.getvalue())
 

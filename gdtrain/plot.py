@@ -355,13 +355,8 @@ def png_bytes(rows: Sequence[Dict[str, float]], title: str = "") -> bytes:
 
 def save_png(rows: Sequence[Dict[str, float]], path: Union[str, Path], title: str = "") -> None:
     """Write ``png_bytes`` to ``path`` atomically; a DataError when the folder cannot be written."""
-    from .rundir import atomic_write
+    from .rundir import require_folder, write_file
 
     path = Path(path)
-    if not path.parent.is_dir():
-        raise DataError(f"{path}: no such folder {path.parent}")
-    data = png_bytes(rows, title)
-    try:
-        atomic_write(path, data)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    require_folder(path)  # before the drawing
+    write_file(path, png_bytes(rows, title))

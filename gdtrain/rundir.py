@@ -13,11 +13,11 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Type, Union
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, DataError, GdtrainError
 
 
 def atomic_write(path: Union[str, Path], data: Union[str, bytes]) -> None:
@@ -33,6 +33,25 @@ def atomic_write(path: Union[str, Path], data: Union[str, bytes]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def require_folder(path: Union[str, Path], name: Optional[str] = None,
+                   error: Type[GdtrainError] = DataError) -> None:
+    """``error("NAME: no such folder ...")`` unless the folder a file the user named would go in exists."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise error(f"{name or path}: no such folder {folder}")
+
+
+def write_file(path: Union[str, Path], data: Union[str, bytes], name: Optional[str] = None,
+               error: Type[GdtrainError] = DataError) -> None:
+    """``atomic_write`` of a file the user named (--out, --png, init's PATH): a missing folder or a failed write is
+    one ``error`` line naming it (``name``, as the user gave it, else the path)."""
+    require_folder(path, name, error)
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        raise error(f"{name or path}: cannot write ({exc.strerror or exc})") from None
 
 
 def save_npz(path: Union[str, Path], arrays: Dict[str, np.ndarray]) -> None:
