@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 from . import rundir
-from .config import CompareConfig, Config, from_dict, to_dict
+from .config import DEFAULT_LR_GRID, CompareConfig, Config, from_dict, to_dict
 from .errors import ConfigError, GdtrainError, TrainingFailed
 from .optimizers import ALIASES, OPTIMIZERS, resolve_optimizer
 from .options import describe
@@ -55,7 +55,6 @@ from .registry import unknown_name_message
 
 MODES = ("batch", "sgd", "minibatch")
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
-DEFAULT_LR_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
 TARGETS = ("train_loss", "val_loss", "val_accuracy", "val_mse", "val_mae", "val_r2")
 HIGHER_IS_BETTER = ("val_accuracy", "val_r2")
 TUNING_DIR = "tuning"  # DIR/tuning/<label>/lr-<lr>/: the tuning runs (so no contestant may be called that)

@@ -196,28 +196,21 @@ class LoggingConfig:
     metrics_every: int = _option(1, integer(1), "a metrics.csv row every this many epochs (and the run's last)")
 
 
-def _contestants(raw, path):
-    if raw is None:
-        return None
-    from .compare import resolve_contestants  # the contestants' table lives with the race
+def _resolved_by(name: str):
+    """A converter that hands a given (non-null) value to ``compare.NAME``: the race's own tables check it
+    (imported when used: compare.py imports this module)."""
 
-    return resolve_contestants(raw, path)
+    def convert(raw, path):
+        if raw is None:
+            return None
+        from . import compare
 
+        return getattr(compare, name)(raw, path)
 
-def _modes(raw, path):
-    if raw is None:
-        return None
-    from .compare import resolve_modes
-
-    return resolve_modes(raw, path)
+    return convert
 
 
-def _target_metric(raw, path):
-    if raw is None:
-        return None
-    from .compare import resolve_target_metric
-
-    return resolve_target_metric(raw, path)
+DEFAULT_LR_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 def _lr_grid(v):
@@ -226,20 +219,24 @@ def _lr_grid(v):
     return None
 
 
+_lr_grid.schema = {"type": "array", "minItems": 1, "items": {"type": "number", "exclusiveMinimum": 0}}
+
+
 @dataclass
 class CompareConfig:
     """``gdtrain compare-optimizers``: who races, on how many seeds, and what counts as reaching the target."""
 
     optimizers: Optional[List[Dict[str, Any]]] = _option(
-        None, convert=_contestants, doc="contestants: names or {name, label, lr, ...}; null: all, at their defaults")
-    modes: Optional[List[str]] = _option(None, convert=_modes,
+        None, convert=_resolved_by("resolve_contestants"),
+        doc="contestants: names or {name, label, lr, ...}; null: all, at their defaults")
+    modes: Optional[List[str]] = _option(None, convert=_resolved_by("resolve_modes"),
                                          doc="race batch / sgd / minibatch with the optimizer section instead")
     seeds: int = _option(1, integer(1), "repeat the race with seeds seed, seed + 1, ...")
     tune_lr: bool = _option(False, boolean, "choose each contestant's lr from lr_grid by best validation loss first")
-    lr_grid: List[float] = _option(check=_lr_grid, factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0],
+    lr_grid: List[float] = _option(check=_lr_grid, factory=lambda: list(DEFAULT_LR_GRID),
                                    doc="factors of each contestant's lr that tune_lr tries")
     target_loss: Optional[float] = _option(None, optional(number(0)), "report when train_loss <= this is reached")
-    target_metric: Optional[Dict[str, float]] = _option(None, convert=_target_metric,
+    target_metric: Optional[Dict[str, float]] = _option(None, convert=_resolved_by("resolve_target_metric"),
                                                         doc="{val_accuracy: 0.95}: report when it is reached")
 
 

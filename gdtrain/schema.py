@@ -156,10 +156,6 @@ def _source_schema() -> Dict:
                       {"type": "string", "minLength": 1, "description": "a .csv / .npz / MNIST .idx[.gz] file"}]}
 
 
-def _lr_grid_schema() -> Dict:
-    return {"type": "array", "minItems": 1, "items": {"type": "number", "exclusiveMinimum": 0}}
-
-
 def _registry(module: str, name: str) -> Callable[[], Any]:
     def get():
         import importlib
@@ -185,7 +181,6 @@ _SPECIAL: Dict[Tuple[str, str], Callable[[], Dict]] = {
     ("CompareConfig", "optimizers"): _contestants_schema,
     ("CompareConfig", "modes"): _modes_schema,
     ("CompareConfig", "target_metric"): _target_metric_schema,
-    ("CompareConfig", "lr_grid"): _lr_grid_schema,
 }
 
 
