@@ -58,7 +58,9 @@ DEFAULT_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam
 TARGETS = ("train_loss", "val_loss", "val_accuracy", "val_mse", "val_mae", "val_r2")
 HIGHER_IS_BETTER = ("val_accuracy", "val_r2")
 TUNING_DIR = "tuning"  # DIR/tuning/<label>/lr-<lr>/: the tuning runs (so no contestant may be called that)
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=@-]{0,39}$")
+# A contestant label names its run directory (also the pattern of the JSON Schema, where $ ends the text;
+# in Python it may match before a final newline, hence fullmatch).
+LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=@-]{0,39}$")
 
 # comparison.csv: the documented columns first, then the extras (docs/compare.md).
 COLUMNS = ("optimizer", "lr", "seed", "initial_loss", "final_train_loss", "best_val_loss", "best_val_metric",
@@ -75,7 +77,7 @@ def optimizer_names() -> List[str]:
 
 
 def _check_label(label, path: str) -> str:
-    if not isinstance(label, str) or not _LABEL.match(label):
+    if not isinstance(label, str) or not LABEL.fullmatch(label):
         raise ConfigError(f"{path}: must be a name of at most 40 letters, digits and _ . + = @ - (it names the "
                           f"contestant's run directory), got {describe(label)}")
     if label == TUNING_DIR:

@@ -118,7 +118,9 @@ def _hidden_schema() -> Dict:
 
 
 def _contestants_schema() -> Dict:
-    label = {"label": {"type": "string", "pattern": r"^[A-Za-z0-9_.+=@-]{1,40}$",
+    from .compare import LABEL
+
+    label = {"label": {"type": "string", "pattern": LABEL.pattern,
                        "description": "the contestant's name and run directory (default: its name)"}}
     item = optimizer_schema(extra=label)
     return nullable({"type": "array", "minItems": 1, "items": item})

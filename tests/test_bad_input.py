@@ -351,6 +351,8 @@ CONFIG_CASES = {
     "compare_unknown_mode": Case("compare: {modes: [batch, full]}\n", "compare.modes: unknown mode 'full'"),
     "compare_duplicate_labels": Case("compare: {optimizers: [{name: sgd, label: a}, {name: adam, label: a}]}\n",
                                      "compare.optimizers[1].label: 'a' is used twice"),
+    "compare_label_with_newline": Case('compare: {optimizers: [{name: sgd, label: "fast\\n"}]}\n',
+                                       "compare.optimizers[0].label: must be a name of at most 40 letters"),
     "compare_reserved_label": Case("compare: {optimizers: [{name: sgd, label: tuning}]}\n",
                                    "compare.optimizers[0].label: 'tuning' is reserved"),
     "compare_bad_lr_grid": Case("compare: {lr_grid: [0.1, -1]}\n", "compare.lr_grid: must be a non-empty list of "

@@ -401,6 +401,7 @@ BAD = [
     {"seed": "zero"},
     {"clip": {"norm": 0}},
     {"compare": {"optimizers": []}},
+    {"compare": {"optimizers": [{"name": "sgd", "label": "-fast"}]}},  # a label starts with a letter or digit
 ]
 
 
