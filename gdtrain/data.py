@@ -317,6 +317,11 @@ def require_zip_archive(source, name: str, not_zip: str, error: type = DataError
         raise error(f"{name}: {not_zip}")
 
 
+def refused_object_array(exc: Exception) -> bool:
+    """Whether ``np.load(..., allow_pickle=False)`` refused an object array (its message is the only sign)."""
+    return "allow_pickle" in str(exc)
+
+
 def read_npz(path: Path, widen: bool = False) -> Table:
     """An .npz archive holding arrays ``X`` (n, d) and ``y`` (n,) or (n, k).
 
@@ -337,7 +342,7 @@ def read_npz(path: Path, widen: bool = False) -> Table:
     except DataError:
         raise
     except Exception as exc:  # a corrupt or foreign file: zipfile, pickle and format errors alike
-        if "allow_pickle" in str(exc):
+        if refused_object_array(exc):
             raise DataError(f"{path}: holds an object array, which gdtrain never unpickles; save X and y as numeric "
                             "(or, for y, string) arrays") from None
         raise DataError(f"{path}: not a readable .npz archive ({exc.__class__.__name__}: {exc})") from None
@@ -527,6 +532,7 @@ def _check_range(X: np.ndarray, split: str, source: str, names: List[str], stand
         fix = "" if standardized else " or data.standardize: true"
         raise DataError(f"{source}: column '{names[bad[1]]}' has values beyond {X.dtype.name}'s range ({where}); use "
                         f"dtype: float64{fix}")
+
 
 def _row(i: int, lines: Optional[np.ndarray]) -> str:
     """How a message names row ``i``: its file line (CSV), else its index."""

@@ -23,7 +23,7 @@ from .config import Config, dump_yaml
 from .convergence import Criteria
 from .diagnostics import Diagnostics
 from .early_stopping import EarlyStopping
-from .data import Dataset, load_data, require_zip_archive
+from .data import Dataset, load_data, refused_object_array, require_zip_archive
 from .errors import ConfigError
 from .init import INITIALIZERS, default_initializer
 from .losses import LOSSES, Loss
@@ -65,7 +65,7 @@ def load_initial_weights(net: Network, path: Path) -> None:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except Exception as exc:
-        if "allow_pickle" in str(exc):
+        if refused_object_array(exc):
             raise ConfigError(f"model.init_from: {path}: holds an object array, which gdtrain never unpickles; "
                               "the weights must be numeric arrays") from None
         raise ConfigError(f"model.init_from: {path}: not a readable .npz ({exc.__class__.__name__}: {exc})") from None
