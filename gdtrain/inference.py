@@ -186,11 +186,10 @@ def read_npz_rows(path: Path, model: Model, need_target: bool) -> Rows:
     """An .npz archive: ``X`` (n, d) with the model's d features in order; ``y`` when present (or needed)."""
     from .data import _check_finite, _read_bytes, read_npz
 
+    source = io.BytesIO(_read_bytes(path))  # read (and decompressed) once, for the listing and for X
     try:
-        with np.load(io.BytesIO(_read_bytes(path)), allow_pickle=False) as archive:
+        with np.load(source, allow_pickle=False) as archive:
             files = list(archive.files)
-    except DataError:
-        raise
     except Exception as exc:
         raise DataError(f"{path}: not a readable .npz archive ({exc.__class__.__name__}: {exc})") from None
     if "y" in files or need_target:
@@ -201,7 +200,8 @@ def read_npz_rows(path: Path, model: Model, need_target: bool) -> Rows:
             raise DataError(f"{path}: no array 'X' (found: {', '.join(files) or 'none'}); expected X (samples x "
                             "features)")
         try:
-            with np.load(io.BytesIO(_read_bytes(path)), allow_pickle=False) as archive:
+            source.seek(0)
+            with np.load(source, allow_pickle=False) as archive:
                 X = archive["X"]
         except ValueError as exc:  # an object array (never unpickled), or a damaged member
             raise DataError(f"{path}: cannot read X ({exc})") from None
