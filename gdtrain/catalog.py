@@ -21,13 +21,13 @@ import re
 import textwrap
 import typing
 from dataclasses import dataclass, field
-from importlib import resources as importlib_resources
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import ConfigError, GdtrainError
 from .options import REQUIRED, Option
 from .registry import nearest, unknown_name_message
+from .resources import shipped_files
 
 
 # --- records ----------------------------------------------------------------------------------------
@@ -370,23 +370,9 @@ def find(name: str) -> List[Tuple[Family, Entry]]:
 
 # --- shipped configs --------------------------------------------------------------------------------
 
-def _configs_folder_items() -> List[Tuple[str, Path]]:
-    """(stem, path) of every shipped config: package data once installed, else the checkout's configs/."""
-    found: Dict[str, Path] = {}
-    try:
-        for item in importlib_resources.files("gdtrain.configs").iterdir():
-            if item.name.endswith(".yaml") and item.is_file():
-                found[item.name[:-5]] = Path(str(item))
-    except (ModuleNotFoundError, TypeError, OSError):
-        pass
-    if not found:
-        folder = Path(__file__).resolve().parent.parent / "configs"
-        found = {p.stem: p for p in folder.glob("*.yaml")}
-    return sorted(found.items())
-
-
 def shipped_configs() -> List[Tuple[str, Path]]:
-    return _configs_folder_items()
+    """(stem, path) of every shipped config, by name: package data once installed, else the checkout's configs/."""
+    return sorted(shipped_files("configs", ".yaml").items())
 
 
 def config_header(text: str) -> List[str]:

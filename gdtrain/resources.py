@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Optional
 
 _SOURCE_TREE = Path(__file__).resolve().parent.parent
 
@@ -24,3 +24,17 @@ def shipped_file(kind: str, name: str) -> Optional[Path]:
         pass
     fallback = _SOURCE_TREE / kind / name
     return fallback if fallback.is_file() else None
+
+
+def shipped_files(kind: str, suffix: str) -> Dict[str, Path]:
+    """Every file of ``kind`` ('datasets' or 'configs') whose name ends with ``suffix``: {name without it: path}."""
+    found: Dict[str, Path] = {}
+    try:
+        for item in resources.files(f"gdtrain.{kind}").iterdir():
+            if item.name.endswith(suffix) and item.is_file():
+                found[item.name[:-len(suffix)]] = Path(str(item))
+    except (ModuleNotFoundError, TypeError, OSError):
+        pass
+    if not found:
+        found = {p.name[:-len(suffix)]: p for p in (_SOURCE_TREE / kind).glob(f"*{suffix}") if p.is_file()}
+    return found
