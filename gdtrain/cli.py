@@ -167,9 +167,7 @@ def gradcheck(
       gdtrain gradcheck configs/iris.yaml --bug tanh-derivative   (a wrong derivative is caught)
     """
     from . import report
-    from .gradcheck import check_config, self_test
-
-    from .gradcheck import BUGS
+    from .gradcheck import BUGS, check_config, self_test
 
     if bug is not None and bug not in BUGS:
         from .registry import unknown_name_message
