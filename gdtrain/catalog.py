@@ -663,9 +663,12 @@ def _key_rows(cls, prefix: str) -> List[ConfigKey]:
         elif isinstance(value, list):
             value = [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
         rows.append(ConfigKey(path, value, doc, required=required))
-        item = _list_item_dataclass(hints[f.name])
-        if item is not None:
-            rows += _key_rows(item, f"{path}[].")
+        seen = set()
+        for item in _list_item_dataclasses(hints[f.name]):  # (model.hidden: each layer type's keys, once)
+            for row in _key_rows(item, f"{path}[]."):
+                if row.path not in seen:
+                    seen.add(row.path)
+                    rows.append(row)
     return rows
 
 
@@ -679,12 +682,14 @@ def _dataclass_in(hint) -> Optional[type]:
     return None
 
 
-def _list_item_dataclass(hint) -> Optional[type]:
+def _list_item_dataclasses(hint) -> List[type]:
+    """The dataclasses a list field's items may be (``List[LayerConfig]``, ``List[Union[A, B]]``)."""
     if typing.get_origin(hint) in (list, List):
         args = typing.get_args(hint)
-        if args and dataclasses.is_dataclass(args[0]):
-            return args[0]
-    return None
+        if args and typing.get_origin(args[0]) is typing.Union:
+            args = typing.get_args(args[0])
+        return [arg for arg in args if dataclasses.is_dataclass(arg)]
+    return []
 
 
 def config_keys() -> List[ConfigKey]:

@@ -24,7 +24,7 @@ from .early_stopping import resolve_early_stopping
 from .linesearch import resolve_line_search
 from .optimizers import resolve_optimizer
 from .options import boolean, choice, converted, describe, integer, number, optional, whole
-from .registry import nearest, shown
+from .registry import nearest, shown, unknown_name_message
 from .schedules import resolve_schedule
 
 
@@ -74,33 +74,98 @@ class DataConfig:
 
 @dataclass
 class LayerConfig:
+    """A dense layer (``type: dense``, the default; a bare int is one with ReLU)."""
+
+    type: str = _option("dense", choice("dense"), "dense (the default) | batchnorm | residual")
     units: int = _option(None, integer(1, MAX_UNITS), "number of units")
     activation: str = _option("relu", _string, "activation function")
     dropout: float = _option(0.0, number(0, 1, high_open=True), "inverted-dropout rate after the activation")
     init: Optional[str] = _option(None, optional(_string), "initializer (default: model.init)")
+    trainable: bool = _option(True, boolean, "false: hold W and b fixed (frozen)")
 
 
-def _hidden(raw, path) -> List[LayerConfig]:
+@dataclass
+class BatchNormConfig:
+    """``type: batchnorm``: torch.nn.BatchNorm1d over the features of the layer before."""
+
+    type: str = _option("batchnorm", choice("batchnorm"), "batchnorm")
+    momentum: float = _option(0.1, number(0, 1), "running statistics: r ← (1 − momentum) r + momentum · batch value")
+    eps: float = _option(1e-5, number(0, low_open=True), "ε in x̂ = (x − μ)/√(σ² + ε)")
+    affine: bool = _option(True, boolean, "learn the scale γ and shift β (y = γ x̂ + β)")
+    trainable: bool = _option(True, boolean, "false: hold γ and β fixed (frozen)")
+
+
+@dataclass
+class ResidualConfig:
+    """``type: residual``: y = x + block(x), the block being its own ``hidden:`` list."""
+
+    type: str = _option("residual", choice("residual"), "residual")
+    hidden: List[Any] = _option(convert=lambda raw, path: _hidden(raw, path, allow_empty=False), factory=list,
+                                doc="the block's layers (as model.hidden); it must end at its input's width")
+    projection: bool = _option(False, boolean, "y = P x + block(x) with a learned linear map P on the skip path")
+    trainable: bool = _option(True, boolean, "false: hold every tensor of the block fixed (frozen)")
+
+
+LAYER_CONFIGS = {"dense": LayerConfig, "batchnorm": BatchNormConfig, "residual": ResidualConfig}
+
+
+def _hidden(raw, path, allow_empty: bool = True) -> List[Any]:
     if not isinstance(raw, list):
         raise ConfigError(f"{path}: must be a list of layers like {{units: 64, activation: relu}}, got {describe(raw)}")
+    if not raw and not allow_empty:
+        raise ConfigError(f"{path}: must list at least one layer, got []")
     layers = []
     for i, item in enumerate(raw):
         item = whole(item)  # `hidden: [64.0]` is `hidden: [64]`
         if isinstance(item, int) and not isinstance(item, bool):
             item = {"units": item}
-        layer = _build(LayerConfig, item, f"{path}[{i}]")
-        if layer.units is None:
+        kind = item.get("type", "dense") if isinstance(item, dict) else "dense"
+        if not isinstance(kind, str) or kind not in LAYER_CONFIGS:
+            raise ConfigError(f"{path}[{i}].type: {unknown_name_message('layer type', kind, LAYER_CONFIGS)}")
+        layer = _build(LAYER_CONFIGS[kind], item, f"{path}[{i}]")
+        if kind == "dense" and layer.units is None:
             raise ConfigError(f"{path}[{i}].units: missing (how many units the layer has)")
         layers.append(layer)
     return layers
 
 
+OUTPUT_ACTIVATIONS = ("identity", "sigmoid", "tanh", "softmax")
+
+
+def _names(v):
+    if not (isinstance(v, list) and all(isinstance(x, str) and x and x.isprintable() for x in v)):
+        return "must be a list of tensor names such as [b1, b2]"
+    return None
+
+
+_names.schema = {"type": "array", "items": {"type": "string", "minLength": 1}}
+
+
 @dataclass
 class ModelConfig:
-    hidden: List[LayerConfig] = _option(convert=_hidden, doc="hidden layers; [] is a linear model",
-                                        factory=lambda: [LayerConfig(64, "relu")])
+    hidden: List[Union[LayerConfig, BatchNormConfig, ResidualConfig]] = _option(
+        convert=_hidden, doc="hidden layers (type: dense, batchnorm, residual); [] is a linear model",
+                                factory=lambda: [LayerConfig(units=64, activation="relu")])
+    output_activation: str = _option("identity", choice(*OUTPUT_ACTIVATIONS),
+                                     "ŷ = ψ(z) for mse / mae: identity | sigmoid | tanh | softmax "
+                                     "(bce, cross_entropy and hinge own the output)")
+    freeze: List[str] = _option(check=_names, factory=list, doc="tensors to hold fixed, by name (W1, b1, gamma2, ...)")
     init: Optional[str] = _option(None, optional(_string), "initializer for every layer (default: by activation)")
     init_from: Optional[str] = _option(None, optional(_string), ".npz with W1, b1, W2, b2, ... to start from")
+
+
+def dense_layers(hidden: List[Any], path: str = "model.hidden"):
+    """(key path, config) of every dense layer, those inside residual blocks included, in order."""
+    for i, layer in enumerate(hidden):
+        if isinstance(layer, ResidualConfig):
+            yield from dense_layers(layer.hidden, f"{path}[{i}].hidden")
+        elif isinstance(layer, LayerConfig):
+            yield f"{path}[{i}]", layer
+
+
+def has_batchnorm(hidden: List[Any]) -> bool:
+    return any(isinstance(layer, BatchNormConfig) or (isinstance(layer, ResidualConfig) and has_batchnorm(layer.hidden))
+               for layer in hidden)
 
 
 @dataclass
@@ -309,14 +374,28 @@ def _check_names(config: Config) -> None:
     LOSSES.get(config.loss, "loss")
     if config.model.init is not None:
         INITIALIZERS.get(config.model.init, "model.init")
-    for i, layer in enumerate(config.model.hidden):
-        ACTIVATIONS.get(layer.activation, f"model.hidden[{i}].activation")
-        if layer.init is not None:
-            INITIALIZERS.get(layer.init, f"model.hidden[{i}].init")
+    _check_layer_names(config.model.hidden, "model.hidden")
+    if config.model.output_activation != "identity":
+        loss = LOSSES.get(config.loss, "loss")
+        if loss.owns_output:
+            owned = {"scores": "raw class scores"}.get(loss.owns_output, loss.owns_output)
+            raise ConfigError(f"model.output_activation: {config.model.output_activation} cannot be used with loss "
+                              f"{config.loss}, which owns the output ({owned}, fused with the loss); leave it "
+                              "identity, or use loss mse / mae")
+
+
+def _check_layer_names(hidden, path: str) -> None:
+    for i, layer in enumerate(hidden):
+        if isinstance(layer, ResidualConfig):
+            _check_layer_names(layer.hidden, f"{path}[{i}].hidden")
+        elif isinstance(layer, LayerConfig):
+            ACTIVATIONS.get(layer.activation, f"{path}[{i}].activation")
+            if layer.init is not None:
+                INITIALIZERS.get(layer.init, f"{path}[{i}].init")
 
 
 def _check_sizes(config: Config) -> None:
-    units = [layer.units for layer in config.model.hidden]
+    units = [layer.units for _, layer in dense_layers(config.model.hidden)]
     weights = sum(a * b for a, b in zip(units, units[1:]))
     if weights > MAX_HIDDEN_WEIGHTS:
         raise ConfigError(f"model.hidden: {weights:,} weights between the hidden layers; at most "
@@ -366,10 +445,13 @@ def _check_line_search(config: Config) -> None:
                           f"(got schedule {config.schedule['name']})")
     if config.clip.norm is not None or config.clip.value is not None:
         raise ConfigError(f"{path}: chooses the step length itself; remove clip")
-    for i, layer in enumerate(config.model.hidden):
+    for where, layer in dense_layers(config.model.hidden):
         if layer.dropout:
-            raise ConfigError(f"model.hidden[{i}].dropout: a line search needs a deterministic objective; "
+            raise ConfigError(f"{where}.dropout: a line search needs a deterministic objective; "
                               "set dropout to 0 or remove training.line_search")
+    if has_batchnorm(config.model.hidden):
+        raise ConfigError(f"{path}: evaluates the objective without training mode, where batch normalization uses "
+                          "its running statistics instead of the batch's; remove the batchnorm layers or the line search")
 
 
 def from_dict(raw: Any, base_dir: Optional[str] = None, name: str = "run") -> Config:

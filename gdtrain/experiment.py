@@ -11,6 +11,7 @@ order of the batches: the same seed and config give identical results.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +20,13 @@ from typing import Any, Callable, Dict, Optional
 import numpy as np
 
 from . import checkpoint, rundir
-from .config import Config, dump_yaml
+from .config import Config, dump_yaml, to_dict
 from .convergence import Criteria
 from .diagnostics import Diagnostics
 from .early_stopping import EarlyStopping
 from .data import Dataset, load_data, refused_object_array, require_zip_archive
 from .errors import ConfigError
-from .init import INITIALIZERS, default_initializer
+from .layers import build_layers
 from .losses import LOSSES, Loss
 from .monitor import evaluate, metric_names
 from .network import Network
@@ -42,14 +43,18 @@ def seed_streams(seed: int) -> Dict[str, np.random.Generator]:
 
 
 def build_network(config: Config, n_inputs: int, n_outputs: int, rng: np.random.Generator) -> Network:
-    """The network the config describes, initialized (each W by its initializer, biases 0)."""
-    hidden = config.model.hidden
-    activations = [layer.activation for layer in hidden] + ["identity"]
-    net = Network([n_inputs] + [layer.units for layer in hidden] + [n_outputs], activations,
-                  [layer.dropout for layer in hidden] + [0.0], dtype=config.dtype)
-    for i, layer in enumerate(net.layers):
-        name = (hidden[i].init if i < len(hidden) else None) or config.model.init or default_initializer(activations[i])
-        layer.W[...] = INITIALIZERS.get(name)(layer.fan_in, layer.fan_out, rng)
+    """The network the config describes (layers.build_layers), initialized layer by layer in order (each W by
+    its initializer, biases 0, batch norm's γ = 1, β = 0 and running statistics 0 and 1)."""
+    model = config.model
+    net = Network(build_layers(model.hidden, n_inputs, n_outputs, model.output_activation), dtype=config.dtype,
+                  freeze=model.freeze)
+    unknown = [name for name in model.freeze if name not in net.specs]
+    state = [name for name in model.freeze if name in net.specs and not net.specs[name].is_parameter]
+    if unknown or state:
+        what = (f"'{unknown[0]}' is not a tensor of this network" if unknown
+                else f"'{state[0]}' is batch-norm state, which is never trained")
+        raise ConfigError(f"model.freeze: {what}; its parameter tensors are {', '.join(net.names)}")
+    net.initialize(rng, model.init)
     return net
 
 
@@ -73,6 +78,8 @@ def load_initial_weights(net: Network, path: Path) -> None:
         raise ConfigError(f"model.init_from: {path}: is a checkpoint.npz; give the run's model.npz (or continue the "
                           "run with --resume RUN_DIR)")
     for name, shape in net.shapes.items():
+        if name not in arrays and not net.specs[name].is_parameter:
+            continue  # batch norm's running statistics start from 0 and 1 unless the file has them
         if name not in arrays:
             raise ConfigError(f"model.init_from: {path}: no array '{name}' (the network needs {', '.join(net.names)})")
         if arrays[name].shape != shape:
@@ -86,7 +93,7 @@ def load_initial_weights(net: Network, path: Path) -> None:
 
 
 def check_loss_fits_data(loss: Loss, data: Dataset) -> None:
-    if loss.name == "bce" and data.n_classes != 2:
+    if loss.single_logit and data.n_classes != 2:
         raise ConfigError(f"loss: bce is for two classes, the data has {data.n_classes}; use cross_entropy")
 
 
@@ -114,7 +121,8 @@ class RunResult:
 def model_arrays(net: Network, data: Dataset, config: Config) -> Dict[str, np.ndarray]:
     """model.npz: the weights plus what prediction needs (classes, standardization, architecture)."""
     arrays: Dict[str, np.ndarray] = dict(net.weights())
-    arrays["activations"] = np.array(net.activation_names)
+    arrays["activations"] = np.array([layer.activation.name for layer in net.dense_layers()])
+    arrays["model"] = np.array(json.dumps(to_dict(config)["model"]))
     arrays["loss"] = np.array(config.loss)
     arrays["feature_names"] = np.array(data.feature_names)
     arrays["target_names"] = np.array(data.target_names)
@@ -213,7 +221,7 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
     """
     built = setup(config)
     loss, data, net, rngs = built.loss, built.data, built.net, built.rngs
-    optimizer = make_optimizer(config.optimizer, net.size, net.dtype)
+    optimizer = make_optimizer(config.optimizer, net.n_trainable, net.dtype)
     tc = config.training
     steps_per_epoch = math.ceil(data.splits["train"] / batch_size_for(tc.mode, tc.batch_size, data.splits["train"]))
     schedule = make_schedule(config.schedule, config.optimizer["lr"],

@@ -31,6 +31,7 @@ import numpy as np
 
 from .activations import ACTIVATIONS
 from .losses import LOSSES, Loss
+from .layers import BatchNorm, Dense, Residual
 from .network import Network
 
 TINY = 1e-30
@@ -60,11 +61,21 @@ class _Base:
     logits: np.ndarray
 
 
+def training_mode(net: Network) -> bool:
+    """Whether J is evaluated as training sees it: with dropout (masks held fixed) or batch norm's batch
+    statistics (batch norm couples the samples, so J is the loss of the whole fixed batch)."""
+    return any(getattr(layer, "dropout", 0) > 0 or isinstance(layer, BatchNorm) for layer in net.all_layers())
+
+
+def is_dense_stack(net: Network) -> bool:
+    """A plain stack of Dense layers: the batched fast path below applies."""
+    return all(isinstance(layer, Dense) for layer in net.layers)
+
+
 def _base_pass(net: Network, X: np.ndarray, dropout_seed: int) -> _Base:
-    has_dropout = any(layer.dropout > 0 for layer in net.layers)
-    z = net.forward(X, training=has_dropout, rng=np.random.default_rng(dropout_seed))
-    return _Base([layer._x for layer in net.layers], [layer._z.copy() for layer in net.layers],
-                 [layer._mask for layer in net.layers], z)
+    z = net.forward(X, training=training_mode(net), rng=np.random.default_rng(dropout_seed))
+    return _Base([layer.last_input for layer in net.layers], [layer.pre_activation.copy() for layer in net.layers],
+                 [layer.dropout_mask for layer in net.layers], z)
 
 
 def _kinks_differ(kinks, base: np.ndarray, batch: np.ndarray) -> np.ndarray:
@@ -110,7 +121,10 @@ def numeric_gradient(net: Network, X: np.ndarray, y: np.ndarray, loss: Loss, l2:
     Perturbing θⱼ in layer l only changes that layer's pre-activation Z(l) — by ±ε·A(l−1)[:, c] in column r for
     W(l)[r, c], by ±ε for b(l)[r] — so the layers below are computed once and the perturbed networks are
     pushed through the rest of the network many at a time (MAX_BATCH_VALUES floats per pass). The penalties
-    are differenced entry by entry, exactly as written."""
+    are differenced entry by entry, exactly as written. Networks with other layers (batch norm, residual
+    blocks, an output activation) take ``numeric_gradient_by_entry``."""
+    if not is_dense_stack(net):
+        return numeric_gradient_by_entry(net, X, y, loss, l2, l1, epsilon, dropout_seed)
     base = _base_pass(net, X, dropout_seed)
     n = len(X)
     numeric = np.zeros(net.size)
@@ -118,7 +132,7 @@ def numeric_gradient(net: Network, X: np.ndarray, y: np.ndarray, loss: Loss, l2:
     widest = max(net.sizes[1:])
     chunk = max(1, MAX_BATCH_VALUES // (n * widest))
     for layer_index, dense in enumerate(net.layers):
-        name_w, name_b = f"W{layer_index + 1}", f"b{layer_index + 1}"
+        name_w, name_b = dense.weight_name, dense.bias_name
         for name, is_weight in ((name_w, True), (name_b, False)):
             flat = net.params[net.slices[name]]
             for start in range(0, flat.size, chunk):
@@ -133,14 +147,63 @@ def numeric_gradient(net: Network, X: np.ndarray, y: np.ndarray, loss: Loss, l2:
                 difference = plus - minus
                 ok = ~(moved_plus | moved_minus)
                 if is_weight:
-                    w = flat[j]
-                    difference = difference + l2 * ((w + epsilon) ** 2 - (w - epsilon) ** 2)
-                    if l1:
-                        difference = difference + l1 * (np.abs(w + epsilon) - np.abs(w - epsilon))
-                        ok &= (np.sign(w + epsilon) == np.sign(w)) & (np.sign(w - epsilon) == np.sign(w))
+                    difference, ok = _penalty_difference(flat[j], difference, ok, l2, l1, epsilon)
                 offset = net.slices[name].start
                 numeric[offset + j] = difference / (2 * epsilon)
                 valid[offset + j] = ok
+    return numeric, valid
+
+
+def _penalty_difference(w, difference, ok, l2: float, l1: float, epsilon: float):
+    """Add the penalties' differences λ[(w + ε)² − (w − ε)²] + λ₁[|w + ε| − |w − ε|] for weights ``w``; an L1 kink
+    crossed (w ± ε of another sign than w) makes the entry invalid."""
+    difference = difference + l2 * ((w + epsilon) ** 2 - (w - epsilon) ** 2)
+    if l1:
+        difference = difference + l1 * (np.abs(w + epsilon) - np.abs(w - epsilon))
+        ok = ok & (np.sign(w + epsilon) == np.sign(w)) & (np.sign(w - epsilon) == np.sign(w))
+    return difference, ok
+
+
+def numeric_gradient_by_entry(net: Network, X: np.ndarray, y: np.ndarray, loss: Loss, l2: float = 0.0,
+                              l1: float = 0.0, epsilon: float = 1e-6,
+                              dropout_seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """The same central differences for any network, one parameter at a time: each J(θ ± εeⱼ) is a whole
+    forward pass over the fixed batch (training mode where dropout or batch norm need it: the same dropout
+    masks every time, batch norm's statistics of the batch). An entry is invalid where some layer's value or
+    the loss crossed a kink (the layers' ``kink_sides`` and ``loss.kinks`` differ from the base pass). Batch
+    norm's running statistics, which training-mode passes update, are put back afterwards."""
+    training = training_mode(net)
+    saved = net.params.copy()
+
+    def data_loss():
+        z = net.forward(X, training=training, rng=np.random.default_rng(dropout_seed))
+        sides = [side.copy() for layer in net.all_layers() for side in layer.kink_sides()]
+        if loss.kinks is not None:
+            sides.append(loss.kinks(z, y))
+        return loss.value(z, y), sides
+
+    def same(a, b):
+        return all(np.array_equal(u, v) for u, v in zip(a, b))
+
+    _, base_sides = data_loss()
+    numeric = np.zeros(net.size)
+    valid = np.ones(net.size, dtype=bool)
+    try:
+        for name in net.names:
+            sl = net.slices[name]
+            for j in range(sl.start, sl.stop):
+                w = saved[j]
+                net.params[j] = w + epsilon
+                plus, plus_sides = data_loss()
+                net.params[j] = w - epsilon
+                minus, minus_sides = data_loss()
+                net.params[j] = w
+                difference, ok = plus - minus, same(plus_sides, base_sides) and same(minus_sides, base_sides)
+                if net.specs[name].penalized:
+                    difference, ok = _penalty_difference(w, difference, ok, l2, l1, epsilon)
+                numeric[j], valid[j] = difference / (2 * epsilon), ok
+    finally:
+        net.params[...] = saved
     return numeric, valid
 
 
@@ -150,12 +213,15 @@ def check_gradients(net: Network, X: np.ndarray, y: np.ndarray, loss: Loss, l2: 
     """Compare ``net``'s backprop gradient with central differences, one row per parameter tensor."""
     if net.dtype != np.float64:
         raise ValueError("gradient checking needs a float64 network")
-    has_dropout = any(layer.dropout > 0 for layer in net.layers)
-    net.loss_and_grad(X, y, loss, l2, training=has_dropout, rng=np.random.default_rng(dropout_seed), l1=l1)
+    saved = net.params.copy()  # batch norm's running statistics: training-mode passes update them
+    net.loss_and_grad(X, y, loss, l2, training=training_mode(net), rng=np.random.default_rng(dropout_seed), l1=l1,
+                      frozen_grad=True)
     analytic = net.grad.copy()
+    net.params[...] = saved
     numeric, valid = numeric_gradient(net, X, y, loss, l2, l1, epsilon, dropout_seed)
     checks = []
-    for name, sl in net.slices.items():
+    for name in net.names:  # frozen tensors too: their gradient is checked, though nothing trains them
+        sl = net.slices[name]
         a, n, ok = analytic[sl], numeric[sl], valid[sl]
         diff = np.abs(a - n)[ok]
         abs_err = float(diff.max(initial=0.0))
@@ -173,7 +239,7 @@ def random_problem(loss: Loss, rng: np.random.Generator, n: int = 12, n_inputs: 
     X = rng.normal(size=(n, n_inputs))
     if loss.task == "regression":
         return X, rng.normal(size=(n, n_targets)), n_targets
-    k = 2 if loss.name == "bce" else n_classes
+    k = 2 if loss.single_logit else n_classes
     y = rng.integers(0, k, n)
     y[:k] = np.arange(k)  # every class present, counts unequal (balanced classes can zero a gradient exactly)
     return X, y, loss.n_outputs(k, 1)
@@ -203,12 +269,43 @@ BUGS: Dict[str, Tuple[str, Optional[str]]] = {
     "relu-derivative": ("relu'(z) = 1 everywhere (the gate on z > 0 forgotten)", "relu"),
     "l2-gradient": ("the L2 penalty λ‖W‖² differentiated as λW instead of 2λW (needs regularization.l2 > 0)", None),
     "output-delta": ("the output delta ŷ − y not divided by the batch size n", None),
+    "batchnorm-mean-terms": ("batch norm's ∂L/∂x written as γ G/√(σ² + ε), without the mean terms (μ and σ² depend "
+                             "on every sample); shows in the tensors below the batch norm", None),
+    "residual-skip": ("a residual block's ∂L/∂x without the skip path's G (only the block's gradient passed down); "
+                      "shows in the tensors below the block", None),
 }
 _WRONG_DERIVATIVES = {
     "tanh-derivative": lambda z, a: 1 - a,
     "sigmoid-derivative": lambda z, a: a,
     "relu-derivative": lambda z, a: np.ones_like(z),
 }
+
+
+def _batchnorm_without_mean_terms(layer: BatchNorm):
+    def backward(delta, need_input_grad=True, reuse=False):
+        if layer.affine:
+            np.sum(delta * layer._xhat, axis=0, out=layer.g_gamma)
+            np.sum(delta, axis=0, out=layer.g_beta)
+        g = delta * layer.gamma if layer.affine else delta
+        return g * layer._inv_std if need_input_grad else None
+
+    return backward
+
+
+def _residual_without_skip(layer: Residual):
+    def backward(delta, need_input_grad=True, reuse=False):
+        g = delta.copy()
+        for i in range(len(layer.block) - 1, -1, -1):
+            g = layer.block[i].backward(g, need_input_grad or i > 0, reuse)
+        if layer.projection is not None:
+            layer.projection.backward(delta.copy(), False, reuse)
+        return g
+
+    return backward
+
+
+_WRONG_LAYERS = {"batchnorm-mean-terms": (BatchNorm, "batchnorm", _batchnorm_without_mean_terms),
+                 "residual-skip": (Residual, "residual", _residual_without_skip)}
 
 
 def plant_bug(name: str, net: Network, loss: Loss, l2: float) -> Loss:
@@ -219,11 +316,21 @@ def plant_bug(name: str, net: Network, loss: Loss, l2: float) -> Loss:
 
     what, activation = BUGS[name]
     if activation is not None:
-        layers = [layer for layer in net.layers[:-1] if layer.activation.name == activation]
+        hidden = net.dense_layers()[:-1]
+        layers = [layer for layer in hidden if layer.activation.name == activation]
         if not layers:
             raise ConfigError(f"--bug {name}: the network has no {activation} layer to plant it in")
         for layer in layers:
             layer.activation = dataclasses.replace(layer.activation, derivative=_WRONG_DERIVATIVES[name])
+        return loss
+    if name in _WRONG_LAYERS:
+        cls, kind, wrong = _WRONG_LAYERS[name]
+        layers = [layer for layer in net.all_layers() if isinstance(layer, cls)]
+        if not layers:
+            raise ConfigError(f"--bug {name}: the network has no {kind} layer to plant it in "
+                              f"(add {{type: {kind}, ...}} to model.hidden)")
+        for layer in layers:
+            layer.backward = wrong(layer)
         return loss
     if name == "l2-gradient":
         if not l2:
@@ -232,8 +339,8 @@ def plant_bug(name: str, net: Network, loss: Loss, l2: float) -> Loss:
 
         def halved_penalty_gradient(*args, **kwargs):
             value = right(*args, **kwargs)
-            for layer in net.layers:
-                layer.gW -= l2 * layer.W  # 2λW - λW = λW
+            for W, gW in net.penalized:
+                gW -= l2 * W  # 2λW - λW = λW
             return value
 
         net.loss_and_grad = halved_penalty_gradient

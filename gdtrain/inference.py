@@ -36,6 +36,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -43,7 +44,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .errors import ConfigError, DataError, GdtrainError
-from .losses import LOSSES, Loss, predicted_classes, softmax
+from .losses import LOSSES, Loss
 from .network import Network
 
 PathLike = Union[str, Path]
@@ -70,7 +71,7 @@ class Model:
 
     @property
     def n_features(self) -> int:
-        return self.net.sizes[0]
+        return self.net.n_inputs
 
     def standardize(self, X: np.ndarray) -> np.ndarray:
         """Raw float64 features → the network's input: (x − x_mean)/x_scale in float64, then its dtype.
@@ -98,6 +99,24 @@ def label_text(label) -> str:
     return str(label)
 
 
+def rebuild_network(arrays: Dict[str, np.ndarray]) -> Network:
+    """The network model.npz describes: from its ``model`` section (the config's, as JSON) and the shapes of W1
+    (inputs) and the last W (outputs); a model.npz written before layers were a protocol (Dense only, no
+    ``model`` array) from its ``activations`` and W shapes."""
+    from .config import ModelConfig, _build
+    from .layers import build_layers
+
+    if "model" not in arrays:
+        activations = [str(a) for a in arrays["activations"]]
+        Ws = [arrays[f"W{i}"] for i in range(1, len(activations) + 1)]
+        return Network([Ws[0].shape[1]] + [W.shape[0] for W in Ws], activations, dtype=Ws[0].dtype)
+    model = _build(ModelConfig, json.loads(str(arrays["model"])), "model")
+    n_dense = sum(1 for name in arrays if name[:1] == "W" and name[1:].isdigit())
+    layers = build_layers(model.hidden, arrays["W1"].shape[1], arrays[f"W{n_dense}"].shape[0],
+                          model.output_activation)
+    return Network(layers, dtype=arrays["W1"].dtype, freeze=model.freeze)
+
+
 def load_model(run_dir: PathLike) -> Model:
     """The model a run directory holds (RUN_DIR/model.npz); a DataError says what is missing."""
     run_dir = Path(run_dir)
@@ -113,19 +132,16 @@ def load_model(run_dir: PathLike) -> Model:
             arrays = {name: archive[name] for name in archive.files}
     except Exception as exc:  # a truncated or foreign file
         raise DataError(f"{path}: not a readable model ({exc.__class__.__name__}: {exc})") from None
-    for key in ("activations", "loss", "W1", "b1"):
+    for key in ("loss", "W1", "b1"):
         if key not in arrays:
             raise DataError(f"{path}: no '{key}' array; not a gdtrain model (found: {', '.join(sorted(arrays))})")
-    activations = [str(a) for a in arrays["activations"]]
     try:
         loss = LOSSES.get(str(arrays["loss"]))
-        Ws = [arrays[f"W{i}"] for i in range(1, len(activations) + 1)]
-        sizes = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
-        net = Network(sizes, activations, dtype=Ws[0].dtype)
+        net = rebuild_network(arrays)
         net.set_weights(arrays)
-    except (KeyError, ValueError, IndexError, ConfigError) as exc:
+    except (KeyError, ValueError, IndexError, TypeError, ConfigError) as exc:
         raise DataError(f"{path}: inconsistent model ({exc.__class__.__name__}: {exc})") from None
-    n_in = net.sizes[0]
+    n_in = net.n_inputs
     feature_names = [str(s) for s in arrays.get("feature_names", [f"x{j}" for j in range(n_in)])]
     target_names = [str(s) for s in arrays.get("target_names", ["y"])]
     classes = arrays.get("classes")
@@ -444,7 +460,7 @@ def evaluate_model(model: Model, split: Split) -> Evaluation:
         metrics = evaluate(model.net, model.loss, split.X, split.y)
     out = Evaluation(model.task, split.name, split.source, len(split.X), metrics, notes=list(split.notes))
     if model.task == "classification":
-        pred = predicted_classes(model.loss, model.logits(split.X))
+        pred = model.loss.classes(model.logits(split.X))
         out.labels = model.labels()
         out.confusion = confusion_matrix(split.y, pred, len(out.labels))
         out.per_class, out.averages = class_scores(out.confusion, out.labels)
@@ -482,24 +498,10 @@ def predict_rows(model: Model, X_raw: np.ndarray, source: str = "") -> Predictio
     if model.task == "regression":
         return Predictions(list(model.target_names), [[_number(v) for v in row] for row in z], source)
     labels = model.labels()
-    pred = predicted_classes(model.loss, z)
-    if model.loss.name == "cross_entropy":
-        columns, values = [f"prob_{label}" for label in labels], softmax(z.astype(np.float64))
-    elif model.loss.name == "bce":
-        p = probabilities_bce(z)
-        columns, values = [f"prob_{label}" for label in labels], p
-    else:  # hinge: scores, not probabilities
-        columns, values = [f"score_{label}" for label in labels], z
+    pred = model.loss.classes(z)
+    columns, values = model.loss.class_columns(z, labels)
     rows = [[labels[k]] + [_number(v) for v in row] for k, row in zip(pred, values)]
     return Predictions(["prediction"] + columns, rows, source)
-
-
-def probabilities_bce(z: np.ndarray) -> np.ndarray:
-    """(1 − σ(z), σ(z)) per row for the single BCE logit: P(first class), P(second class)."""
-    from .activations import sigmoid
-
-    p = sigmoid(z.astype(np.float64)[:, :1])
-    return np.hstack([1 - p, p])
 
 
 def predict_file(run_dir: PathLike, path: PathLike) -> Predictions:

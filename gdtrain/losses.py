@@ -1,8 +1,9 @@
 """Loss functions on the network's raw outputs (logits), means over the batch, and their output deltas.
 
-The last layer is linear (z = W a + b); each loss owns the output non-linearity, so the softmax and
-sigmoid are fused with cross-entropy and BCE and the output delta is the seed's δ = ŷ − y (divided by the
-batch size n because the loss is a mean). Conventions follow PyTorch (DESIGN.md §4):
+The last layer is linear (z = W a + b). bce, cross_entropy and hinge own the output non-linearity: the
+softmax and sigmoid are fused with cross-entropy and BCE and the output delta is the seed's δ = ŷ − y
+(divided by the batch size n because the loss is a mean). mse and mae take the network's outputs as ŷ,
+after ``model.output_activation`` (identity by default; sigmoid, tanh or softmax, see layers.py). Conventions follow PyTorch (DESIGN.md §4):
 
 =============  ===========================================================  ==============================
 name           L (mean over the batch)                                      δ = ∂L/∂z
@@ -22,7 +23,7 @@ subgradient descent). ``kinks`` tells gradient checking where the non-differenti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -54,9 +55,11 @@ def log_sum_exp(z: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Loss:
-    """A loss on logits ``z`` (n, outputs) against targets ``y``.
+    """A loss on the network's outputs ``z`` (n, outputs) against targets ``y``, and how its outputs are read.
 
     Classification targets are class indices (n,) of ints; regression targets are floats (n, k).
+    ``owns_output``: the output non-linearity the loss has built in ("softmax", "sigmoid"; "scores" for hinge,
+    whose outputs are raw class scores), or "" when the network's own ``model.output_activation`` gives ŷ.
     """
 
     name: str
@@ -67,11 +70,36 @@ class Loss:
     predict: Callable[[np.ndarray], np.ndarray]  # ŷ: probabilities or values
     per_sample: Callable[[np.ndarray, np.ndarray], np.ndarray]  # each row's loss; L = their mean
     kinks: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
+    owns_output: str = ""
+    single_logit: bool = False  # two classes from one output (bce): class = z > 0, P(second class) = σ(z)
 
     def n_outputs(self, n_classes: int, n_targets: int) -> int:
-        if self.name == "bce":
+        """How many outputs the network needs for this data."""
+        if self.single_logit:
             return 1
         return n_classes if self.task == "classification" else n_targets
+
+    def classes(self, z: np.ndarray) -> np.ndarray:
+        """Class index per row: z > 0 for a single logit, argmax otherwise."""
+        if self.single_logit:
+            return (z[:, 0] > 0).astype(np.intp)
+        return np.argmax(z, axis=1)
+
+    def class_columns(self, z: np.ndarray, labels: List[str]) -> Tuple[List[str], np.ndarray]:
+        """What ``predict`` prints per class: probabilities ``prob_<label>`` where the loss gives them
+        (softmax; for one logit p = σ(z) for the second class and 1 − p for the first), else the raw
+        ``score_<label>`` (hinge)."""
+        z = z.astype(np.float64)
+        if self.owns_output == "scores":
+            return [f"score_{label}" for label in labels], z
+        p = self.predict(z)
+        if self.single_logit:
+            p = np.hstack([1 - p[:, :1], p[:, :1]])
+        return [f"prob_{label}" for label in labels], p
+
+    def head(self) -> str:
+        """'softmax + cross_entropy', 'sigmoid + bce', 'mse': what turns outputs into the loss."""
+        return f"{self.owns_output} + {self.name}" if self.owns_output in ("softmax", "sigmoid") else self.name
 
 
 # --- regression -----------------------------------------------------------------------------------
@@ -189,17 +217,15 @@ for _loss in (
     Loss("mae", "regression", "L = mean|z − y|;  δ = sign(z − y)/(nk)  (subgradient, 0 at 0)",
          _mae_delta, _mae, lambda z: z, _mae_rows, _residual_sign),
     Loss("bce", "classification", "L = −mean[y log σ(z) + (1 − y) log(1 − σ(z))];  δ = (σ(z) − y)/n",
-         _bce_delta, _bce, sigmoid, _bce_rows),
+         _bce_delta, _bce, sigmoid, _bce_rows, owns_output="sigmoid", single_logit=True),
     Loss("cross_entropy", "classification", "L = −mean log softmax(z)_y;  δ = (softmax(z) − onehot(y))/n",
-         _cross_entropy_delta, _cross_entropy, softmax, _cross_entropy_rows),
+         _cross_entropy_delta, _cross_entropy, softmax, _cross_entropy_rows, owns_output="softmax"),
     Loss("hinge", "classification", "L = mean_i (1/K) Σ_{j≠y} max(0, 1 − z_y + z_j)  (subgradient)",
-         _hinge_delta, _hinge, _class_from_logits, _hinge_rows, _hinge_kinks),
+         _hinge_delta, _hinge, _class_from_logits, _hinge_rows, _hinge_kinks, owns_output="scores"),
 ):
     LOSSES.add(_loss.name, _loss)
 
 
 def predicted_classes(loss: Loss, z: np.ndarray) -> np.ndarray:
-    """Class index per row: z > 0 for the single BCE logit, argmax otherwise."""
-    if loss.name == "bce":
-        return (z[:, 0] > 0).astype(np.intp)
-    return np.argmax(z, axis=1)
+    """Class index per row (``loss.classes``)."""
+    return loss.classes(z)

@@ -74,26 +74,30 @@ def saturation_threshold(activation: str, derivative: float) -> Optional[float]:
 
 
 class EpochMeter:
-    """What one epoch's steps measured, layer by layer (the seeds' "monitor gradient norms").
+    """What one epoch's steps measured, tensor by tensor (the seeds' "monitor gradient norms").
 
+    The tracked tensors are every parameter tensor but the biases: the weights W<l> and batch norm's γ and β.
     Per step (``add``, right after backpropagation, before clipping):
-      grad_norm           ‖∇θJ‖₂ over all parameters               (averaged over the epoch's steps)
-      grad_norm_W<l>      ‖∂J/∂W(l)‖₂                               (averaged over the epoch's steps)
+      grad_norm           ‖∇θJ‖₂ over all trained parameters         (averaged over the epoch's steps)
+      grad_norm_<name>    ‖∂J/∂name‖₂ of each tracked tensor           (averaged over the epoch's steps)
       dead_fraction_<l>   ReLU layers: the share of units that got no gradient at any step of the epoch
                           (∂J/∂b_j = 0 at every step: the unit was inactive, z ≤ 0, on every sample)
       saturated_fraction_<l>  sigmoid/tanh layers: the share of activations (samples × units) in the
                           flat tails, where φ'(z) < ``saturation_derivative`` (default 1e-2)
+    (<l> is the dense layer's number, as in W<l>.)
     Per epoch (``layer_stats``, after its last update):
-      weight_norm_W<l>    ‖W(l)‖₂
-      update_ratio_W<l>   ‖ΔW(l)‖ / ‖W(l)‖ of the epoch's last update (a healthy rule of thumb: about 1e-3)
+      weight_norm_<name>  ‖name‖₂
+      update_ratio_<name> ‖Δ‖ / ‖name‖ of the epoch's last update (a healthy rule of thumb: about 1e-3)
     """
 
     def __init__(self, net, saturation_derivative: float = 1e-2):
         self.net = net
-        self.names: List[str] = net.weight_names()
-        hidden = list(enumerate(net.layers[:-1], start=1))
-        self.relu_layers = [(i, layer) for i, layer in hidden if layer.activation.name == "relu"]
-        self.saturating = [(i, layer, t) for i, layer in hidden
+        self.names: List[str] = tracked_names(net)
+        grads = net.views(net.grad)
+        self.grads = [(name, grads[name], name in self.names) for name in net.names]
+        hidden = [layer for layer in net.dense_layers() if layer is not net.dense_layers()[-1]]
+        self.relu_layers = [(layer.index, layer) for layer in hidden if layer.activation.name == "relu"]
+        self.saturating = [(layer.index, layer, t) for layer in hidden
                            if (t := saturation_threshold(layer.activation.name, saturation_derivative)) is not None]
         self.reset()
 
@@ -108,14 +112,20 @@ class EpochMeter:
 
     def add(self) -> float:
         """Record the current gradient; returns its global norm."""
-        squares = 0.0  # ‖∇θJ‖² = Σ_l ‖∂J/∂W(l)‖² + ‖∂J/∂b(l)‖²: one pass over the gradient, not two
-        for i, layer in enumerate(self.net.layers):
-            w2 = float(np.vdot(layer.gW, layer.gW))
-            squares += w2 + float(np.vdot(layer.gb, layer.gb))
-            self.layers[i] += math.sqrt(w2)
+        squares = 0.0  # ‖∇θJ‖² = Σ over tensors: one pass over the gradient, not two
+        k = 0
+        for _, g, tracked in self.grads:
+            g2 = float(np.vdot(g, g))
+            squares += g2
+            if tracked:
+                self.layers[k] += math.sqrt(g2)
+                k += 1
         norm = math.sqrt(squares)
         for i, layer in self.relu_layers:
-            self.touched[i] |= layer.gb != 0
+            if layer.trainable:
+                self.touched[i] |= layer.gb != 0
+            else:  # a frozen bias has no gradient to read it from
+                self.touched[i] |= (layer.pre_activation > 0).any(axis=0)
         for i, layer, threshold in self.saturating:
             z = layer.pre_activation
             self.saturated[i] += int(np.count_nonzero(z > threshold) + np.count_nonzero(z < -threshold))
@@ -138,19 +148,24 @@ class EpochMeter:
 
     def layer_stats(self, before_last_update: np.ndarray) -> Dict[str, float]:
         """Weight norms and update-to-weight ratios; ``before_last_update`` is θ before the epoch's last update."""
-        before = self.net.views(before_last_update)
+        before, now = self.net.views(before_last_update), self.net.views(self.net.params)
         norms, ratios = {}, {}
-        for name, layer in zip(self.names, self.net.layers):
-            old = before[name]
-            change = layer.W - old
-            norms[f"weight_norm_{name}"] = float(np.sqrt(np.vdot(layer.W, layer.W)))
+        for name in self.names:
+            old, new = before[name], now[name]
+            change = new - old
+            norms[f"weight_norm_{name}"] = float(np.sqrt(np.vdot(new, new)))
             ratios[f"update_ratio_{name}"] = float(np.sqrt(np.vdot(change, change)) / max(np.sqrt(np.vdot(old, old)), 1e-30))
         return {**norms, **ratios, **self.unit_fractions()}
 
     @staticmethod
     def columns(net) -> List[str]:
-        """The diagnostic column names for ``net`` (after grad_norm_W*), in metrics.csv order."""
+        """The diagnostic column names for ``net`` (after grad_norm_*), in metrics.csv order."""
         meter = EpochMeter(net)
         names = meter.names
         return ([f"weight_norm_{n}" for n in names] + [f"update_ratio_{n}" for n in names]
                 + list(meter.unit_fractions()))
+
+
+def tracked_names(net) -> List[str]:
+    """The tensors whose gradient norm, norm and update ratio training shows: all parameters but the biases."""
+    return [name for name in net.names if net.specs[name].kind != "bias"]

@@ -43,18 +43,13 @@ def fmt(value: Optional[float], digits: int = 4) -> str:
 
 
 def describe_layers(net) -> str:
-    """'64 → 64 relu (dropout 0.2) → 10': input size, hidden layers, output size."""
-    parts = [str(net.sizes[0])]
-    for size, act, drop in zip(net.sizes[1:-1], net.activation_names[:-1], net.dropouts[:-1]):
-        parts.append(f"{size} {act}" + (f" (dropout {drop:g})" if drop else ""))
-    parts.append(str(net.sizes[-1]))
-    return " → ".join(parts)
+    """'64 → 64 relu (dropout 0.2) → batchnorm → 10': input size, then each layer (Network.describe)."""
+    return net.describe()
 
 
 def describe_network(net, loss) -> str:
     """'64 → 64 relu → 10  [softmax + cross_entropy]'."""
-    head = {"cross_entropy": "softmax + cross_entropy", "bce": "sigmoid + bce"}.get(loss.name, loss.name)
-    return f"{describe_layers(net)}  [{head}]"
+    return f"{describe_layers(net)}  [{loss.head()}]"
 
 
 def describe_component(spec: Dict, defaults: Dict) -> str:
@@ -136,15 +131,24 @@ def stop_line(s: Dict) -> str:
 
 
 def layer_table(net, record) -> Table:
-    """The last epoch, layer by layer: what flows back (‖∂J/∂W‖), the weights, the step, the units' health."""
+    """The last epoch, tensor by tensor: what flows back (‖∂J/∂W‖), the weights, the step, the units' health."""
+    from .monitor import tracked_names
+
     table = Table(show_edge=False, pad_edge=False, box=None)
     for col in ("layer", "units", "‖∂J/∂W‖", "‖W‖", "‖ΔW‖/‖W‖", "dead", "saturated"):
         table.add_column(col, justify="left" if col == "layer" else "right")
     stats = record.layer_stats
-    for i, (size, act) in enumerate(zip(net.sizes[1:], net.activation_names), start=1):
-        name = f"W{i}"
-        dead, sat = stats.get(f"dead_fraction_{i}"), stats.get(f"saturated_fraction_{i}")
-        table.add_row(f"{name} {act if i < len(net.sizes) - 1 else 'output'}", str(size),
+    owners = {spec.name: layer for layer in net.all_layers() for spec in layer.tensors()}
+    last = net.dense_layers()[-1]
+    for name in tracked_names(net):
+        layer = owners[name]
+        i = getattr(layer, "index", 0)
+        dense = layer.kind == "dense"
+        what = ("output" if layer is last else layer.activation.name) if dense else layer.kind
+        frozen = "" if net.specs[name].trainable else " (frozen)"
+        dead = stats.get(f"dead_fraction_{i}") if dense else None
+        sat = stats.get(f"saturated_fraction_{i}") if dense else None
+        table.add_row(f"{name} {what}{frozen}", str(layer.width_out),
                       fmt(record.grad_norms.get(f"grad_norm_{name}"), 2), fmt(stats.get(f"weight_norm_{name}"), 3),
                       fmt(stats.get(f"update_ratio_{name}"), 2), "-" if dead is None else f"{dead:.0%}",
                       "-" if sat is None else f"{sat:.0%}")
@@ -800,8 +804,15 @@ def init_done(path, tpl, console: Console) -> None:
 
 def describe_hidden(config) -> str:
     """'64 relu → 32 relu', or 'linear model', from the config alone (no data needed)."""
-    layers = [f"{layer.units} {layer.activation}" + (f" (dropout {layer.dropout:g})" if layer.dropout else "")
-              for layer in config.model.hidden]
+    def text(layer) -> str:
+        if layer.type == "batchnorm":
+            return "batchnorm"
+        if layer.type == "residual":
+            inner = " → ".join(text(x) for x in layer.hidden)
+            return f"residual({inner}{' + projection' if layer.projection else ''})"
+        return f"{layer.units} {layer.activation}" + (f" (dropout {layer.dropout:g})" if layer.dropout else "")
+
+    layers = [text(layer) for layer in config.model.hidden]
     return " → ".join(layers) if layers else "linear model"
 
 

@@ -6,7 +6,8 @@ Modes (the seeds' three variants of gradient descent):
   minibatch  one step per batch B of ``batch_size`` samples:  θ := θ − η (1/m) Σ_{i∈B} ∇θ L(yᵢ, f(xᵢ; θ))
 
 One step: g = ∇θ(J + penalty) on the batch → clipping (clipping.py) → the optimizer's update with the
-schedule's η (optimizers.py, schedules.py). In batch mode a line search may choose the step length
+schedule's η (optimizers.py, schedules.py), on the trained parameters only (``net.trainable``: frozen tensors
+and batch norm's running statistics are never stepped). In batch mode a line search may choose the step length
 instead (linesearch.py). After each epoch: evaluation on the validation split, the schedule advances,
 the convergence criteria are checked (convergence.py), and the best epoch so far is remembered
 (``keep: best`` — subgradient descent is not a descent method, so its last iterate need not be its best),
@@ -35,7 +36,7 @@ from .diagnostics import Diagnostics, TrainingWarning
 from .early_stopping import EarlyStopping
 from .linesearch import SearchResult, search
 from .losses import Loss
-from .monitor import EpochMeter, evaluate
+from .monitor import EpochMeter, evaluate, tracked_names
 from .state import NamedState
 
 
@@ -55,7 +56,7 @@ class EpochRecord:
     @classmethod
     def columns(cls, val_metrics: List[str], net) -> List[str]:
         """metrics.csv's header for a run with these validation metrics and this network."""
-        grads = {"grad_norm": 0.0, **{f"grad_norm_{name}": 0.0 for name in net.weight_names()}}
+        grads = {"grad_norm": 0.0, **{f"grad_norm_{name}": 0.0 for name in tracked_names(net)}}
         stats = dict.fromkeys(EpochMeter.columns(net), 0.0)
         return list(cls(0, 0.0, dict.fromkeys(val_metrics, 0.0), 0.0, grads, stats, 0.0, 0, 0.0).row())
 
@@ -274,10 +275,10 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
                                            "it is flat to numerical precision along −∇J")
             else:
                 if s.clip_norm is not None:
-                    meter.clipped += clip_by_norm(net.grad, s.clip_norm, norm)[1]
+                    meter.clipped += clip_by_norm(net.trainable_grad, s.clip_norm, norm)[1]
                 elif s.clip_value is not None:
-                    meter.clipped += clip_by_value(net.grad, s.clip_value)
-                optimizer.step(net.params, net.grad, schedule.lr)
+                    meter.clipped += clip_by_value(net.trainable_grad, s.clip_value)
+                optimizer.step(net.trainable, net.trainable_grad, schedule.lr)
                 if s.schedule_per_step:
                     schedule.step()
             if stop_requested():  # undo the epoch in progress
@@ -309,7 +310,8 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
         if stop is None and state.early is not None and state.early.update(epoch, logged, net.params):
             stop = ("early_stopping", state.early.message())
         if stop is None and s.criteria.active:
-            step_norm = float(np.linalg.norm(net.params - last_good)) if s.criteria.tol_step is not None else math.inf
+            step_norm = (float(np.linalg.norm(net.trainable - last_good[:net.n_trainable]))
+                         if s.criteria.tol_step is not None else math.inf)
             stop = s.criteria.check(epoch, state.losses, record.grad_norms["grad_norm"], step_norm)
         if stop is not None:
             state.stop_reason, state.stop_message = stop
@@ -347,7 +349,8 @@ def _finish_epoch(state: LoopState, net, loss, X_val, y_val, meter: EpochMeter, 
     state.epoch = epoch
     val = evaluate(net, loss, X_val, y_val)
     grad_norms, layer_stats = meter.means(), meter.layer_stats(before_last)
-    warnings = state.diagnostics.examine(epoch, train_loss, grad_norms, layer_stats, net.activation_names)
+    warnings = state.diagnostics.examine(epoch, train_loss, grad_norms, layer_stats,
+                                         [layer.activation.name for layer in net.dense_layers()])
     state.warnings += [w.as_dict() for w in warnings]
     state.seconds = time.perf_counter() - started
     return EpochRecord(epoch, train_loss, val, lr, grad_norms, layer_stats, meter.clipped / meter.steps,

@@ -51,7 +51,10 @@ EXPECTED_DEFAULTS = {
         "noise": None,
     },
     "model": {
-        "hidden": [{"units": 64, "activation": "relu", "dropout": 0.0, "init": None}],
+        "hidden": [{"type": "dense", "units": 64, "activation": "relu", "dropout": 0.0, "init": None,
+                    "trainable": True}],
+        "output_activation": "identity",
+        "freeze": [],
         "init": None,
         "init_from": None,
     },
@@ -133,7 +136,8 @@ def test_full_config_round_trip_through_yaml():
     resolved = to_dict(config)
     assert resolved["optimizer"] == {"name": "sgd", "lr": 3e-4, "momentum": 0.9, "dampening": 0.0,
                                      "nesterov": True, "weight_decay": 1e-6, "momentum_form": "torch"}
-    assert resolved["model"]["hidden"][1] == {"units": 4, "activation": "relu", "dropout": 0.0, "init": None}
+    assert resolved["model"]["hidden"][1] == {"type": "dense", "units": 4, "activation": "relu", "dropout": 0.0,
+                                              "init": None, "trainable": True}
     assert resolved["regularization"] == {"l2": 1e-5, "l1": 0.0}
     text = dump_yaml(config)
     for parse in (parse_yaml, yaml.safe_load):  # the dump is plain YAML 1.1 too

@@ -91,7 +91,7 @@ def ref_objective(net: Network, X, y, loss_name: str, l2: float) -> float:
     """J + λΣ‖W‖² computed from ``net.views(net.params)`` with the reference formulas (no dropout)."""
     v = net.views(net.params)
     a = X
-    for i, act in enumerate(net.activation_names, start=1):
+    for i, act in enumerate([layer.activation.name for layer in net.layers], start=1):
         a = REF_ACT[act][0](a @ v[f"W{i}"].T + v[f"b{i}"])
     return ref_loss(loss_name, a, y) + ref_penalty(v, l2)
 
@@ -342,7 +342,7 @@ def _draw_stack_problem(act, loss_name, dropouts, seed, dtype):
 def kink_signature(net: Network, loss_name: str, z: np.ndarray, y: np.ndarray):
     """Which side of every kink the last forward pass is on, and how far the nearest kink is."""
     parts, dist = [], [np.inf]
-    for layer, act in zip(net.layers, net.activation_names):
+    for layer, act in [(layer, layer.activation.name) for layer in net.layers]:
         if act in KINKED_ACTS:
             parts.append(layer.pre_activation > 0)
             dist.append(np.abs(layer.pre_activation).min())
@@ -504,7 +504,7 @@ def test_check_gradients_catches_a_missing_l2_gradient(monkeypatch):
 @pytest.mark.parametrize("act", ACT_NAMES)
 def test_float32_network_runs_in_float32_and_agrees_with_float64(act, loss_name):
     net64, X, y, loss = stack_problem(act, loss_name)
-    net32 = Network(net64.sizes, net64.activation_names, net64.dropouts, dtype=np.float32)
+    net32 = net64.copy(dtype=np.float32)
     net32.params[...] = net64.params  # rounded to float32 ...
     net64.params[...] = net32.params  # ... and both nets start from exactly the same values
     X32 = X.astype(np.float32)

@@ -185,7 +185,7 @@ def test_batch_mode_train_loss_is_the_objective_at_the_start_of_each_step():
     config, loss, data, net = _iris_problem()
     l2 = config.regularization.l2
     initial = net.objective(data.X_train, data.y_train, loss, l2)
-    probe = Network(net.sizes, net.activation_names, net.dropouts)  # a copy (deepcopy breaks the views)
+    probe = net.copy()
     probe.params[...] = net.params
     probe.loss_and_grad(data.X_train, data.y_train, loss, l2)
     initial_norms = {"grad_norm": np.linalg.norm(probe.grad),
@@ -486,7 +486,7 @@ def test_dropout_changes_training_but_not_evaluation(tmp_path):
     assert not np.array_equal(load_model(with_dropout.run_dir)["W1"], load_model(without.run_dir)["W1"])
 
     net, X = with_dropout.net, with_dropout.data.X_test
-    assert net.dropouts == [0.5, 0.0]
+    assert [layer.dropout for layer in net.layers] == [0.5, 0.0]
     first = net.forward(X)
     assert np.array_equal(first, net.forward(X, training=False))
     assert np.array_equal(first, net.forward(X, training=False, rng=np.random.default_rng(123)))
@@ -507,7 +507,7 @@ def test_inverted_dropout_scales_kept_units():
     net.layers[0].W[...] = 1.0  # every hidden unit = sum of inputs
     X = np.ones((1, 3))
     net.forward(X, training=True, rng=np.random.default_rng(0))
-    a = net.layers[1]._x  # the hidden activations after dropout, as fed to the output layer
+    a = net.layers[1].last_input  # the hidden activations after dropout, as fed to the output layer
     kept = a[a != 0]
     assert np.allclose(kept, 3.0 / 0.75)
     assert 0.2 < 1 - kept.size / a.size < 0.3
