@@ -132,6 +132,25 @@ def _hidden(raw, path, allow_empty: bool = True) -> List[Any]:
 OUTPUT_ACTIVATIONS = ("identity", "sigmoid", "tanh", "softmax")
 
 
+def _nested_numbers(v) -> bool:
+    if isinstance(v, list):
+        return bool(v) and all(_nested_numbers(x) for x in v)
+    return number()(v) is None
+
+
+def _init_from(v):
+    if _string(v) is None:
+        return None
+    if isinstance(v, dict) and v and all(isinstance(k, str) and _nested_numbers(x) for k, x in v.items()):
+        return None
+    return "must be the path of an .npz file, or a mapping of tensor names to (nested lists of) numbers"
+
+
+_init_from.schema = {"anyOf": [{"type": "string", "minLength": 1},
+                               {"type": "object", "minProperties": 1, "additionalProperties": {
+                                   "anyOf": [{"type": "number"}, {"type": "array"}]}}]}
+
+
 def _names(v):
     if not (isinstance(v, list) and all(isinstance(x, str) and x and x.isprintable() for x in v)):
         return "must be a list of tensor names such as [b1, b2]"
@@ -151,7 +170,9 @@ class ModelConfig:
                                      "(bce, cross_entropy and hinge own the output)")
     freeze: List[str] = _option(check=_names, factory=list, doc="tensors to hold fixed, by name (W1, b1, gamma2, ...)")
     init: Optional[str] = _option(None, optional(_string), "initializer for every layer (default: by activation)")
-    init_from: Optional[str] = _option(None, optional(_string), ".npz with W1, b1, W2, b2, ... to start from")
+    init_from: Optional[Union[str, Dict[str, Any]]] = _option(
+        None, optional(_init_from), "the starting tensors: an .npz with W1, b1, W2, b2, ..., or those arrays "
+                                    "written out ({W1: [[0.15, 0.2], [0.25, 0.3]], b1: [0.35, 0.35], ...})")
 
 
 def dense_layers(hidden: List[Any], path: str = "model.hidden"):

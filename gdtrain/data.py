@@ -130,6 +130,8 @@ for _b in (
     Builtin("breast_cancer", "classification", "569 tumours, 30 features, malignant/benign (UCI WDBC)"),
     Builtin("wine", "classification", "178 wines, 13 chemical features, 3 cultivars (UCI)"),
     Builtin("diabetes", "regression", "442 patients, 10 features, disease progression (Efron et al. 2004)"),
+    Builtin("backprop_by_hand", "regression", "one sample, inputs (0.05, 0.10), targets (0.01, 0.99): the classic "
+                                              "hand-worked backpropagation example (Mazur 2015)"),
     Builtin("xor", "classification", "XOR of two signs: no linear model solves it", make_xor, 400, 0.25),
     Builtin("spirals", "classification", "two interleaved spirals", make_spirals, 600, 0.03),
     Builtin("moons", "classification", "two interleaving half moons", make_moons, 400, 0.15),
@@ -637,8 +639,10 @@ def load_data(config, rng: np.random.Generator, task: str) -> Dataset:
         raise ConfigError(f"loss: {config.loss} is a {task} loss, but {dc.source} is a "
                           f"{DATASETS.get(dc.source).task} dataset; use {use}")
     table = load_table(dc.source, config, rng)
-    if len(table.X) < 2:
-        raise DataError(f"{table.source}: needs at least 2 samples, got {len(table.X)}")
+    held_out = dc.validation_split > 0 or (dc.test_split > 0 and not dc.test_source)
+    if len(table.X) < 2 and (held_out or len(table.X) == 0):
+        raise DataError(f"{table.source}: needs at least 2 samples, got {len(table.X)} (a single sample trains "
+                        "alone with data.validation_split: 0 and data.test_split: 0)")
     test_table = None
     if dc.test_source:
         labels = config.resolve_path(dc.test_labels) if dc.test_labels else None

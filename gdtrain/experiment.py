@@ -26,7 +26,7 @@ from .diagnostics import Diagnostics
 from .early_stopping import EarlyStopping
 from .data import Dataset, load_data, refused_object_array, require_zip_archive
 from .errors import ConfigError
-from .layers import build_layers
+from .layers import BatchNorm, build_layers
 from .losses import LOSSES, Loss
 from .monitor import evaluate, metric_names
 from .network import Network
@@ -60,6 +60,11 @@ def build_network(config: Config, n_inputs: int, n_outputs: int, rng: np.random.
 
 def load_initial_weights(net: Network, path: Path) -> None:
     """Set the weights from an .npz of W1, b1, W2, b2, ...; a ConfigError names any mismatch."""
+    set_initial_weights(net, read_initial_weights(path), f"model.init_from: {path}")
+
+
+def read_initial_weights(path: Path) -> Dict[str, np.ndarray]:
+    """The arrays of an .npz that model.init_from names; a ConfigError for a file that is not one."""
     if path.is_dir():
         raise ConfigError(f"model.init_from: {path}: is a directory, expected an .npz file of W1, b1, W2, b2, ...")
     if not path.exists():
@@ -77,24 +82,49 @@ def load_initial_weights(net: Network, path: Path) -> None:
     if "W1" not in arrays and "params" in arrays and "meta" in arrays:
         raise ConfigError(f"model.init_from: {path}: is a checkpoint.npz; give the run's model.npz (or continue the "
                           "run with --resume RUN_DIR)")
+    return arrays
+
+
+def set_initial_weights(net: Network, arrays: Dict[str, np.ndarray], where: str) -> None:
+    """Set every parameter tensor (and the batch-norm state, where given) from ``arrays``; a ConfigError names
+    a missing tensor, a wrong shape or values that are not finite numbers."""
     for name, shape in net.shapes.items():
         if name not in arrays and not net.specs[name].is_parameter:
             continue  # batch norm's running statistics start from 0 and 1 unless the file has them
         if name not in arrays:
-            raise ConfigError(f"model.init_from: {path}: no array '{name}' (the network needs {', '.join(net.names)})")
+            raise ConfigError(f"{where}: no array '{name}' (the network needs {', '.join(net.names)})")
         if arrays[name].shape != shape:
-            raise ConfigError(f"model.init_from: {path}: {name} has shape {arrays[name].shape}, "
+            raise ConfigError(f"{where}: {name} has shape {arrays[name].shape}, "
                               f"the network needs {shape} (from a different network or data?)")
         if arrays[name].dtype.kind not in "biuf":
-            raise ConfigError(f"model.init_from: {path}: {name} must hold numbers, got dtype {arrays[name].dtype}")
+            raise ConfigError(f"{where}: {name} must hold numbers, got dtype {arrays[name].dtype}")
         if not np.isfinite(arrays[name]).all():
-            raise ConfigError(f"model.init_from: {path}: {name} has NaN or infinite values")
+            raise ConfigError(f"{where}: {name} has NaN or infinite values")
     net.set_weights(arrays)
 
 
 def check_loss_fits_data(loss: Loss, data: Dataset) -> None:
     if loss.single_logit and data.n_classes != 2:
         raise ConfigError(f"loss: bce is for two classes, the data has {data.n_classes}; use cross_entropy")
+
+
+def check_batches_fit_batchnorm(net: Network, training, n_train: int) -> None:
+    """Batch normalization cannot normalize a batch of one sample in training (torch refuses it too): refuse a
+    mode or batch size that would give one, before anything is written."""
+    if not any(isinstance(layer, BatchNorm) for layer in net.all_layers()):
+        return
+    bs = batch_size_for(training.mode, training.batch_size, n_train)
+    if bs == 1 or n_train % bs == 1:
+        if training.mode == "sgd":
+            what = "training.mode: sgd trains on batches of 1 sample"
+        elif bs == n_train:
+            what = f"training: the training split has {n_train} sample"
+        elif bs == 1:
+            what = "training.batch_size: 1 gives batches of 1 sample"
+        else:
+            what = f"training.batch_size: {bs} leaves a last batch of 1 sample ({n_train} training samples)"
+        raise ConfigError(f"{what}, and batch normalization in training needs at least 2 per batch; use a "
+                          "batch size that leaves no single sample over, or no batchnorm layer")
 
 
 @dataclass
@@ -151,8 +181,22 @@ def setup(config: Config) -> Setup:
     data = load_data(config, rngs["data"], loss.task)
     check_loss_fits_data(loss, data)
     net = build_network(config, data.n_features, loss.n_outputs(data.n_classes, data.n_targets), rngs["init"])
-    if config.model.init_from:
-        load_initial_weights(net, config.resolve_path(config.model.init_from))
+    source = config.model.init_from
+    if isinstance(source, dict):  # the tensors written out in the config
+        arrays = {}
+        for name, value in source.items():
+            try:
+                arrays[name] = np.asarray(value, dtype=np.float64)
+            except ValueError:
+                raise ConfigError(f"model.init_from.{name}: rows of different lengths; expected a rectangular "
+                                  "array of numbers") from None
+        unknown = sorted(set(arrays) - set(net.shapes))
+        if unknown:
+            raise ConfigError(f"model.init_from.{unknown[0]}: not a tensor of this network; its tensors are "
+                              f"{', '.join(net.names)}")
+        set_initial_weights(net, arrays, "model.init_from")
+    elif source:
+        load_initial_weights(net, config.resolve_path(source))
     return Setup(loss, data, net, rngs)
 
 
@@ -223,6 +267,7 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
     loss, data, net, rngs = built.loss, built.data, built.net, built.rngs
     optimizer = make_optimizer(config.optimizer, net.n_trainable, net.dtype)
     tc = config.training
+    check_batches_fit_batchnorm(net, tc, data.splits["train"])
     steps_per_epoch = math.ceil(data.splits["train"] / batch_size_for(tc.mode, tc.batch_size, data.splits["train"]))
     schedule = make_schedule(config.schedule, config.optimizer["lr"],
                              tc.epochs * (steps_per_epoch if config.schedule["per"] == "step" else 1))

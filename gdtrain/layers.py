@@ -159,6 +159,7 @@ class Dense(Layer):
         self.dropout = float(dropout)
         self.init = init
         self.trainable = trainable
+        self.role = ""  # "projection": a residual block's skip-path map
         self._x = self._z = self._a = self._mask = None
 
     @property
@@ -346,6 +347,8 @@ class Residual(Layer):
     def __init__(self, block: List[Layer], projection: Optional[Dense] = None):
         super().__init__()
         self.block, self.projection = block, projection
+        if projection is not None:
+            projection.role = "projection"
         self.width_in, self.width_out = block[0].width_in, block[-1].width_out
 
     def children(self) -> List[Layer]:

@@ -122,7 +122,7 @@ class EpochMeter:
                 k += 1
         norm = math.sqrt(squares)
         for i, layer in self.relu_layers:
-            if layer.trainable:
+            if self.net.specs[layer.bias_name].trainable:
                 self.touched[i] |= layer.gb != 0
             else:  # a frozen bias has no gradient to read it from
                 self.touched[i] |= (layer.pre_activation > 0).any(axis=0)

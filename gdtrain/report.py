@@ -144,8 +144,9 @@ def layer_table(net, record) -> Table:
         layer = owners[name]
         i = getattr(layer, "index", 0)
         dense = layer.kind == "dense"
-        what = ("output" if layer is last else layer.activation.name) if dense else layer.kind
-        frozen = "" if net.specs[name].trainable else " (frozen)"
+        what = ("output" if layer is last else layer.role or layer.activation.name) if dense else layer.kind
+        held = [t.name for t in layer.tensors() if t.is_parameter and not net.specs[t.name].trainable]
+        frozen = "" if not held else " (frozen)" if name in held else f" ({', '.join(held)} frozen)"
         dead = stats.get(f"dead_fraction_{i}") if dense else None
         sat = stats.get(f"saturated_fraction_{i}") if dense else None
         table.add_row(f"{name} {what}{frozen}", str(layer.width_out),

@@ -345,6 +345,51 @@ CONFIG_CASES = {
                                             "sine) take it, not iris; remove data.n_samples"),
     "target_on_synthetic_dataset": Case("data: {source: xor, target: y}\n" + MODEL,
                                         "data.target: xor is a synthetic dataset with one target; remove data.target"),
+    # layers (issue: layers)
+    "unknown_layer_type": Case("model: {hidden: [{type: batchnrom}]}\n",
+                               "model.hidden[0].type: unknown layer type 'batchnrom'; did you mean 'batchnorm'?"),
+    "residual_widths_differ": Case("data: {source: iris}\nmodel: {hidden: [8, {type: residual, hidden: [4]}]}\n",
+                                   "model.hidden[1]: the residual block ends at width 4 but its input has width 8",
+                                   ("projection: true",)),
+    "residual_widths_differ_nested": Case(
+        "data: {source: iris}\nmodel: {hidden: [8, {type: residual, hidden: [{type: residual, hidden: [3]}]}]}\n",
+        "model.hidden[1].hidden[0]: the residual block ends at width 3 but its input has width 8"),
+    "residual_without_layers": Case("model: {hidden: [{type: residual, hidden: []}]}\n",
+                                    "model.hidden[0].hidden: must list at least one layer"),
+    "batchnorm_option_of_dense": Case("model: {hidden: [{type: batchnorm, units: 4}]}\n",
+                                      "model.hidden[0].units: unknown key"),
+    "freeze_unknown_tensor": Case("data: {source: iris}\nmodel: {hidden: [4], freeze: [b3]}\n",
+                                  "model.freeze: 'b3' is not a tensor of this network; its parameter tensors are "
+                                  "W1, b1, W2, b2"),
+    "freeze_running_statistics": Case("data: {source: iris}\nmodel: {hidden: [4, {type: batchnorm}], "
+                                      "freeze: [running_var1]}\n",
+                                      "model.freeze: 'running_var1' is batch-norm state, which is never trained"),
+    "output_activation_owned_by_the_loss": Case("model: {output_activation: softmax}\n",
+                                                "model.output_activation: softmax cannot be used with loss "
+                                                "cross_entropy, which owns the output"),
+    "output_activation_owned_by_hinge": Case("model: {output_activation: sigmoid}\nloss: hinge\n",
+                                             "model.output_activation: sigmoid cannot be used with loss hinge"),
+    "unknown_output_activation": Case("model: {output_activation: relu}\n",
+                                      "model.output_activation: must be one of identity, sigmoid, tanh, softmax"),
+    "batchnorm_with_sgd": Case("data: {source: iris}\nmodel: {hidden: [4, {type: batchnorm}]}\n"
+                               "training: {mode: sgd}\n",
+                               "training.mode: sgd trains on batches of 1 sample, and batch normalization in "
+                               "training needs at least 2 per batch"),
+    "batchnorm_last_batch_of_one": Case("data: {source: iris, validation_split: 0, test_split: 0}\n"
+                                        "model: {hidden: [4, {type: batchnorm}]}\ntraining: {batch_size: 149}\n",
+                                        "training.batch_size: 149 leaves a last batch of 1 sample (150 training "
+                                        "samples)"),
+    "batchnorm_with_line_search": Case("model: {hidden: [4, {type: batchnorm}]}\n"
+                                       "training: {mode: batch, line_search: backtracking}\n",
+                                       "training.line_search: evaluates the objective without training mode"),
+    "init_from_inline_unknown_tensor": Case("data: {source: iris}\nmodel: {hidden: [4], init_from: {W7: [1]}}\n",
+                                            "model.init_from.W7: not a tensor of this network"),
+    "init_from_inline_ragged": Case("data: {source: iris}\nmodel: {hidden: [4], init_from: {W1: [[1, 2], [3]]}}\n",
+                                    "model.init_from.W1: rows of different lengths"),
+    "init_from_inline_wrong_shape": Case("data: {source: iris}\nmodel: {hidden: [4], init_from: {W1: [1, 2]}}\n",
+                                         "model.init_from: W1 has shape (2,), the network needs (4, 4)"),
+    "one_sample_with_a_validation_split": Case("data: {source: backprop_by_hand, target: [y1, y2]}\nloss: mse\n",
+                                               "backprop_by_hand: needs at least 2 samples, got 1"),
     # the compare section
     "compare_empty_optimizers": Case("compare: {optimizers: []}\n", "compare.optimizers: must be a non-empty list"),
     "compare_seeds_zero": Case("compare: {seeds: 0}\n", "compare.seeds: must be >= 1, got 0"),
