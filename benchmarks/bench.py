@@ -11,6 +11,10 @@ Workloads (every measurement in a fresh process, the contestants interleaved A B
       metrics.csv and per-layer gradient norms on); PyTorch a plain index-slicing loop with 2 threads;
       scikit-learn MLPClassifier.partial_fit. Each process trains 2 epochs; the table reports the second
       (steady-state) epoch — the first also pays one-time costs (thread pools, page faults).
+  W1-BN  W1 float32 (both optimizers) with batch normalization after each hidden layer: gdtrain's model.hidden
+      puts a `{type: batchnorm}` (momentum 0.1, eps 1e-5, affine) after each dense entry, whose activation is
+      built in, so the order is Linear → ReLU → BatchNorm; PyTorch runs the same order with BatchNorm1d, in
+      training mode. No scikit-learn (it has no batch norm).
   W2  digits, 64-32-10 tanh, full-batch gradient descent, 1000 epochs: seconds per epoch (gdtrain with its
       metrics.csv and terminal output on).
   W3  gradient check of every parameter of a 64-32-10 tanh net on 20 samples, float64: gdtrain's check vs
@@ -43,7 +47,8 @@ FLOOR = "numpy GEMMs only"
 PLAIN = "plain numpy trainer"
 
 # The issue's targets: gdtrain's time / PyTorch's at most this, per workload (W1 float32: both optimizers) ...
-PYTORCH_LIMITS = {"W1 f32 sgd-momentum": 0.8, "W1 f32 adam": 0.8, "W2": 0.9, "W3": 0.2}
+PYTORCH_LIMITS = {"W1 f32 sgd-momentum": 0.8, "W1 f32 adam": 0.8, "W1-BN f32 sgd-momentum": 0.9,
+                  "W1-BN f32 adam": 0.9, "W2": 0.9, "W3": 0.2}
 F64_LIMIT, SKLEARN_LIMIT, MEMORY_MIB, STARTUP_SECONDS = 2.2, 0.6, 150, 0.5  # ... and the others
 
 
@@ -121,15 +126,29 @@ def w1_data(n: int, mnist: str | None) -> Path:
 W1_OPTIMIZERS = {"sgd-momentum": {"name": "sgd", "lr": 0.01, "momentum": 0.9}, "adam": {"name": "adam", "lr": 0.001}}
 
 
-def gdtrain_w1(data: Path, dtype: str, optimizer: str, tmp: Path, epochs: int = 2):
-    cfg = tmp / f"w1-{dtype}-{optimizer}.yaml"
+W1_HIDDEN = (256, 128)
+
+
+def w1_hidden(batchnorm: bool = False) -> list:
+    """W1's model.hidden: dense ReLU layers, each followed by a batch norm for W1-BN."""
+    hidden = []
+    for units in W1_HIDDEN:
+        hidden.append({"units": units, "activation": "relu"})
+        if batchnorm:
+            hidden.append({"type": "batchnorm"})
+    return hidden
+
+
+def gdtrain_w1(data: Path, dtype: str, optimizer: str, tmp: Path, epochs: int = 2, batchnorm: bool = False):
+    name = f"{dtype}-{optimizer}{'-bn' if batchnorm else ''}"
+    cfg = tmp / f"w1-{name}.yaml"
     cfg.write_text(json.dumps({
         "seed": 0, "dtype": dtype,
         "data": {"source": str(data), "validation_split": 0.0, "test_split": 0.0, "standardize": False},
-        "model": {"hidden": [{"units": 256, "activation": "relu"}, {"units": 128, "activation": "relu"}]},
+        "model": {"hidden": w1_hidden(batchnorm)},
         "loss": "cross_entropy", "optimizer": W1_OPTIMIZERS[optimizer],
         "training": {"mode": "minibatch", "batch_size": 128, "epochs": epochs}}))
-    out_dir = tmp / f"run-{dtype}-{optimizer}"
+    out_dir = tmp / f"run-{name}"
     code = f"import sys; from gdtrain.cli import main; sys.argv = ['gdtrain'] + sys.argv[1:]\ntry:\n    main()\nfinally:\n    {PEAK}"
     _, _, err = run([sys.executable, "-c", code, "fit", str(cfg), "--out", str(out_dir), "--overwrite", "--no-chart"])
     import csv
@@ -137,6 +156,14 @@ def gdtrain_w1(data: Path, dtype: str, optimizer: str, tmp: Path, epochs: int = 
     with open(out_dir / "metrics.csv", newline="") as f:
         seconds = [float(r["seconds"]) for r in csv.DictReader(f)]
     epochs_s = [seconds[0]] + [b - a for a, b in zip(seconds, seconds[1:])]
+    if batchnorm:  # the run must have trained the network asked for, batch norms included
+        import numpy as np
+
+        with np.load(out_dir / "model.npz") as saved:
+            missing = [f"{t}{i}" for i in range(1, len(W1_HIDDEN) + 1) for t in ("gamma", "beta", "running_mean")
+                       if f"{t}{i}" not in saved.files]
+        if missing:
+            raise RuntimeError(f"the W1-BN run saved no {', '.join(missing)}: its batch norm layers are missing")
     return {"epoch": epochs_s[-1], "first": epochs_s[0], "rss": peak_mib(err)}
 
 
@@ -145,12 +172,19 @@ import json, sys, time
 import numpy as np, torch
 torch.set_num_threads(2)
 data, dtype, opt_name, epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+batchnorm = sys.argv[5:6] == ["bn"]  # W1-BN: BatchNorm1d after each hidden ReLU, gdtrain's order
 d = np.load(data)
 tdtype = torch.float32 if dtype == "float32" else torch.float64
 X = torch.from_numpy(d["X"]).to(tdtype); y = torch.from_numpy(d["y"]).long()
 torch.manual_seed(0)
-model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128), torch.nn.ReLU(),
-                            torch.nn.Linear(128, 10)).to(tdtype)
+layers, width = [], 784
+for units in (256, 128):
+    layers += [torch.nn.Linear(width, units), torch.nn.ReLU()]
+    if batchnorm:
+        layers.append(torch.nn.BatchNorm1d(units, eps=1e-5, momentum=0.1, affine=True))
+    width = units
+model = torch.nn.Sequential(*layers, torch.nn.Linear(width, 10)).to(tdtype)
+model.train()
 opt = (torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9) if opt_name == "sgd-momentum"
        else torch.optim.Adam(model.parameters(), lr=0.001))
 n, times = len(X), []
@@ -324,8 +358,8 @@ print(json.dumps(times))
 '''
 
 
-def script_w1(script: str, data: Path, dtype: str, optimizer: str, epochs: int = 2):
-    out, _, err = run([sys.executable, "-c", script + "\n" + PEAK, str(data), dtype, optimizer, str(epochs)])
+def script_w1(script: str, data: Path, dtype: str, optimizer: str, epochs: int = 2, *extra: str):
+    out, _, err = run([sys.executable, "-c", script + "\n" + PEAK, str(data), dtype, optimizer, str(epochs), *extra])
     times = json.loads(out.strip().splitlines()[-1])
     return {"epoch": times[-1], "first": times[0], "rss": peak_mib(err)}
 
@@ -464,7 +498,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test, not a measurement")
     parser.add_argument("--runs", type=int, default=None, help="runs per measurement (median); default 3, quick 1")
     parser.add_argument("--mnist", help="MNIST images IDX file for W1 (labels found next to it)")
-    parser.add_argument("--only", default="W1,W2,W3,startup", help="comma-separated workloads")
+    parser.add_argument("--only", default="W1,W1-BN,W2,W3,startup", help="comma-separated workloads")
     parser.add_argument("--results", help="where to write the Markdown table (default benchmarks/RESULTS.md; "
                                           "--quick writes nothing unless given)")
     args = parser.parse_args(argv)
@@ -497,6 +531,15 @@ def main(argv=None) -> int:
                         if opt == "sgd-momentum":  # (the floor has no optimizer: one per dtype)
                             note(f"W1 {dtype[-2:] and 'f' + dtype[-2:]} GEMM floor", FLOOR,
                                  script_w1(FLOOR_W1, data, dtype, opt))
+        if "W1-BN" in only:
+            data = w1_data(n_w1, args.mnist)
+            for r in range(runs):
+                print(f"W1-BN run {r + 1}/{runs}", flush=True)
+                for opt in W1_OPTIMIZERS:
+                    key = f"W1-BN f32 {opt}"
+                    note(key, "gdtrain", gdtrain_w1(data, "float32", opt, tmp, batchnorm=True))
+                    if use_torch:
+                        note(key, "pytorch", script_w1(TORCH_W1, data, "float32", opt, 2, "bn"))
         if "W2" in only:
             for r in range(runs):
                 print(f"W2 run {r + 1}/{runs}", flush=True)
@@ -561,7 +604,7 @@ def summarize(results: dict, n_w1: int) -> list:
                     value = ratio(key, "gdtrain", key.replace("f64", "f32"), "gdtrain")
                     if value is not None:
                         checks.append(judged(value, "gdtrain f32", F64_LIMIT))
-                if key.startswith("W1"):
+                if key.startswith("W1 "):  # (not W1-BN: scikit-learn has no batch norm)
                     value = ratio(key, "gdtrain", key, "scikit-learn")
                     if value is not None:
                         checks.append(judged(value, "scikit-learn", SKLEARN_LIMIT))
@@ -601,7 +644,9 @@ def render(rows: list, info: dict, args, runs: int, n_w1: int) -> str:
     lines += ["", f"W1: {n_w1} x 784 {'MNIST' if args.mnist else 'synthetic'} float32 inputs, 784-256-128-10 ReLU, "
                   "batch 128; seconds of the second (steady-state) epoch, first epoch alongside; peak MiB is the "
                   "process's peak resident memory, whose target is the inputs' bytes as the run holds them "
-                  "(float32, or float64 for a float64 run) + 150 MiB. W2: seconds per full-batch epoch. "
+                  "(float32, or float64 for a float64 run) + 150 MiB. W1-BN: W1 float32 with a batch norm after "
+                  "each hidden ReLU (gdtrain {type: batchnorm}, PyTorch BatchNorm1d, the same order). "
+                  "W2: seconds per full-batch epoch. "
                   "W3: seconds for the whole check. startup: wall seconds of `gdtrain --help`. "
                   "GEMM floor: not a trainer — the epoch's 8 matrix products per batch and its batch gathers, "
                   "nothing else; every trainer here pays at least this. A target of 0.6 × scikit-learn leaves "

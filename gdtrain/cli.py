@@ -167,7 +167,7 @@ def gradcheck(
       gdtrain gradcheck configs/iris.yaml --bug tanh-derivative   (a wrong derivative is caught)
     """
     from . import report
-    from .gradcheck import BUGS, check_config, self_test
+    from .gradcheck import BUGS, check_config, layer_self_test, self_test
 
     if bug is not None and bug not in BUGS:
         from .registry import unknown_name_message
@@ -180,8 +180,11 @@ def gradcheck(
         results = self_test(epsilon=epsilon, threshold=threshold, atol=atol)
         report.gradcheck_matrix(results, console, threshold)
         failed = [f"{a} x {l}" for (a, l), checks in results.items() if not all(c.passed for c in checks)]
-        console.print(f"{len(results) - len(failed)}/{len(results)} networks pass"
-                      + (f"; failed: {', '.join(failed)}" if failed else ""))
+        layers = layer_self_test(epsilon=epsilon, threshold=threshold, atol=atol)
+        report.gradcheck_layers(layers, console)
+        failed += [name for name, checks in layers.items() if not all(c.passed for c in checks)]
+        total = len(results) + len(layers)
+        console.print(f"{total - len(failed)}/{total} networks pass" + (f"; failed: {', '.join(failed)}" if failed else ""))
     else:
         cfg = read_config(config, assignments=set_)
         checks, info = check_config(cfg, samples=samples, epsilon=epsilon, threshold=threshold, atol=atol, bug=bug)

@@ -175,6 +175,13 @@ class ModelConfig:
                                     "written out ({W1: [[0.15, 0.2], [0.25, 0.3]], b1: [0.35, 0.35], ...})")
 
 
+def model_from_dict(raw: Dict[str, Any]) -> ModelConfig:
+    """A validated ``model:`` section from plain data (model.npz stores it as JSON; tests build networks with it)."""
+    model = _build(ModelConfig, raw, "model")
+    _check_layer_names(model.hidden, "model.hidden")
+    return model
+
+
 def dense_layers(hidden: List[Any], path: str = "model.hidden"):
     """(key path, config) of every dense layer, those inside residual blocks included, in order."""
     for i, layer in enumerate(hidden):

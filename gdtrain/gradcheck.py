@@ -261,6 +261,51 @@ def self_test(epsilon: float = 1e-6, threshold: float = 1e-6, atol: float = 1e-8
     return results
 
 
+# Networks of every layer type: (loss, model.hidden, output_activation). Each is checked in training mode on
+# one fixed batch (batch norm couples the samples, so J is the batch's loss), with L2 on and dropout in one.
+LAYER_NETWORKS: Dict[str, Tuple[str, list, str]] = {
+    "batchnorm": ("cross_entropy", [{"units": 5, "activation": "tanh"}, {"type": "batchnorm"},
+                                    {"units": 4, "activation": "sigmoid", "dropout": 0.25}], "identity"),
+    "batchnorm (no affine)": ("mse", [{"units": 5, "activation": "tanh"},
+                                      {"type": "batchnorm", "affine": False, "eps": 0.1}], "identity"),
+    "residual": ("cross_entropy", [{"units": 5, "activation": "tanh"},
+                                   {"type": "residual", "hidden": [{"units": 3, "activation": "sigmoid"},
+                                                                   {"units": 5, "activation": "tanh"}]}], "identity"),
+    "residual + projection": ("mse", [{"type": "residual", "projection": True,
+                                       "hidden": [{"units": 5, "activation": "tanh"}, {"type": "batchnorm"}]}],
+                              "identity"),
+    "output sigmoid": ("mse", [{"units": 5, "activation": "tanh"}], "sigmoid"),
+    "output tanh": ("mae", [{"units": 5, "activation": "sigmoid"}], "tanh"),
+    "output softmax": ("mse", [{"units": 5, "activation": "tanh"}], "softmax"),
+}
+
+
+def layer_network(hidden: list, n_inputs: int, n_outputs: int, output_activation: str = "identity") -> Network:
+    """A float64 Network from ``model.hidden``-style entries (validated as a config's would be)."""
+    from .config import model_from_dict
+    from .layers import build_layers
+
+    model = model_from_dict({"hidden": hidden, "output_activation": output_activation})
+    return Network(build_layers(model.hidden, n_inputs, n_outputs, model.output_activation))
+
+
+def layer_self_test(epsilon: float = 1e-6, threshold: float = 1e-6, atol: float = 1e-8, seed: int = 0,
+                    l2: float = 0.01) -> Dict[str, List[TensorCheck]]:
+    """Check a small network of each layer type (LAYER_NETWORKS), random parameters around their defaults."""
+    results = {}
+    for name, (loss_name, hidden, output) in LAYER_NETWORKS.items():
+        loss = LOSSES.get(loss_name)
+        rng = np.random.default_rng(seed)
+        X, y, n_out = random_problem(loss, rng)
+        net = layer_network(hidden, X.shape[1], n_out, output)
+        net.params[:net.size] = rng.normal(0.0, 0.5, net.size)
+        for spec in net.specs.values():  # γ near 1, as training starts it
+            if spec.kind == "scale":
+                net.params[net.slices[spec.name]] += 1.0
+        results[name] = check_gradients(net, X, y, loss, l2, epsilon, threshold, seed, atol)
+    return results
+
+
 # Deliberate mistakes a learner can plant to watch gradient checking catch them (``gdtrain gradcheck --bug``):
 # name -> (what is wrong, the activation it needs or None).
 BUGS: Dict[str, Tuple[str, Optional[str]]] = {

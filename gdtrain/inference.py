@@ -103,14 +103,14 @@ def rebuild_network(arrays: Dict[str, np.ndarray]) -> Network:
     """The network model.npz describes: from its ``model`` section (the config's, as JSON) and the shapes of W1
     (inputs) and the last W (outputs); a model.npz written before layers were a protocol (Dense only, no
     ``model`` array) from its ``activations`` and W shapes."""
-    from .config import ModelConfig, _build
+    from .config import model_from_dict
     from .layers import build_layers
 
     if "model" not in arrays:
         activations = [str(a) for a in arrays["activations"]]
         Ws = [arrays[f"W{i}"] for i in range(1, len(activations) + 1)]
         return Network([Ws[0].shape[1]] + [W.shape[0] for W in Ws], activations, dtype=Ws[0].dtype)
-    model = _build(ModelConfig, json.loads(str(arrays["model"])), "model")
+    model = model_from_dict(json.loads(str(arrays["model"])))
     n_dense = sum(1 for name in arrays if name[:1] == "W" and name[1:].isdigit())
     layers = build_layers(model.hidden, arrays["W1"].shape[1], arrays[f"W{n_dense}"].shape[0],
                           model.output_activation)

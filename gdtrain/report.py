@@ -297,6 +297,21 @@ def gradcheck_matrix(results: Dict[Tuple[str, str], list], console: Console, thr
     console.print(table)
 
 
+def gradcheck_layers(results: Dict[str, list], console: Console) -> None:
+    """One row per layer-type network (gradcheck.LAYER_NETWORKS): its tensors and the worst relative error."""
+    from .gradcheck import LAYER_NETWORKS
+
+    console.print("and a small network of each layer type, in training mode on one fixed batch:", soft_wrap=True)
+    table = Table(show_edge=False)
+    for col in ("network", "loss", "tensors", "worst rel error", ""):
+        table.add_column(col, justify="left" if col in ("network", "loss", "tensors") else "right")
+    for name, checks in results.items():
+        ok = all(c.passed for c in checks)
+        table.add_row(name, LAYER_NETWORKS[name][0], str(len(checks)),
+                      f"{max(c.rel_error for c in checks):.1e}", Text("ok" if ok else "FAIL", style="" if ok else "red"))
+    console.print(table)
+
+
 # === evaluate / predict / plot (issue 4) ==========================================================
 # Rendering for ``gdtrain evaluate``, ``gdtrain predict`` and ``gdtrain plot``; the numbers come from
 # inference.py and plot.py.

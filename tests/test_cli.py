@@ -269,7 +269,7 @@ def test_gradcheck_self_test(runner):
     result = invoke(runner, ["gradcheck"])
     assert result.exit_code == 0, result.output
     out = lines(result.output)
-    assert out[-1] == "35/35 networks pass"
+    assert out[-1] == "42/42 networks pass"  # 7 activations x 5 losses, and 7 networks of other layer types
     header = next(line for line in out if "activation \\ loss" in line)
     for loss in ("mse", "mae", "bce", "cross_entropy", "hinge"):
         assert loss in header
@@ -277,7 +277,22 @@ def test_gradcheck_self_test(runner):
             ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus")}
     assert len(rows) == 7
     assert all(row.count(" ok") == 5 for row in rows.values()), rows
+    layer_rows = [line.strip() for line in out if line.strip().startswith(("batchnorm", "residual", "output "))]
+    assert len(layer_rows) == 7 and all(row.endswith(" ok") for row in layer_rows), layer_rows
     assert "FAIL" not in result.output
+
+
+def test_gradcheck_batchnorm_bug_in_a_config(runner, tmp_path):
+    config = tmp_path / "bn.yaml"
+    config.write_text("data: {source: iris}\nmodel: {hidden: [{units: 6, activation: tanh}, {type: batchnorm}, "
+                      "{units: 5, activation: tanh}]}\n", encoding="utf-8")
+    assert invoke(runner, ["gradcheck", config, "--samples", 16]).exit_code == 0
+    result = invoke(runner, ["gradcheck", config, "--samples", 16, "--bug", "batchnorm-mean-terms"])
+    assert result.exit_code == 1, result.output
+    assert lines(result.output)[-1] == "FAILED: W1, b1"
+    result = invoke(runner, ["gradcheck", CONFIGS / "iris.yaml", "--bug", "residual-skip"])
+    assert result.exit_code == 2
+    assert "--bug residual-skip: the network has no residual layer" in result.output
 
 
 def test_gradcheck_config(runner):

@@ -18,7 +18,9 @@ import pytest
 from helpers import rel_err
 
 from gdtrain.activations import ACTIVATIONS, ELU_ALPHA, LEAKY_SLOPE
-from gdtrain.gradcheck import check_gradients, self_test
+from gdtrain.errors import ConfigError
+from gdtrain.gradcheck import (LAYER_NETWORKS, check_gradients, layer_network, layer_self_test, numeric_gradient,
+                               numeric_gradient_by_entry, plant_bug, random_problem, self_test)
 from gdtrain.losses import LOSSES
 from gdtrain.network import Network
 
@@ -587,3 +589,71 @@ def test_planting_a_bug_the_network_cannot_hold_is_a_config_error():
         check_config(config, bug="relu-derivative")
     with pytest.raises(ConfigError, match="needs regularization.l2 > 0"):
         check_config(config, bug="l2-gradient")
+
+
+# --- 6. layers beyond Dense: batch norm, residual blocks, output activations, frozen tensors -------------
+
+def test_every_layer_type_passes_the_gradient_check():
+    results = layer_self_test()
+    assert set(results) == set(LAYER_NETWORKS)
+    for name, checks in results.items():
+        assert all(c.passed for c in checks), (name, [(c.name, c.rel_error) for c in checks])
+        assert all(c.checked == c.size for c in checks), name  # no kinks: tanh and sigmoid only
+    names = {c.name for checks in results.values() for c in checks}
+    assert {"gamma1", "beta1", "W4"} <= names
+
+
+def test_the_entry_by_entry_difference_agrees_with_the_batched_one_on_a_dense_stack():
+    loss = LOSSES.get("cross_entropy")
+    rng = np.random.default_rng(3)
+    X, y, n_out = random_problem(loss, rng)
+    net = Network([X.shape[1], 5, 4, n_out], ["tanh", "relu", "identity"], [0.25, 0.0, 0.0])
+    net.params[...] = rng.normal(0.0, 0.5, net.size)
+    batched, ok1 = numeric_gradient(net, X, y, loss, l2=0.01, l1=0.02, dropout_seed=4)
+    by_entry, ok2 = numeric_gradient_by_entry(net, X, y, loss, l2=0.01, l1=0.02, dropout_seed=4)
+    assert np.array_equal(ok1, ok2)
+    assert np.allclose(batched[ok1], by_entry[ok1], rtol=1e-7, atol=1e-10)
+
+
+def _bug_network(name):
+    loss_name, hidden, output = LAYER_NETWORKS[name]
+    loss = LOSSES.get(loss_name)
+    rng = np.random.default_rng(0)
+    X, y, n_out = random_problem(loss, rng)
+    net = layer_network(hidden, X.shape[1], n_out, output)
+    net.params[:net.size] = rng.normal(0.0, 0.5, net.size)
+    return net, X, y, loss
+
+
+@pytest.mark.parametrize("bug, network, wrong", [
+    ("batchnorm-mean-terms", "batchnorm", {"W1", "b1"}),  # the tensors below the batch norm
+    ("residual-skip", "residual", {"W1", "b1"}),  # below the block; the block's own tensors stay right
+])
+def test_planted_layer_bugs_are_caught_below_the_layer(bug, network, wrong):
+    net, X, y, loss = _bug_network(network)
+    assert all(c.passed for c in check_gradients(net, X, y, loss, 0.01))
+    plant_bug(bug, net, loss, 0.01)
+    checks = check_gradients(net, X, y, loss, 0.01)
+    failed = {c.name for c in checks if not c.passed}
+    assert failed == wrong, [(c.name, c.rel_error) for c in checks]
+
+
+def test_a_layer_bug_needs_its_layer():
+    net = Network([4, 3, 2], ["tanh", "identity"])
+    with pytest.raises(ConfigError, match="--bug residual-skip: the network has no residual layer"):
+        plant_bug("residual-skip", net, LOSSES.get("mse"), 0.0)
+
+
+def test_frozen_tensors_are_still_checked_but_get_no_training_gradient():
+    loss = LOSSES.get("mse")
+    rng = np.random.default_rng(1)
+    X, y, n_out = random_problem(loss, rng)
+    net = Network([X.shape[1], 3, n_out], ["sigmoid", "identity"], freeze=["b1", "W2"])
+    net.params[...] = rng.normal(0.0, 0.5, net.size)
+    checks = {c.name: c for c in check_gradients(net, X, y, loss, 0.01)}
+    assert set(checks) == {"W1", "b1", "W2", "b2"} and all(c.passed for c in checks.values())
+    assert net.names == ["W1", "b1", "W2", "b2"]
+    assert net.n_trainable == net.size - 3 - 3 * n_out  # trained first, then the frozen ones
+    net.loss_and_grad(X, y, loss, 0.01)
+    grads = net.views(net.grad)
+    assert not grads["b1"].any() and not grads["W2"].any() and grads["W1"].any() and grads["b2"].any()
