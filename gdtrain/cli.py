@@ -281,16 +281,16 @@ def plot(
       gdtrain plot runs/digits --png digits.png
     """
     from . import plot as plots
-    from . import report
+    from . import report, rundir
     from .errors import DataError
 
     _need_matplotlib_for(png)
     folder = Path(run_dir)
     if not folder.is_dir():
         raise DataError(f"{run_dir}: no such run directory")
-    rows = plots.read_metrics(folder / "metrics.csv")
+    rows = plots.read_metrics(folder / rundir.METRICS)
     if not rows:
-        raise DataError(f"{folder / 'metrics.csv'}: no epochs recorded yet")
+        raise DataError(f"{folder / rundir.METRICS}: no epochs recorded yet")
     console = report.make_console()
     if width is None:
         width = report.chart_width(console)

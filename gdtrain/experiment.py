@@ -11,7 +11,6 @@ order of the batches: the same seed and config give identical results.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,20 +147,12 @@ class RunResult:
     train: TrainResult = field(repr=False, default=None)
 
 
-def model_arrays(net: Network, data: Dataset, config: Config) -> Dict[str, np.ndarray]:
-    """model.npz: the weights plus what prediction needs (classes, standardization, architecture)."""
-    arrays: Dict[str, np.ndarray] = dict(net.weights())
-    arrays["activations"] = np.array([layer.activation.name for layer in net.dense_layers()])
-    arrays["model"] = np.array(json.dumps(to_dict(config)["model"]))
-    arrays["loss"] = np.array(config.loss)
-    arrays["feature_names"] = np.array(data.feature_names)
-    arrays["target_names"] = np.array(data.target_names)
-    arrays["config"] = np.array(dump_yaml(config))
-    if data.classes is not None:
-        arrays["classes"] = data.classes
-    if data.mean is not None:
-        arrays["x_mean"], arrays["x_scale"] = data.mean, data.scale
-    return arrays
+def save_model(path: Path, net: Network, data: Dataset, config: Config) -> None:
+    """model.npz (rundir.save_model): the tensors plus what prediction needs (classes, standardization, layers)."""
+    rundir.save_model(path, net.weights(), model=to_dict(config)["model"],
+                      activations=[layer.activation.name for layer in net.dense_layers()], loss=config.loss,
+                      config_text=dump_yaml(config), feature_names=data.feature_names, target_names=data.target_names,
+                      classes=data.classes, x_mean=data.mean, x_scale=data.scale)
 
 
 @dataclass
@@ -278,19 +269,19 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
 
     if resume is not None:
         run_dir = Path(resume)
-        saved = checkpoint.load(run_dir / "checkpoint.npz")
-        for name in ("config.yaml", "metrics.csv", "model.npz", "summary.json"):
+        saved = checkpoint.load(run_dir / rundir.CHECKPOINT)
+        for name in (rundir.CONFIG, rundir.METRICS, rundir.MODEL, rundir.SUMMARY):
             if (run_dir / name).is_dir():
                 raise ConfigError(f"--resume: {run_dir / name} is a directory; a run directory holds a file there")
-        check_resumable(config, saved["meta"]["config"], run_dir / "checkpoint.npz")
+        check_resumable(config, saved["meta"]["config"], run_dir / rundir.CHECKPOINT)
         checkpoint.restore(saved, net=net, optimizer=optimizer, schedule=schedule, rngs=train_rngs, state=state)
-        rundir.truncate_metrics(run_dir / "metrics.csv", state.epoch, columns)
+        rundir.truncate_metrics(run_dir / rundir.METRICS, state.epoch, columns)
     else:
         run_dir = rundir.prepare(out or config.output, f"runs/{config.name}", overwrite)
-    rundir.atomic_write(run_dir / "config.yaml", config_text)
+    rundir.atomic_write(run_dir / rundir.CONFIG, config_text)
     if on_start is not None:
         on_start(RunInfo(config, data, net, loss, run_dir, state.epoch))
-    metrics = rundir.MetricsWriter(run_dir / "metrics.csv", columns, config.logging.metrics_every)
+    metrics = rundir.MetricsWriter(run_dir / rundir.METRICS, columns, config.logging.metrics_every)
 
     def record_epoch(record: EpochRecord) -> None:
         metrics.write(record.row())
@@ -298,7 +289,7 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
             on_epoch(record)
 
     def save_checkpoint(loop: LoopState) -> None:
-        checkpoint.save(run_dir / "checkpoint.npz", net=net, optimizer=optimizer, schedule=schedule, rngs=train_rngs,
+        checkpoint.save(run_dir / rundir.CHECKPOINT, net=net, optimizer=optimizer, schedule=schedule, rngs=train_rngs,
                         state=loop, config_text=config_text)
 
     try:
@@ -309,7 +300,7 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
                            stop_requested=stop_requested)
     finally:
         metrics.close()
-    rundir.save_npz(run_dir / "model.npz", model_arrays(net, data, config))
+    save_model(run_dir / rundir.MODEL, net, data, config)
     with np.errstate(over="ignore", invalid="ignore"):
         final = {split: evaluate(net, loss, X, y) for split, X, y in (
             ("train", data.X_train, data.y_train), ("validation", data.X_val, data.y_val),
@@ -331,5 +322,5 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
         summary["resumed_from_epoch"] = saved["meta"]["epoch"]
     if result.message:
         summary["message"] = result.message
-    rundir.save_json(run_dir / "summary.json", summary)
+    rundir.save_json(run_dir / rundir.SUMMARY, summary)
     return RunResult(run_dir, summary, net, data, result)

@@ -36,14 +36,16 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from . import rundir
+from .config import model_from_dict
 from .errors import ConfigError, DataError, GdtrainError
+from .layers import build_layers
 from .losses import LOSSES, Loss
 from .network import Network
 
@@ -99,22 +101,20 @@ def label_text(label) -> str:
     return str(label)
 
 
-def rebuild_network(arrays: Dict[str, np.ndarray]) -> Network:
-    """The network model.npz describes: from its ``model`` section (the config's, as JSON) and the shapes of W1
-    (inputs) and the last W (outputs); a model.npz written before layers were a protocol (Dense only, no
-    ``model`` array) from its ``activations`` and W shapes."""
-    from .config import model_from_dict
-    from .layers import build_layers
-
-    if "model" not in arrays:
-        activations = [str(a) for a in arrays["activations"]]
-        Ws = [arrays[f"W{i}"] for i in range(1, len(activations) + 1)]
+def rebuild_network(stored: rundir.ModelFile) -> Network:
+    """The network model.npz describes: its ``model`` section's layers, with the inputs from W1's shape and the
+    outputs from the last dense layer's; a Dense-only file written before the model section existed, from its
+    ``activations`` and W shapes."""
+    tensors = stored.tensors
+    if stored.model is None:
+        activations = [str(a) for a in stored.arrays["activations"]]
+        Ws = [tensors[f"W{i}"] for i in range(1, len(activations) + 1)]
         return Network([Ws[0].shape[1]] + [W.shape[0] for W in Ws], activations, dtype=Ws[0].dtype)
-    model = model_from_dict(json.loads(str(arrays["model"])))
-    n_dense = sum(1 for name in arrays if name[:1] == "W" and name[1:].isdigit())
-    layers = build_layers(model.hidden, arrays["W1"].shape[1], arrays[f"W{n_dense}"].shape[0],
+    model = model_from_dict(stored.model)
+    n_dense = sum(1 for name in tensors if name[:1] == "W" and name[1:].isdigit())
+    layers = build_layers(model.hidden, tensors["W1"].shape[1], tensors[f"W{n_dense}"].shape[0],
                           model.output_activation)
-    return Network(layers, dtype=arrays["W1"].dtype, freeze=model.freeze)
+    return Network(layers, dtype=tensors["W1"].dtype, freeze=model.freeze)
 
 
 def load_model(run_dir: PathLike) -> Model:
@@ -124,21 +124,15 @@ def load_model(run_dir: PathLike) -> Model:
         raise DataError(f"{run_dir}: no such run directory")
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: not a run directory (expected a folder holding model.npz)")
-    path = run_dir / "model.npz"
+    path = run_dir / rundir.MODEL
     if not path.exists():
         raise DataError(f"{run_dir}: no model.npz (the run has not finished, or this is not a run directory)")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except Exception as exc:  # a truncated or foreign file
-        raise DataError(f"{path}: not a readable model ({exc.__class__.__name__}: {exc})") from None
-    for key in ("loss", "W1", "b1"):
-        if key not in arrays:
-            raise DataError(f"{path}: no '{key}' array; not a gdtrain model (found: {', '.join(sorted(arrays))})")
+    stored = rundir.read_model(path)
+    arrays = stored.arrays
     try:
         loss = LOSSES.get(str(arrays["loss"]))
-        net = rebuild_network(arrays)
-        net.set_weights(arrays)
+        net = rebuild_network(stored)
+        net.set_weights(stored.tensors)
     except (KeyError, ValueError, IndexError, TypeError, ConfigError) as exc:
         raise DataError(f"{path}: inconsistent model ({exc.__class__.__name__}: {exc})") from None
     n_in = net.n_inputs
@@ -356,7 +350,7 @@ def run_split(model: Model) -> Split:
     from .data import load_data
     from .experiment import seed_streams
 
-    config_path = model.run_dir / "config.yaml"
+    config_path = model.run_dir / rundir.CONFIG
     if not config_path.exists():
         raise DataError(f"{model.run_dir}: no config.yaml to rebuild the run's test split from; "
                         "pass --data FILE")

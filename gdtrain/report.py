@@ -252,9 +252,9 @@ class FitReporter:
                 table.add_row(split, *[fmt(s[split].get(k)) for k in metrics])
         c.print(table)
         if self.chart and s["epochs"] >= 2:
-            from . import plot
+            from . import plot, rundir
 
-            rows = plot.read_metrics(result.run_dir / "metrics.csv")
+            rows = plot.read_metrics(result.run_dir / rundir.METRICS)
             plot_report(plot.charts(rows, max(24, min(c.width, 100)), 8), c)
         c.print(stop_line(s), soft_wrap=True)
         c.print(f"saved to  {result.run_dir}")

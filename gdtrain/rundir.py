@@ -1,7 +1,26 @@
 """The run directory's files, each written atomically (temp file in the same folder + rename).
 
-    config.yaml   the resolved config          model.npz     W1, b1, ... + what prediction needs
-    metrics.csv   one row per epoch, flushed   summary.json  how the run ended and its metrics
+    config.yaml     the resolved config            model.npz     the network's tensors + what prediction needs
+    metrics.csv     one row per epoch, flushed     summary.json  how the run ended and its metrics
+    checkpoint.npz  what --resume needs (checkpoint.py)
+
+This module owns their names (``CONFIG``, ``METRICS``, ``MODEL``, ``SUMMARY``, ``CHECKPOINT``) and the
+model.npz format, written by ``save_model`` and read by ``read_model``:
+
+    W<k>, b<k>                      the k-th dense layer's weights (fan_out, fan_in) and biases, counting the
+                                    layers in the order they run (those in residual blocks, and a block's
+                                    projection after its layers, included)
+    gamma<k>, beta<k>               the k-th batch norm's scale and shift (when affine)
+    running_mean<k>, running_var<k> the k-th batch norm's running statistics
+    model                           the config's ``model:`` section as JSON (the layers, their order and options)
+    activations                     each dense layer's activation (as before the model section existed)
+    loss, config                    the loss's name; the resolved config (YAML)
+    feature_names, target_names     the input columns, the target column(s)
+    classes                         class labels in index order (classification)
+    x_mean, x_scale                 the training split's standardization z = (x − x_mean)/x_scale (if any)
+
+A model.npz written before the model section existed (Dense layers only) has no ``model`` array: the network is
+then the Dense stack its ``activations`` and W shapes describe.
 """
 
 from __future__ import annotations
@@ -13,11 +32,16 @@ import math
 import os
 import tempfile
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Type, Union
 
 import numpy as np
 
 from .errors import ConfigError, DataError, GdtrainError
+
+
+CONFIG, METRICS, MODEL, SUMMARY, CHECKPOINT = "config.yaml", "metrics.csv", "model.npz", "summary.json", "checkpoint.npz"
+RUN_FILES = (METRICS, MODEL, SUMMARY, CHECKPOINT, CONFIG)
 
 
 def atomic_write(path: Union[str, Path], data: Union[str, bytes]) -> None:
@@ -60,6 +84,61 @@ def save_npz(path: Union[str, Path], arrays: Dict[str, np.ndarray]) -> None:
     atomic_write(path, buffer.getvalue())
 
 
+def save_model(path: Union[str, Path], tensors: Dict[str, np.ndarray], *, model: Dict, activations: List[str],
+               loss: str, config_text: str, feature_names: List[str], target_names: List[str],
+               classes: Optional[np.ndarray] = None, x_mean: Optional[np.ndarray] = None,
+               x_scale: Optional[np.ndarray] = None) -> None:
+    """Write model.npz (the format in the module docstring); ``tensors``: every layer's arrays by name."""
+    arrays: Dict[str, np.ndarray] = dict(tensors)
+    arrays["activations"] = np.array(activations)
+    arrays["model"] = np.array(json.dumps(model))
+    arrays["loss"] = np.array(loss)
+    arrays["feature_names"] = np.array(feature_names)
+    arrays["target_names"] = np.array(target_names)
+    arrays["config"] = np.array(config_text)
+    if classes is not None:
+        arrays["classes"] = classes
+    if x_mean is not None:
+        arrays["x_mean"], arrays["x_scale"] = x_mean, x_scale
+    save_npz(path, arrays)
+
+
+METADATA = ("activations", "model", "loss", "feature_names", "target_names", "config", "classes", "x_mean", "x_scale")
+
+
+@dataclass
+class ModelFile:
+    """model.npz as read: the tensors by name, the ``model`` section (None in a Dense-only file written before
+    it existed), and the other arrays as stored."""
+
+    tensors: Dict[str, np.ndarray]
+    model: Optional[Dict]
+    arrays: Dict[str, np.ndarray]
+
+
+def read_model(path: Union[str, Path]) -> ModelFile:
+    """Read model.npz; a DataError for a file that is not a readable gdtrain model."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except Exception as exc:  # a truncated or foreign file
+        raise DataError(f"{path}: not a readable model ({exc.__class__.__name__}: {exc})") from None
+    for key in ("loss", "W1", "b1"):
+        if key not in arrays:
+            raise DataError(f"{path}: no '{key}' array; not a gdtrain model (found: {', '.join(sorted(arrays))})")
+    if "model" not in arrays and "activations" not in arrays:
+        raise DataError(f"{path}: no 'model' array; not a gdtrain model (found: {', '.join(sorted(arrays))})")
+    model = None
+    if "model" in arrays:
+        try:
+            model = json.loads(str(arrays["model"]))
+        except ValueError as exc:
+            raise DataError(f"{path}: its 'model' array is not the JSON of a model section ({exc})") from None
+    tensors = {name: value for name, value in arrays.items() if name not in METADATA}
+    return ModelFile(tensors, model, arrays)
+
+
 def _json_value(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -99,7 +178,7 @@ def prepare(out: Optional[str], default: str, overwrite: bool = False) -> Path:
     except OSError as exc:  # a file in the way, no permission, a read-only disk
         raise ConfigError(f"output: {path}: cannot create the run directory ({exc.strerror or exc})") from None
     if overwrite:
-        for name in ("metrics.csv", "model.npz", "summary.json", "checkpoint.npz", "config.yaml"):
+        for name in RUN_FILES:
             (path / name).unlink(missing_ok=True)
     return path
 

@@ -382,7 +382,8 @@ def test_csv_that_is_not_utf8(tmp_path):
 
 def test_too_few_samples(tmp_path):
     path = write_csv(tmp_path / "tiny.csv", "a,y", [(1, 0)])
-    assert data_error(path) == f"{path}: needs at least 2 samples, got 1"
+    assert data_error(path) == (f"{path}: needs at least 2 samples, got 1 (a single sample trains alone with "
+                                "data.validation_split: 0 and data.test_split: 0)")
 
 
 # --- separate test file ------------------------------------------------------------------------------------
