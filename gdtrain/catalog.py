@@ -291,6 +291,20 @@ def _activations() -> Family:
     return Family("activations", "activation", "model.hidden[].activation", tuple(entries), module="activations")
 
 
+def _layers() -> Family:
+    from .config import LAYER_CONFIGS
+    from .layers import LAYER_TYPES
+
+    entries = []
+    for name, kind in LAYER_TYPES.items():
+        cls = LAYER_CONFIGS[name]
+        defaults = cls()
+        options = tuple(OptionInfo(f.name, getattr(defaults, f.name), f.metadata.get("doc", ""))
+                        for f in dataclasses.fields(cls) if f.name != "type")
+        entries.append(Entry(name, f"{kind.summary}: {kind.formula}", options, formula=kind.formula))
+    return Family("layers", "layer type", "model.hidden[].type", tuple(entries), module="layers")
+
+
 def _initializers() -> Family:
     from .init import INITIALIZERS
 
@@ -319,7 +333,7 @@ def _datasets() -> Family:
     return Family("datasets", "dataset", "data.source", tuple(entries), module="data")
 
 
-_BUILDERS: Tuple[Callable[[], Family], ...] = (_datasets, _activations, _losses, _initializers, _optimizers,
+_BUILDERS: Tuple[Callable[[], Family], ...] = (_datasets, _layers, _activations, _losses, _initializers, _optimizers,
                                                 _schedules, _line_searches, _early_stopping)
 
 
@@ -397,6 +411,23 @@ def header_summary(header: Sequence[str]) -> str:
     return text[:match.start()] if match else text
 
 
+def _layer_usages(hidden) -> List[Tuple[str, str, str]]:
+    """(family, name, key) of what a ``model.hidden`` list names: layer types, activations, initializers."""
+    out = []
+    for layer in hidden if isinstance(hidden, list) else []:
+        if isinstance(layer, int) and not isinstance(layer, bool):
+            out.append(("activations", "relu", "model.hidden"))  # `hidden: [64, 32]` is ReLU layers
+        elif isinstance(layer, dict):
+            if isinstance(layer.get("type"), str):
+                out.append(("layers", layer["type"], "model.hidden[].type"))
+            if isinstance(layer.get("activation"), str):
+                out.append(("activations", layer["activation"], "model.hidden[].activation"))
+            if isinstance(layer.get("init"), str):
+                out.append(("initializers", layer["init"], "model.hidden[].init"))
+            out += _layer_usages(layer.get("hidden"))  # a residual block's layers
+    return out
+
+
 def _component_name(raw, default: Optional[str] = None) -> Optional[str]:
     if isinstance(raw, str):
         return raw
@@ -444,15 +475,7 @@ def _named_components(raw: Mapping) -> List[Tuple[str, str, str]]:
     model = raw.get("model") if isinstance(raw.get("model"), dict) else {}
     if isinstance(model.get("init"), str):
         out.append(("initializers", model["init"], "model.init"))
-    hidden = model.get("hidden")
-    for layer in hidden if isinstance(hidden, list) else []:
-        if isinstance(layer, int) and not isinstance(layer, bool):
-            out.append(("activations", "relu", "model.hidden"))  # `hidden: [64, 32]` is ReLU layers
-        elif isinstance(layer, dict):
-            if isinstance(layer.get("activation"), str):
-                out.append(("activations", layer["activation"], "model.hidden[].activation"))
-            if isinstance(layer.get("init"), str):
-                out.append(("initializers", layer["init"], "model.hidden[].init"))
+    out += _layer_usages(model.get("hidden"))
     data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
     if isinstance(data.get("source"), str) and data["source"] in DATASETS:
         out.append(("datasets", data["source"], "data.source"))

@@ -381,3 +381,50 @@ def test_a_run_whose_data_changed_or_moved_is_refused(tmp_path, monkeypatch):
     check_error(["evaluate", run.run_dir], "differ from the run's training data", "pass --data FILE")
     data.unlink()
     check_error(["evaluate", run.run_dir], "cannot rebuild the run's data", "flowers.csv: no such file")
+
+
+# --- models with layers beyond Dense, and model.npz written before them --------------------------------
+
+LAYERED = {"hidden": [{"units": 8, "activation": "tanh"}, {"type": "batchnorm"},
+                      {"type": "residual", "hidden": [{"units": 8, "activation": "relu"}]},
+                      {"type": "residual", "projection": True, "hidden": [{"units": 5, "activation": "tanh"}]}],
+           "freeze": ["b1"]}
+
+
+def test_a_model_with_batchnorm_and_residual_blocks_is_rebuilt_from_its_model_section(tmp_path):
+    result = train(tmp_path / "layered", data={"source": "iris"}, loss="cross_entropy", model=LAYERED)
+    with np.load(tmp_path / "layered" / "model.npz") as archive:
+        stored = {name: archive[name] for name in archive.files}
+    assert json.loads(str(stored["model"]))["hidden"][1] == {"type": "batchnorm", "momentum": 0.1, "eps": 1e-5,
+                                                             "affine": True, "trainable": True}
+    assert {"gamma1", "beta1", "running_mean1", "running_var1", "W4", "b4", "W5"} <= set(stored)
+    assert not np.array_equal(stored["running_mean1"], 0)  # the running statistics are the trained ones
+    model = load_model(tmp_path / "layered")
+    assert model.net.describe() == result.net.describe()
+    assert model.net.frozen_names() == ["b1"]
+    X = result.data.X_test
+    # evaluation mode: the running statistics, as fit's own evaluation used them
+    assert np.array_equal(model.logits(X), result.net.forward(X))
+    report = evaluate_run(tmp_path / "layered")
+    assert report.metrics["accuracy"] == pytest.approx(result.summary["test"]["accuracy"])
+
+
+def test_a_dense_only_model_written_before_the_model_section_still_loads(tmp_path, iris):
+    old = tmp_path / "old"
+    old.mkdir()
+    with np.load(iris.run_dir / "model.npz") as archive:
+        arrays = {name: archive[name] for name in archive.files if name != "model"}  # the earlier format
+    np.savez(old / "model.npz", **arrays)
+    (old / "config.yaml").write_bytes((iris.run_dir / "config.yaml").read_bytes())
+    before, now = load_model(old), load_model(iris.run_dir)
+    assert before.net.describe() == now.net.describe() == "4 → 16 tanh → 3"
+    X = iris.data.X_test
+    assert np.array_equal(before.logits(X), now.logits(X))
+    assert predict_file(old, raw_iris_csv(tmp_path)).rows == predict_file(iris.run_dir, raw_iris_csv(tmp_path)).rows
+
+
+def raw_iris_csv(tmp_path) -> Path:
+    path = tmp_path / "rows.csv"
+    path.write_text("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n",
+                    encoding="utf-8")
+    return path
