@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 import gdtrain.experiment
 from gdtrain.cli import app
+from gdtrain.inference import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -405,9 +406,15 @@ def test_every_shipped_config_runs(runner, tmp_path, config):
     assert resolved["loss"] == shipped.get("loss", "cross_entropy")
     if "lr" in shipped["optimizer"]:  # (a line search picks its own steps and gives none)
         assert resolved["optimizer"]["lr"] == shipped["optimizer"]["lr"]
-    n_layers = len(shipped["model"]["hidden"]) + 1
     header = list(read_rows(out / "metrics.csv")[0])
-    assert [c for c in header if c.startswith("grad_norm_")] == [f"grad_norm_W{i}" for i in range(1, n_layers + 1)]
+    net = load_model(out).net
+    n_dense = len(net.dense_layers())
+    if all(isinstance(layer, int) or "type" not in layer for layer in shipped["model"]["hidden"]):
+        assert n_dense == len(shipped["model"]["hidden"]) + 1
+    # one column per weight tensor W1 ... (and batch norm's gamma, beta): every parameter tensor but the biases
+    tracked = [name for name in net.names if not re.fullmatch(r"b\d+", name)]
+    assert [c for c in header if c.startswith("grad_norm_")] == [f"grad_norm_{name}" for name in tracked]
+    assert sum(c.startswith("grad_norm_W") for c in header) == n_dense
     assert "Traceback" not in result.output and "\x1b[" not in result.output
 
 
