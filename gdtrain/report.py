@@ -206,7 +206,9 @@ class FitReporter:
             parts.append(f"{'acc' if self.metric == 'accuracy' else self.metric} {fmt(val.get(self.metric)):<7}")
         parts.append(f"lr {fmt(record.lr, 3):<7}")
         norms = record.grad_norms
-        layers = " ".join(f"{k.removeprefix('grad_norm_')} {fmt(v, 2)}" for k, v in norms.items() if k != "grad_norm")
+        # each layer's weight gradient (batch norm's γ and β are in the layer table and metrics.csv)
+        layers = " ".join(f"{k.removeprefix('grad_norm_')} {fmt(v, 2)}" for k, v in norms.items()
+                          if k.startswith("grad_norm_W"))
         parts.append(f"|g| {fmt(norms['grad_norm'], 3):<8} [{layers}]")
         if record.clip_fraction:
             parts.append(f"clipped {record.clip_fraction:.0%}")
