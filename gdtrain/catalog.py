@@ -572,7 +572,13 @@ def _notes(fam: Family, entry: Entry) -> List[str]:
         from .losses import LOSSES
 
         loss = LOSSES.get(entry.name)
-        notes.append(f"task: {loss.task}; the last layer is linear and the loss owns the output non-linearity")
+        if loss.owns_output:
+            owned = {"scores": "the raw class scores"}.get(loss.owns_output, f"the {loss.owns_output}")
+            notes.append(f"task: {loss.task}; the last layer is linear and the loss owns the output ({owned}, "
+                         "fused with it), so model.output_activation stays identity")
+        else:
+            notes.append(f"task: {loss.task}; ŷ is the last layer's output after model.output_activation "
+                         "(identity by default; sigmoid, tanh or softmax)")
     if fam.name == "datasets":
         from .data import DATASETS
 

@@ -181,7 +181,7 @@ def gradcheck(
         report.gradcheck_matrix(results, console, threshold)
         failed = [f"{a} x {l}" for (a, l), checks in results.items() if not all(c.passed for c in checks)]
         layers = layer_self_test(epsilon=epsilon, threshold=threshold, atol=atol)
-        report.gradcheck_layers(layers, console)
+        report.gradcheck_layers(layers, console, threshold)
         failed += [name for name, checks in layers.items() if not all(c.passed for c in checks)]
         total = len(results) + len(layers)
         console.print(f"{total - len(failed)}/{total} networks pass" + (f"; failed: {', '.join(failed)}" if failed else ""))

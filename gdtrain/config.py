@@ -81,7 +81,9 @@ class LayerConfig:
     activation: str = _option("relu", _string, "activation function")
     dropout: float = _option(0.0, number(0, 1, high_open=True), "inverted-dropout rate after the activation")
     init: Optional[str] = _option(None, optional(_string), "initializer (default: model.init)")
-    trainable: bool = _option(True, boolean, "false: hold W and b fixed (frozen)")
+    batchnorm: bool = _option(False, boolean, "dense → batchnorm → activation: φ applied to BN(z) (torch's Linear → "
+                                              "BatchNorm1d → ReLU), with batchnorm's defaults")
+    trainable: bool = _option(True, boolean, "false: hold W and b fixed (frozen; and γ, β with batchnorm)")
 
 
 @dataclass
@@ -193,7 +195,7 @@ def dense_layers(hidden: List[Any], path: str = "model.hidden"):
 
 def has_batchnorm(hidden: List[Any]) -> bool:
     return any(isinstance(layer, BatchNormConfig) or (isinstance(layer, ResidualConfig) and has_batchnorm(layer.hidden))
-               for layer in hidden)
+               or (isinstance(layer, LayerConfig) and layer.batchnorm) for layer in hidden)
 
 
 @dataclass

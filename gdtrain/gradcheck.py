@@ -69,7 +69,7 @@ def training_mode(net: Network) -> bool:
 
 def is_dense_stack(net: Network) -> bool:
     """A plain stack of Dense layers: the batched fast path below applies."""
-    return all(isinstance(layer, Dense) for layer in net.layers)
+    return all(isinstance(layer, Dense) and layer.norm is None for layer in net.layers)
 
 
 def _base_pass(net: Network, X: np.ndarray, dropout_seed: int) -> _Base:
@@ -277,6 +277,7 @@ LAYER_NETWORKS: Dict[str, Tuple[str, list, str]] = {
     "output sigmoid": ("mse", [{"units": 5, "activation": "tanh"}], "sigmoid"),
     "output tanh": ("mae", [{"units": 5, "activation": "sigmoid"}], "tanh"),
     "output softmax": ("mse", [{"units": 5, "activation": "tanh"}], "softmax"),
+    "dense → batchnorm → tanh": ("cross_entropy", [{"units": 5, "activation": "tanh", "batchnorm": True}], "identity"),
 }
 
 

@@ -152,15 +152,19 @@ class Dense(Layer):
     kind = "dense"
 
     def __init__(self, index: int, fan_in: int, units: int, activation: str = "identity", dropout: float = 0.0,
-                 init: Optional[str] = None, trainable: bool = True):
+                 init: Optional[str] = None, trainable: bool = True, norm: Optional["BatchNorm"] = None):
         super().__init__()
         self.index, self.width_in, self.width_out = index, int(fan_in), int(units)
+        self.norm = norm  # ``batchnorm: true``: dense → batchnorm → activation, φ applied to BN(Z)
         self.activation: Activation = ACTIVATIONS.get(activation)
         self.dropout = float(dropout)
         self.init = init
         self.trainable = trainable
         self.role = ""  # "projection": a residual block's skip-path map
         self._x = self._z = self._a = self._mask = None
+
+    def children(self) -> List[Layer]:
+        return [self.norm] if self.norm is not None else []
 
     @property
     def weight_name(self) -> str:
@@ -196,6 +200,8 @@ class Dense(Layer):
 
     def describe(self) -> str:
         act = "" if self.activation.name == "identity" else f" {self.activation.name}"
+        if self.norm is not None:
+            act = f" → batchnorm →{act or ' identity'}"
         return f"{self.width_out}{act}" + (f" (dropout {self.dropout:g})" if self.dropout else "")
 
     def forward(self, x, training=False, rng=None, reuse=False):
@@ -203,10 +209,14 @@ class Dense(Layer):
         if reuse:
             z = np.matmul(x, self.W.T, out=self.buffer("z", n, self.fan_out, dtype))
             z += self.b
+            if self.norm is not None:
+                z = self.norm.forward(z, training, rng, reuse)
             a = self.activation.forward(z, out=self.buffer("a", n, self.fan_out, dtype))
         else:
             z = x @ self.W.T
             z += self.b
+            if self.norm is not None:
+                z = self.norm.forward(z, training, rng, reuse)
             a = self.activation.forward(z)
         self._x, self._z, self._a, self._mask = x, z, a, None
         if training and self.dropout > 0.0:
@@ -231,6 +241,8 @@ class Dense(Layer):
             if self._mask is not None:
                 delta = delta * self._mask
             delta = self.activation.backward(self._z, self._a, delta)
+        if self.norm is not None:
+            delta = self.norm.backward(delta, True, reuse)
         np.matmul(delta.T, self._x, out=self.gW)
         np.sum(delta, axis=0, out=self.gb)
         if not need_input_grad:
@@ -239,7 +251,7 @@ class Dense(Layer):
 
     @property
     def pre_activation(self) -> np.ndarray:
-        """Z of the last forward pass (diagnostics: saturated units; gradient checking)."""
+        """What φ was applied to in the last forward pass: Z (BN(Z) with ``norm``); diagnostics, gradient checking."""
         return self._z
 
     @property
@@ -428,7 +440,7 @@ class LayerType:
     name: str
     summary: str
     formula: str
-    build: Callable  # build(entry config, builder) -> Layer
+    build: Callable  # build(entry config, input width, Numbering, key path) -> Layer
 
 
 LAYER_TYPES: Registry[LayerType] = Registry("layer type")
@@ -472,7 +484,9 @@ def build_layers(hidden, n_inputs: int, n_outputs: int, output_activation: str =
 
 
 def _build_dense(entry, width, numbering, path) -> Layer:
-    return Dense(numbering.next("dense"), width, entry.units, entry.activation, entry.dropout, entry.init)
+    index = numbering.next("dense")
+    norm = BatchNorm(numbering.next("batchnorm"), entry.units) if entry.batchnorm else None
+    return Dense(index, width, entry.units, entry.activation, entry.dropout, entry.init, norm=norm)
 
 
 def _build_batchnorm(entry, width, numbering, path) -> Layer:
@@ -496,7 +510,8 @@ def _build_residual(entry, width, numbering, path) -> Layer:
 
 for _type in (
     LayerType("dense", "fully-connected layer with an activation and optional dropout",
-              "z = W a + b,  a' = φ(z) (⊙ dropout mask / (1 − p) in training)", _build_dense),
+              "z = W a + b,  a' = φ(z) (⊙ dropout mask / (1 − p) in training); batchnorm: true gives "
+              "a' = φ(BN(z))", _build_dense),
     LayerType("batchnorm", "batch normalization over the features (torch.nn.BatchNorm1d)",
               "x̂ = (x − μ_B)/√(σ²_B + ε),  y = γ x̂ + β;  running statistics in evaluation", _build_batchnorm),
     LayerType("residual", "a block of layers with a skip connection",

@@ -122,9 +122,9 @@ class EpochMeter:
                 k += 1
         norm = math.sqrt(squares)
         for i, layer in self.relu_layers:
-            if self.net.specs[layer.bias_name].trainable:
+            if self.net.specs[layer.bias_name].trainable and layer.norm is None:
                 self.touched[i] |= layer.gb != 0
-            else:  # a frozen bias has no gradient to read it from
+            else:  # a frozen bias has no gradient, and after batch norm Σ_rows ∂J/∂z is 0 whatever the unit did
                 self.touched[i] |= (layer.pre_activation > 0).any(axis=0)
         for i, layer, threshold in self.saturating:
             z = layer.pre_activation

@@ -109,14 +109,12 @@ def early_stopping_schema() -> Dict:
 
 def _hidden_schema() -> Dict:
     """model.hidden (and a residual block's hidden): a list of layers, each a bare int or a mapping of one type."""
-    from .config import BatchNormConfig, LayerConfig, ResidualConfig
+    from .config import LAYER_CONFIGS
 
-    dense = _section(LayerConfig)
-    dense["required"] = ["units"]
-    kinds = [dense]
-    for cls in (BatchNormConfig, ResidualConfig):
+    kinds = []
+    for name, cls in LAYER_CONFIGS.items():  # dense needs its units; another type is named by its type
         kind = _section(cls)
-        kind["required"] = ["type"]
+        kind["required"] = ["units"] if name == "dense" else ["type"]
         kinds.append(kind)
     return {"type": "array", "items": {"anyOf": [{"type": "integer", "minimum": 1,
                                                   "description": "shorthand for {units: N} (a ReLU layer)"}] + kinds}}

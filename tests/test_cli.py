@@ -271,7 +271,7 @@ def test_gradcheck_self_test(runner):
     result = invoke(runner, ["gradcheck"])
     assert result.exit_code == 0, result.output
     out = lines(result.output)
-    assert out[-1] == "42/42 networks pass"  # 7 activations x 5 losses, and 7 networks of other layer types
+    assert out[-1] == "43/43 networks pass"  # 7 activations x 5 losses, and 8 networks of other layer types
     header = next(line for line in out if "activation \\ loss" in line)
     for loss in ("mse", "mae", "bce", "cross_entropy", "hinge"):
         assert loss in header
@@ -279,8 +279,8 @@ def test_gradcheck_self_test(runner):
             ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus")}
     assert len(rows) == 7
     assert all(row.count(" ok") == 5 for row in rows.values()), rows
-    layer_rows = [line.strip() for line in out if line.strip().startswith(("batchnorm", "residual", "output "))]
-    assert len(layer_rows) == 7 and all(row.endswith(" ok") for row in layer_rows), layer_rows
+    layer_rows = [line.strip() for line in out if line.strip().startswith(("batchnorm", "residual", "output ", "dense →"))]
+    assert len(layer_rows) == 8 and all(row.endswith(" ok") for row in layer_rows), layer_rows
     assert "FAIL" not in result.output
 
 

@@ -52,7 +52,7 @@ EXPECTED_DEFAULTS = {
     },
     "model": {
         "hidden": [{"type": "dense", "units": 64, "activation": "relu", "dropout": 0.0, "init": None,
-                    "trainable": True}],
+                    "batchnorm": False, "trainable": True}],
         "output_activation": "identity",
         "freeze": [],
         "init": None,
@@ -137,7 +137,7 @@ def test_full_config_round_trip_through_yaml():
     assert resolved["optimizer"] == {"name": "sgd", "lr": 3e-4, "momentum": 0.9, "dampening": 0.0,
                                      "nesterov": True, "weight_decay": 1e-6, "momentum_form": "torch"}
     assert resolved["model"]["hidden"][1] == {"type": "dense", "units": 4, "activation": "relu", "dropout": 0.0,
-                                              "init": None, "trainable": True}
+                                              "init": None, "batchnorm": False, "trainable": True}
     assert resolved["regularization"] == {"l2": 1e-5, "l1": 0.0}
     text = dump_yaml(config)
     for parse in (parse_yaml, yaml.safe_load):  # the dump is plain YAML 1.1 too
