@@ -257,7 +257,12 @@ class TorchFromConfig:
         for entry in entries:
             entry = {"units": entry} if isinstance(entry, int) else entry
             kind = entry.get("type", "dense")
-            if kind == "dense":
+            if kind == "dense" and entry.get("batchnorm"):  # the shorthand: Linear → BatchNorm1d → activation
+                out.append(self._dense(width, entry["units"], "identity"))
+                width = entry["units"]
+                self._plan([{"type": "batchnorm"}], width, out)
+                out.append(("act", entry.get("activation", "relu")))
+            elif kind == "dense":
                 out.append(self._dense(width, entry["units"], entry.get("activation", "relu")))
                 width = entry["units"]
             elif kind == "batchnorm":
@@ -279,6 +284,8 @@ class TorchFromConfig:
             if spec[0] == "dense":
                 _, i, act = spec
                 h = TORCH_ACT[act](h @ P[f"W{i}"].T + P[f"b{i}"])
+            elif spec[0] == "act":
+                h = TORCH_ACT[spec[1]](h)
             elif spec[0] == "bn":
                 _, i, momentum, eps, affine = spec
                 h = F.batch_norm(h, P[f"running_mean{i}"], P[f"running_var{i}"], P.get(f"gamma{i}"),
@@ -336,6 +343,44 @@ def test_more_shapes_match_torch(shape, training):
     for name in net.names:
         assert np.abs(P[name].grad.numpy()).max() > 1e-6, name
         assert_close(f"∂{name}", grads[name], P[name].grad.numpy())
+    for name in net.state_names():
+        assert_close(name, params[name], P[name].detach().numpy())
+
+
+SHORTHAND = [{"units": 6, "activation": "relu", "batchnorm": True},  # dense → batchnorm → ReLU
+             {"type": "residual", "hidden": [{"units": 4, "activation": "tanh", "batchnorm": True},
+                                             {"units": 6, "activation": "relu"}]}]
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["training", "evaluation"])
+def test_dense_batchnorm_relu_then_a_residual_block_matches_torch(training):
+    """The issue's network: dense → batchnorm → ReLU → residual block → output, with the batchnorm: true shorthand."""
+    net = build_net(SHORTHAND)
+    mirror = TorchFromConfig(SHORTHAND, D, K)
+    assert net.shapes == mirror.shapes
+    assert net.describe() == f"{D} → 6 → batchnorm → relu → residual(4 → batchnorm → tanh → 6 relu) → {K}"
+    rng = np.random.default_rng(4)
+    net.initialize(rng)
+    values = {name: (rng.uniform(0.5, 1.5, v.shape) if name.startswith(("gamma", "running_var"))
+                     else v.copy() if name.startswith("W") else rng.normal(0, 0.3, v.shape))
+              for name, v in net.views(net.params).items()}
+    net.set_weights(values)
+    X, y = classification_data(n=12, seed=5)
+    value = net.loss_and_grad(X, y, LOSSES.get("cross_entropy"), 0.01, training=training)
+    P = {n: t64(v, requires_grad=net.specs[n].is_parameter) for n, v in values.items()}
+    J = F.cross_entropy(mirror.forward(P, t64(X), training), torch.tensor(y))
+    J = J + 0.01 * sum((P[n] ** 2).sum() for n in net.weight_names())
+    J.backward()
+    assert value == pytest.approx(float(J.detach()), rel=1e-12)
+    grads, params = net.views(net.grad), net.views(net.params)
+    # In training, a bias right before batch norm (b1, b2) has no effect on the loss: its gradient is 0 up to
+    # rounding, here as in torch, so it is compared absolutely.
+    before_norm = {"b1", "b2"} if training else set()
+    for name in net.names:
+        if name in before_norm:
+            assert np.abs(grads[name]).max() < 1e-12 and np.abs(P[name].grad.numpy()).max() < 1e-12, name
+        else:
+            assert_close(f"∂{name}", grads[name], P[name].grad.numpy())
     for name in net.state_names():
         assert_close(name, params[name], P[name].detach().numpy())
 
