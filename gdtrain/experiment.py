@@ -84,6 +84,22 @@ def read_initial_weights(path: Path) -> Dict[str, np.ndarray]:
     return arrays
 
 
+def inline_initial_weights(source: Dict[str, Any], net: Network) -> Dict[str, np.ndarray]:
+    """The arrays of ``model.init_from: {W1: [[...]], b1: [...], ...}``; a ConfigError names a ragged array or
+    a name the network has no tensor of."""
+    arrays = {}
+    for name, value in source.items():
+        if name not in net.shapes:
+            raise ConfigError(f"model.init_from.{name}: not a tensor of this network; its tensors are "
+                              f"{', '.join(net.names)}")
+        try:
+            arrays[name] = np.asarray(value, dtype=np.float64)
+        except ValueError:
+            raise ConfigError(f"model.init_from.{name}: rows of different lengths; expected a rectangular "
+                              "array of numbers") from None
+    return arrays
+
+
 def set_initial_weights(net: Network, arrays: Dict[str, np.ndarray], where: str) -> None:
     """Set every parameter tensor (and the batch-norm state, where given) from ``arrays``; a ConfigError names
     a missing tensor, a wrong shape or values that are not finite numbers."""
@@ -174,18 +190,7 @@ def setup(config: Config) -> Setup:
     net = build_network(config, data.n_features, loss.n_outputs(data.n_classes, data.n_targets), rngs["init"])
     source = config.model.init_from
     if isinstance(source, dict):  # the tensors written out in the config
-        arrays = {}
-        for name, value in source.items():
-            try:
-                arrays[name] = np.asarray(value, dtype=np.float64)
-            except ValueError:
-                raise ConfigError(f"model.init_from.{name}: rows of different lengths; expected a rectangular "
-                                  "array of numbers") from None
-        unknown = sorted(set(arrays) - set(net.shapes))
-        if unknown:
-            raise ConfigError(f"model.init_from.{unknown[0]}: not a tensor of this network; its tensors are "
-                              f"{', '.join(net.names)}")
-        set_initial_weights(net, arrays, "model.init_from")
+        set_initial_weights(net, inline_initial_weights(source, net), "model.init_from")
     elif source:
         load_initial_weights(net, config.resolve_path(source))
     return Setup(loss, data, net, rngs)
