@@ -60,13 +60,17 @@ def have(module: str) -> bool:
         return False
 
 
+BLAS_ENV: dict = {}  # --blas-coretype: the one kernel choice every contestant is given
+
+
 def bench_env(extra=None) -> dict:
     """The environment every contestant runs in: 2 BLAS threads, plain output, and OpenBLAS's own choice of
     kernels (some machines preset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for old OpenBLAS builds; they slow a
-    current one, so they are unset here, for every contestant alike — RESULTS.md records the kernel used)."""
+    current one, so they are unset here, for every contestant alike — RESULTS.md records the kernel used),
+    unless --blas-coretype asks for one kernel path (for every contestant alike too)."""
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     return {**env, "CI": "true", "OMP_NUM_THREADS": THREADS, "OPENBLAS_NUM_THREADS": THREADS,
-            "MKL_NUM_THREADS": THREADS, **(extra or {})}
+            "MKL_NUM_THREADS": THREADS, **BLAS_ENV, **(extra or {})}
 
 
 def run(cmd, env_extra=None, cwd=None):
@@ -499,9 +503,14 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="runs per measurement (median); default 3, quick 1")
     parser.add_argument("--mnist", help="MNIST images IDX file for W1 (labels found next to it)")
     parser.add_argument("--only", default="W1,W1-BN,W2,W3,startup", help="comma-separated workloads")
+    parser.add_argument("--blas-coretype", metavar="NAME",
+                        help="OpenBLAS kernels for every contestant (OPENBLAS_CORETYPE, e.g. Haswell); default: "
+                             "OpenBLAS's own choice, any preset OPENBLAS_CORETYPE unset")
     parser.add_argument("--results", help="where to write the Markdown table (default benchmarks/RESULTS.md; "
                                           "--quick writes nothing unless given)")
     args = parser.parse_args(argv)
+    if args.blas_coretype:
+        BLAS_ENV["OPENBLAS_CORETYPE"] = args.blas_coretype
     runs = args.runs or (1 if args.quick else 3)
     only = set(args.only.split(","))
     n_w1, w2_epochs = (2000, 50) if args.quick else (60000, 1000)
@@ -636,7 +645,8 @@ def render(rows: list, info: dict, args, runs: int, n_w1: int) -> str:
 
     lines = ["# gdtrain benchmark results", "",
              f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `python benchmarks/bench.py"
-             f"{' --quick' if args.quick else ''}{' --mnist ' + args.mnist if args.mnist else ''}`"
+             f"{' --quick' if args.quick else ''}{' --mnist ' + args.mnist if args.mnist else ''}"
+             f"{' --blas-coretype ' + args.blas_coretype if args.blas_coretype else ''}`"
              f" (median of {runs} run{'s' if runs != 1 else ''}, contestants interleaved, each in a fresh process; "
              "a ratio is the median of the runs' ratios, each between two measurements taken seconds apart).", "",
              "| machine | |", "| --- | --- |"]
