@@ -311,44 +311,56 @@ class BatchNorm(Layer):
         return "batchnorm"
 
     def forward(self, x, training=False, rng=None, reuse=False):
-        n = len(x)
+        n, width, dtype = len(x), self.width_out, x.dtype
         self._training = training
+        xhat = self.buffer("xhat", n, width, dtype) if reuse else np.empty_like(x)
         if training:
             if n < 2:
                 raise BatchTooSmall("batch normalization in training needs batches of at least 2 samples, got a "
                                     "batch of 1 (training.batch_size: 1 or mode: sgd, or one sample left over); "
                                     "use a larger batch_size, or a layer without batchnorm")
             mean = x.mean(axis=0)
-            centred = x - mean
-            var = np.mean(centred * centred, axis=0)  # biased: what normalizes the batch
+            np.subtract(x, mean, out=xhat)  # x − μ
+            var = np.einsum("ij,ij->j", xhat, xhat) / dtype.type(n)  # biased: what normalizes the batch
             m = self.momentum
             self.running_mean *= 1 - m
             self.running_mean += m * mean
             self.running_var *= 1 - m
             self.running_var += (m * n / (n - 1)) * var  # unbiased: what torch keeps
         else:
-            centred = x - self.running_mean
+            np.subtract(x, self.running_mean, out=xhat)
             var = self.running_var
-        self._inv_std = 1.0 / np.sqrt(var + self.eps)
-        self._xhat = centred * self._inv_std.astype(x.dtype, copy=False)
+        self._inv_std = (1.0 / np.sqrt(var + self.eps)).astype(dtype, copy=False)
+        xhat *= self._inv_std
+        self._xhat = xhat
         if not self.affine:
-            return self._xhat
-        return self._xhat * self.gamma + self.beta
+            return xhat
+        y = np.multiply(xhat, self.gamma, out=self.buffer("y", n, width, dtype) if reuse else None)
+        y += self.beta
+        return y
 
     def backward(self, delta, need_input_grad=True, reuse=False):
-        xhat = self._xhat
+        """∂γ, ∂β and ∂L/∂x (``delta`` is overwritten when ``reuse``). With g = G ⊙ γ, the mean terms are
+        Σ g = γ ∂β and Σ g ⊙ x̂ = γ ∂γ, so no further pass over the batch computes them."""
+        xhat, n = self._xhat, len(delta)
         if self.affine:
-            np.sum(delta * xhat, axis=0, out=self.g_gamma)
             np.sum(delta, axis=0, out=self.g_beta)
-            g = delta * self.gamma
-        else:
-            g = delta
+            np.einsum("ij,ij->j", delta, xhat, out=self.g_gamma)
         if not need_input_grad:
             return None
+        scale = self._inv_std * self.gamma if self.affine else self._inv_std  # γ/√(σ² + ε)
         if not self._training:  # running statistics are constants
-            return g * self._inv_std
-        n = len(g)
-        return (self._inv_std / n) * (n * g - g.sum(axis=0) - xhat * np.sum(g * xhat, axis=0))
+            return np.multiply(delta, scale, out=delta if reuse else None)
+        if self.affine:
+            sum_g, sum_gx = self.g_beta, self.g_gamma  # Σ G and Σ G ⊙ x̂ (times γ: folded into scale)
+        else:
+            sum_g, sum_gx = delta.sum(axis=0), np.einsum("ij,ij->j", delta, xhat)
+        inv_n = delta.dtype.type(1.0 / n)
+        dx = np.multiply(xhat, sum_gx * inv_n, out=self.buffer("dx", n, self.width_in, delta.dtype) if reuse else None)
+        dx += sum_g * inv_n
+        np.subtract(delta, dx, out=dx)  # G − mean(G) − x̂ mean(G ⊙ x̂)
+        dx *= scale
+        return dx
 
 
 class Residual(Layer):
