@@ -226,8 +226,10 @@ RESUMABLE_CHANGES = ("training.epochs", "training.checkpoint_every", "training.c
 
 
 def check_resumable(config: Config, saved_text: str, where: Path) -> None:
-    """A ConfigError naming the first setting in which ``config`` differs from the run being resumed."""
-    from .config import parse_yaml, to_dict
+    """A ConfigError naming the first setting in which ``config`` differs from the run being resumed. The saved
+    config is resolved again first, so keys added to gdtrain since the run was written (say, model.freeze) take
+    their defaults rather than count as changes."""
+    from .config import from_dict, parse_yaml
 
     def flat(node, prefix=""):
         if isinstance(node, dict):
@@ -237,7 +239,7 @@ def check_resumable(config: Config, saved_text: str, where: Path) -> None:
             yield prefix[:-1], node
 
     try:
-        saved_config = parse_yaml(saved_text, str(where))
+        saved_config = to_dict(from_dict(parse_yaml(saved_text, str(where))))
     except ConfigError as exc:
         raise ConfigError(f"--resume: {where}: the config saved in it is damaged ({exc})") from None
     saved, current = dict(flat(saved_config)), dict(flat(to_dict(config)))

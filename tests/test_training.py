@@ -720,3 +720,26 @@ def test_init_from_a_saved_model_continues_from_its_weights(tmp_path):
     assert resolved["data"]["standardize"] is True
     # The resolved file is itself a valid config that gives the same network.
     assert from_dict(resolved).model.hidden[0].units == 16
+
+
+def test_a_run_checkpointed_before_the_layer_keys_existed_resumes_exactly(tmp_path):
+    """A checkpoint whose saved config lacks keys added since (model.output_activation, model.freeze, a layer's
+    type, batchnorm and trainable) resumes: those keys take their defaults instead of counting as changes."""
+    raw = {"seed": 0, "data": {"source": "iris"}, "model": {"hidden": [{"units": 6, "activation": "tanh"}]},
+           "optimizer": {"name": "adam", "lr": 0.01}, "training": {"batch_size": 16, "epochs": 2}}
+    whole = fit(from_dict({**raw, "training": {"batch_size": 16, "epochs": 4}}), out=str(tmp_path / "whole"))
+    fit(from_dict(raw), out=str(tmp_path / "part"))
+    path = tmp_path / "part" / "checkpoint.npz"
+    with np.load(path) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    meta = json.loads(str(arrays["meta"]))
+    saved = yaml.safe_load(meta["config"])
+    for key in ("output_activation", "freeze"):
+        del saved["model"][key]
+    for key in ("type", "batchnorm", "trainable"):
+        del saved["model"]["hidden"][0][key]
+    meta["config"] = yaml.safe_dump(saved)
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    resumed = fit(from_dict({**raw, "training": {"batch_size": 16, "epochs": 4}}), resume=str(tmp_path / "part"))
+    assert np.array_equal(resumed.net.params, whole.net.params)
