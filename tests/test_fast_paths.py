@@ -218,7 +218,8 @@ def test_benchmark_quick_mode_runs_and_writes_its_table(tmp_path):
                            str(results)], capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = results.read_text(encoding="utf-8")
-    for key in ("W1 f32 sgd-momentum", "W1 f32 adam", "W1 f64 sgd-momentum", "W1 f64 adam", "W2", "W3", "startup"):
+    for key in ("W1 f32 sgd-momentum", "W1 f32 adam", "W1 f64 sgd-momentum", "W1 f64 adam", "W1-BN f32 sgd-momentum",
+                "W1-BN f32 adam", "W2", "W3", "startup"):
         rows = [line for line in text.splitlines() if line.startswith(f"| {key} | gdtrain |")]
         assert len(rows) == 1, key
         seconds = float(rows[0].split("|")[3])
