@@ -19,6 +19,7 @@ import yaml
 from .activations import ACTIVATIONS
 from .errors import ConfigError
 from .init import INITIALIZERS
+from .layers import OUTPUT_ACTIVATIONS
 from .losses import LOSSES
 from .early_stopping import resolve_early_stopping
 from .linesearch import resolve_line_search
@@ -129,9 +130,6 @@ def _hidden(raw, path, allow_empty: bool = True) -> List[Any]:
             raise ConfigError(f"{path}[{i}].units: missing (how many units the layer has)")
         layers.append(layer)
     return layers
-
-
-OUTPUT_ACTIVATIONS = ("identity", "sigmoid", "tanh", "softmax")
 
 
 def _nested_numbers(v) -> bool:

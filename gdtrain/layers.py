@@ -417,11 +417,13 @@ def _softmax_rows(z: np.ndarray) -> np.ndarray:
     return softmax(z)
 
 
+OUTPUT_ACTIVATIONS = ("identity", "sigmoid", "tanh", "softmax")  # model.output_activation (identity: no layer)
+
+
 class OutputActivation(Layer):
     """ŷ = ψ(z) on the network's last layer, for losses that do not own the output (mse, mae)."""
 
     kind = "output_activation"
-    CHOICES = ("identity", "sigmoid", "tanh", "softmax")
 
     def __init__(self, name: str, width: int):
         super().__init__()
