@@ -61,6 +61,7 @@ def load(path: Union[str, Path]) -> Dict[str, Any]:
         raise ConfigError(f"--resume: {path.parent} is a file; expected a run directory (holding checkpoint.npz)")
     if not path.exists():
         raise ConfigError(f"--resume: {path} does not exist (a run directory has one after its first epoch)")
+    rundir.refuse_special_file(path, f"--resume: {path}", ConfigError)
     try:
         if not zipfile.is_zipfile(path):  # np.load would try it as a pickle, and say so
             raise ValueError("not a zip file")

@@ -18,6 +18,7 @@ import yaml
 
 from .activations import ACTIVATIONS
 from .errors import ConfigError
+from .rundir import refuse_special_file
 from .init import INITIALIZERS
 from .layers import OUTPUT_ACTIVATIONS
 from .losses import LOSSES
@@ -595,6 +596,7 @@ def load_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]] = No
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{path}: is a directory, expected a YAML config file")
+    refuse_special_file(path, error=ConfigError)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

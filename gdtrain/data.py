@@ -23,6 +23,7 @@ from .errors import ConfigError, DataError
 from .options import describe
 from .registry import Registry, shown, unknown_name_message
 from .resources import shipped_file
+from .rundir import refuse_special_file
 
 
 CHUNK = 8192  # rows per pass over a large array (finite checks, standardization)
@@ -144,6 +145,7 @@ for _b in (
 # --- file readers ---------------------------------------------------------------------------------
 
 def _read_bytes(path: Path) -> bytes:
+    refuse_special_file(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -166,6 +168,7 @@ def _existing_file(path: Path) -> Path:
         raise DataError(f"{path}: is a directory, expected a data file")
     if not path.exists():
         raise DataError(f"{path}: no such file")
+    refuse_special_file(path)
     return path
 
 

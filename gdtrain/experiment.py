@@ -68,6 +68,7 @@ def read_initial_weights(path: Path) -> Dict[str, np.ndarray]:
         raise ConfigError(f"model.init_from: {path}: is a directory, expected an .npz file of W1, b1, W2, b2, ...")
     if not path.exists():
         raise ConfigError(f"model.init_from: {path}: no such file")
+    rundir.refuse_special_file(path, f"model.init_from: {path}", ConfigError)
     require_zip_archive(path, f"model.init_from: {path}", "not a readable .npz (not a zip file); expected arrays "
                                                          "W1, b1, W2, b2, ... saved with numpy.savez", ConfigError)
     try:

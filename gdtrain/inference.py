@@ -256,6 +256,7 @@ def read_rows(path: PathLike, model: Model, need_target: bool) -> Rows:
     name = path.name.lower()
     if not path.exists():
         raise DataError(f"{path}: no such file")
+    rundir.refuse_special_file(path)
     if name.endswith((".csv", ".csv.gz")):
         rows = read_csv_rows(path, model)
     elif name.endswith((".npz", ".npz.gz")):

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from .errors import DataError
+from .rundir import refuse_special_file
 
 MARKERS = "*o+x#@%&=$~^"
 MIN_WIDTH, MIN_HEIGHT = 24, 3
@@ -61,6 +62,7 @@ def _float(text: str) -> float:
 def read_metrics(path: Union[str, Path]) -> List[Dict[str, float]]:
     """metrics.csv as a list of rows of floats (an empty cell is NaN); a DataError when it cannot be read."""
     path = Path(path)
+    refuse_special_file(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -1,5 +1,17 @@
 """The run directory's files, each written atomically (temp file in the same folder + rename).
 
+What writing a file guarantees (``atomic_write``, and so every run file and every --out / --png / init PATH):
+
+  - a symlink is written through: its target is replaced (atomically, the temp file in the target's folder),
+    the link stays a link;
+  - an existing file that is not a regular file (a device such as /dev/null, a FIFO, a socket) is never
+    replaced: it is opened and written directly, as a shell redirection would (a FIFO waits for its reader);
+  - a new file gets the mode a plain ``open(path, "w")`` would give it (0o666 less the umask), a rewritten one
+    keeps its mode (and, when allowed, its owner).
+
+Every file the user names for reading goes through ``refuse_special_file`` first: a FIFO, device or socket is
+one "not a regular file" line (exit 2), never a read that waits forever.
+
     config.yaml     the resolved config            model.npz     the network's tensors + what prediction needs
     metrics.csv     one row per epoch, flushed     summary.json  how the run ended and its metrics
     checkpoint.npz  what --resume needs (checkpoint.py)
@@ -29,7 +41,9 @@ import csv
 import io
 import json
 import math
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 from dataclasses import dataclass
@@ -44,16 +58,83 @@ CONFIG, METRICS, MODEL, SUMMARY, CHECKPOINT = "config.yaml", "metrics.csv", "mod
 RUN_FILES = (METRICS, MODEL, SUMMARY, CHECKPOINT, CONFIG)
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (/proc/self/status); elsewhere
+    os.umask is set and put back at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def _special_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def refuse_special_file(path: Union[str, Path], name: Optional[str] = None,
+                        error: Type[GdtrainError] = DataError) -> None:
+    """``error("NAME: not a regular file (a FIFO)")`` when ``path`` (followed through symlinks) exists and is
+    neither a regular file nor a folder: reading a FIFO would wait forever, a device never ends. A missing
+    file or a folder is left to the caller, whose own message says what was expected."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise error(f"{name or path}: not a regular file ({_special_kind(mode)}); give a regular file")
+
+
+def _write_directly(path: Path, data: bytes) -> None:
+    """Write to an existing device, FIFO or socket as ``open(path, "w")`` would: no temp file, no rename."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+
+
 def atomic_write(path: Union[str, Path], data: Union[str, bytes]) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of one."""
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of one.
+
+    A symlink is written through (its target replaced, the temp file in the target's folder); an existing
+    device, FIFO or socket is written directly, never replaced; the file gets the mode ``open(path, "w")``
+    would give it, or keeps the mode (and owner) of the file it replaces."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    data = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        existing = os.stat(path)  # follows symlinks
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and stat.S_ISDIR(existing.st_mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        _write_directly(path, data)  # the path as given: /dev/stdout's link through /proc is opened as is
+        return
+    target = Path(os.path.realpath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            if existing is not None:
+                if (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
+                    try:  # before the chmod, which a chown would undo the set-id bits of
+                        os.fchown(f.fileno(), existing.st_uid, existing.st_gid)
+                    except OSError:  # not allowed (not root): the file becomes ours
+                        pass
+                os.fchmod(f.fileno(), stat.S_IMODE(existing.st_mode))
+            else:
+                os.fchmod(f.fileno(), 0o666 & ~current_umask())
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -119,6 +200,7 @@ class ModelFile:
 def read_model(path: Union[str, Path]) -> ModelFile:
     """Read model.npz; a DataError for a file that is not a readable gdtrain model."""
     path = Path(path)
+    refuse_special_file(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
