@@ -254,11 +254,13 @@ def test_a_fifo_model_npz_is_refused(tmp_path, run_dir):
     assert_refused(gdtrain("evaluate", run), "model.npz")
 
 
-def test_a_fifo_checkpoint_or_metrics_csv_is_refused(tmp_path, run_dir):
+def test_a_fifo_checkpoint_is_refused(tmp_path, run_dir):
     run = copy_run(run_dir, tmp_path, "checkpoint.npz")
     config = write_config(tmp_path / "c.yaml")
     assert_refused(gdtrain("fit", config, "--resume", run), "checkpoint.npz")
-    shutil.rmtree(run)
+
+
+def test_a_fifo_metrics_csv_is_refused(tmp_path, run_dir):
     run = copy_run(run_dir, tmp_path, "metrics.csv")
     assert_refused(gdtrain("plot", run), "metrics.csv")
 
