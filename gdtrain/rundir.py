@@ -38,10 +38,10 @@ then the Dense stack its ``activations`` and W shapes describe.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
-import errno
 import os
 import stat
 import tempfile

@@ -284,6 +284,15 @@ def test_a_new_file_gets_the_mode_open_would_give_it(tmp_path, umask):
     assert rundir.current_umask() == 0o077
 
 
+def test_the_umask_is_read_without_proc_too(umask, monkeypatch):
+    def no_proc(*args, **kwargs):
+        raise OSError("no /proc")
+    monkeypatch.setattr(rundir, "open", no_proc, raising=False)
+    umask(0o037)
+    assert rundir.current_umask() == 0o037
+    assert os.umask(0o037) == 0o037  # and it is left as it was
+
+
 def test_every_run_file_follows_the_umask(tmp_path, umask):
     umask(0o027)
     run = fit(from_dict(RAW, name="iris"), out=str(tmp_path / "run")).run_dir
