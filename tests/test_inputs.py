@@ -1,0 +1,184 @@
+"""Issue 14: inputs that used to reach "internal error" or give silently wrong output.
+
+  - a model.npz that does not match itself is refused on load (inference.check_model), one line naming the array;
+  - regression metrics are computed in float64 (r2 of huge targets);
+  - float32 regression targets beyond float32's range are refused like features;
+  - an .npz member that is not .npy data, an IDX header with a silly ndim: one clean line;
+  - the memory estimate of the whole network (input and output layers included) against the machine's memory;
+  - a config file larger than 4 MiB is refused before parsing;
+  - a stdout that cannot encode Unicode gets ASCII symbols instead of a UnicodeEncodeError.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from gdtrain.cli import app
+
+ENV = {"CI": "true", "NO_COLOR": "1", "COLUMNS": "200"}
+REPO = Path(__file__).resolve().parent.parent
+IRIS_CSV = REPO / "datasets" / "iris.csv"
+CANCER_CSV = REPO / "datasets" / "breast_cancer.csv"
+DIABETES_CSV = REPO / "datasets" / "diabetes.csv"
+
+
+def invoke(args, **kwargs):
+    return CliRunner().invoke(app, [str(a) for a in args], env=ENV, **kwargs)
+
+
+def error_message(result, code: int = 2) -> str:
+    """The one error line of a refused command, after checking the contract (exit code, no traceback, stdout empty)."""
+    assert result.exit_code == code, (result.exit_code, result.output)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), result.stderr
+    assert result.stdout == "", result.stdout
+    return lines[0][len("error: "):]
+
+
+def npz_bytes(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+# --- 1. a model.npz that does not match itself --------------------------------------------------------
+
+RUNS = {
+    "iris": ("data: {source: iris}\nmodel: {hidden: [3]}\ntraining: {epochs: 1}\n", IRIS_CSV),
+    "bce": ("data: {source: breast_cancer}\nloss: bce\nmodel: {hidden: [3]}\ntraining: {epochs: 1}\n", CANCER_CSV),
+    "reg": ("data: {source: diabetes}\nloss: mse\nmodel: {hidden: [3]}\noptimizer: {name: adam, lr: 0.01}\n"
+            "training: {epochs: 1}\n", DIABETES_CSV),
+    "res": ("data: {source: iris}\nmodel: {hidden: [{units: 4, batchnorm: true}, {type: residual, hidden: [4, 4]}, "
+            "{type: batchnorm}]}\ntraining: {epochs: 1}\n", IRIS_CSV),
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("runs")
+    out = {}
+    for name, (config, _) in RUNS.items():
+        path = folder / f"{name}.yaml"
+        path.write_text(config)
+        result = invoke(["fit", path, "--out", folder / name])
+        assert result.exit_code == 0, result.output
+        out[name] = folder / name
+    return out
+
+
+def _model_section(run_dir: Path) -> dict:
+    return json.loads(str(np.load(run_dir / "model.npz")["model"]))
+
+
+# (run, changes to model.npz's arrays (None removes one), the array the message names, a fragment of it)
+MODEL_CASES = {
+    "activations_0d": ("iris", {"activations": np.array("relu")}, "activations", "must be a list"),
+    "activations_short": ("iris", {"activations": np.array(["relu"])}, "activations", "has 1 entry"),
+    "activations_short_old_file": ("iris", {"activations": np.array(["relu"]), "model": None}, "activations",
+                                   "has 1 entry, but the file has 2 weight matrices"),
+    "activations_0d_old_file": ("iris", {"activations": np.array("relu"), "model": None}, "activations",
+                                "must be a list"),
+    "classes_0d": ("iris", {"classes": np.array("setosa")}, "classes", "must be a list of class labels"),
+    "classes_2d": ("iris", {"classes": np.array([["a", "b", "c"]])}, "classes", "must be a list of class labels"),
+    "classes_short": ("iris", {"classes": np.array(["a", "b"])}, "classes", "has 2 labels, but the network has 3"),
+    "classes_long": ("iris", {"classes": np.array(["a", "b", "c", "d"])}, "classes",
+                     "has 4 labels, but the network has 3 outputs"),
+    "classes_duplicate": ("iris", {"classes": np.array(["a", "a", "c"])}, "classes", "duplicate"),
+    "classes_missing": ("iris", {"classes": None}, "classes", "is missing"),
+    "bce_three_classes": ("bce", {"classes": np.array([0, 1, 2])}, "classes", "has 3 labels; loss bce has two"),
+    "bce_one_class": ("bce", {"classes": np.array([0])}, "classes", "has 1 label; loss bce has two"),
+    "bce_on_three_outputs": ("iris", {"loss": np.array("bce")}, "loss", "but the network has 3 outputs"),
+    "loss_not_a_name": ("iris", {"loss": np.array(["cross_entropy"])}, "loss", "must be one loss name"),
+    "loss_unknown": ("iris", {"loss": np.array("foo")}, "loss", "unknown loss 'foo'"),
+    "regression_loss_on_classes": ("iris", {"loss": np.array("mse")}, "target_names",
+                                   "has 1 entry, but the network has 3 outputs"),
+    "feature_names_0d": ("iris", {"feature_names": np.array("x")}, "feature_names", "must be a list"),
+    "feature_names_short": ("iris", {"feature_names": np.array(["a", "b"])}, "feature_names",
+                            "has 2 entries, the network needs 4"),
+    "target_names_0d": ("reg", {"target_names": np.array("target")}, "target_names", "must be a list"),
+    "target_names_long": ("reg", {"target_names": np.array(["a", "b"])}, "target_names",
+                          "has 2 entries, but the network has 1 output"),
+    "string_weights": ("iris", {"W1": np.full((3, 4), "a")}, "W1", "must hold float32 or float64 numbers"),
+    "integer_weights": ("iris", {"W2": np.zeros((3, 3), dtype=np.int64)}, "W2", "got dtype int64"),
+    "complex_weights": ("iris", {"W1": np.zeros((3, 4)) + 1j}, "W1", "got dtype complex128"),
+    "mixed_dtypes": ("iris", {"W2": np.zeros((3, 3), dtype=np.float32)}, "W2", "has dtype float32, but W1"),
+    "nan_weights": ("iris", {"W2": np.full((3, 3), np.nan)}, "W2", "NaN or infinite"),
+    "inf_bias": ("iris", {"b1": np.array([0.0, np.inf, 0.0])}, "b1", "NaN or infinite"),
+    "x_scale_zero": ("iris", {"x_scale": np.zeros(4)}, "x_scale", "zero or negative"),
+    "x_scale_negative": ("iris", {"x_scale": -np.ones(4)}, "x_scale", "zero or negative"),
+    "x_scale_nan": ("iris", {"x_scale": np.full(4, np.nan)}, "x_scale", "NaN or infinite"),
+    "x_scale_text": ("iris", {"x_scale": np.full(4, "a")}, "x_scale", "must hold numbers"),
+    "x_mean_inf": ("iris", {"x_mean": np.full(4, np.inf)}, "x_mean", "NaN or infinite"),
+    "x_mean_short": ("iris", {"x_mean": np.zeros(3)}, "x_mean", "has shape (3,), the network takes 4 inputs"),
+    "x_scale_missing": ("iris", {"x_scale": None}, "x_scale", "is missing"),
+    "W2_wrong_shape": ("iris", {"W2": np.zeros((3, 5))}, "W2", "has shape (3, 5), the network the file describes "
+                                                             "needs (3, 3)"),
+    "b1_wrong_shape": ("iris", {"b1": np.zeros(5)}, "b1", "has shape (5,)"),
+    "W1_1d": ("iris", {"W1": np.zeros(12)}, "W1", "must be 2-D"),
+    "extra_tensor": ("iris", {"W3": np.zeros((3, 3)), "b3": np.zeros(3)}, "W3", "is not a tensor of the network"),
+    "gamma_wrong_shape": ("res", {"gamma2": np.ones(5)}, "gamma2", "has shape (5,)"),
+    "running_var_missing": ("res", {"running_var1": None}, "running_var1", "is missing"),
+    "running_var_negative": ("res", {"running_var1": -np.ones(4)}, "running_var1", "negative"),
+    "model_not_json": ("iris", {"model": np.array("{")}, "model", "is not the JSON of a model section"),
+    "model_not_a_mapping": ("iris", {"model": np.array("[1]")}, "model", "(a mapping)"),
+    "model_not_a_string": ("iris", {"model": np.array(["{}"])}, "model", "must be one JSON string"),
+    "model_bad_section": ("iris", {"model": np.array(json.dumps({"hidden": "x"}))}, "model",
+                          "is not a valid model section (model.hidden: must be a list"),
+    "model_other_widths": ("iris", {"model": "hidden=[5]"}, "W1", "has shape (3, 4), the network the file "
+                                                                  "describes needs (5, 4)"),
+    "model_more_layers": ("iris", {"model": "hidden=[3, 3]"}, "W3", "is missing"),
+}
+
+
+def _broken_run(runs, tmp_path, run: str, changes: dict) -> Path:
+    arrays = dict(np.load(runs[run] / "model.npz"))
+    for name, value in changes.items():
+        if value is None:
+            arrays.pop(name, None)
+        elif isinstance(value, str) and value.startswith("hidden="):
+            arrays[name] = np.array(json.dumps({**_model_section(runs[run]), "hidden": json.loads(value[7:])}))
+        else:
+            arrays[name] = value
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "model.npz").write_bytes(npz_bytes(**arrays))
+    shutil.copy(runs[run] / "config.yaml", folder / "config.yaml")
+    return folder
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_CASES))
+def test_a_model_that_does_not_match_itself_is_refused(runs, tmp_path, name):
+    run, changes, array, fragment = MODEL_CASES[name]
+    folder = _broken_run(runs, tmp_path, run, changes)
+    data = RUNS[run][1]
+    for args in (["predict", folder, data], ["evaluate", folder, "--data", data], ["evaluate", folder]):
+        message = error_message(invoke(args))
+        assert message.startswith(f"{folder / 'model.npz'}: inconsistent model: '{array}' "), message
+        assert fragment in message, message
+
+
+def test_the_good_models_still_load(runs):
+    from gdtrain.inference import load_model
+
+    for name, run_dir in runs.items():
+        model = load_model(run_dir)
+        assert model.n_features == {"iris": 4, "res": 4, "bce": 30, "reg": 10}[name]
+        result = invoke(["predict", run_dir, RUNS[name][1]])
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        assert len({len(line.split(",")) for line in lines}) == 1  # every row as wide as the header
