@@ -536,6 +536,17 @@ def _check_range(X: np.ndarray, split: str, source: str, names: List[str], stand
                         f"dtype: float64{fix}")
 
 
+def _check_target_range(y: np.ndarray, dtype, source: str, names: List[str]) -> None:
+    """Regression targets (float64) must fit the run's dtype too: beyond float32's ±3.4e38 they would be ±inf."""
+    limit = float(np.finfo(dtype).max)
+    bad = np.argwhere(np.abs(y) > limit)
+    if len(bad):
+        i, j = bad[0]
+        column = f"target column '{names[j]}'" if j < len(names) else "the target"
+        raise DataError(f"{source}: {column} has values beyond {np.dtype(dtype).name}'s range (±{limit:.3g}, e.g. "
+                        f"{y[i, j]:.3g}); use dtype: float64 or rescale the target")
+
+
 def _row(i: int, lines: Optional[np.ndarray]) -> str:
     """How a message names row ``i``: its file line (CSV), else its index."""
     return f"row {lines[i] if lines is not None else i}"
@@ -701,6 +712,10 @@ def load_data(config, rng: np.random.Generator, task: str) -> Dataset:
         for split, X, source in (("training", X_train, table.source), ("validation", X_val, table.source),
                                  ("test", X_test, test_source)):
             _check_range(X, split, source, table.feature_names, dc.standardize)
+    if task == "regression" and dtype != np.float64:
+        _check_target_range(y, dtype, table.source, table.target_names)
+        if y_test_file is not None:
+            _check_target_range(y_test_file, dtype, test_table.source, test_table.target_names)
     y_cast = (lambda a: a) if task == "classification" else (lambda a: np.ascontiguousarray(a, dtype=dtype))
     return Dataset(task, X_train, y_cast(y[tr]), X_val, y_cast(y[va]), X_test, y_cast(y_test),
                    classes, table.feature_names, table.target_names, mean, scale, table.source,

@@ -465,6 +465,10 @@ def encode_targets(model: Model, rows: Rows) -> np.ndarray:
                             f"{len(model.target_names)} ({', '.join(model.target_names)})")
         if not np.all(np.isfinite(y)):
             raise DataError(f"{where}: the target has NaN or infinite values")
+        limit = float(np.finfo(model.net.dtype).max)
+        if np.any(np.abs(y) > limit):
+            raise DataError(f"{where}: the target has values beyond {model.net.dtype.name}'s range (±{limit:.3g}), "
+                            "the model's dtype")
         return np.ascontiguousarray(y, dtype=model.net.dtype)
     if y.ndim != 1:
         raise DataError(f"{rows.source}: a classification model needs one target column, got {y.shape[1]}")

@@ -182,3 +182,44 @@ def test_the_good_models_still_load(runs):
         assert result.exit_code == 0, result.output
         lines = result.stdout.splitlines()
         assert len({len(line.split(",")) for line in lines}) == 1  # every row as wide as the header
+
+
+# --- 2. regression metrics in float64 ---------------------------------------------------------------
+
+def test_r2_of_huge_float32_targets_does_not_overflow_to_one():
+    from gdtrain.monitor import regression_metrics
+
+    y = (np.arange(20) % 3 * 1e19).astype(np.float32).reshape(-1, 1)
+    pred = np.zeros_like(y)
+    metrics = regression_metrics(pred, y)
+    y64 = y.astype(np.float64)
+    expected = 1 - np.sum(y64 ** 2) / np.sum((y64 - y64.mean()) ** 2)
+    assert metrics["r2"] == pytest.approx(expected, rel=1e-12)
+    assert metrics["r2"] < 0  # predicting 0 for targets of mean 1e19 is worse than the mean
+    assert metrics["mse"] == pytest.approx(float(np.mean(y64 ** 2)), rel=1e-12)
+
+
+# --- 3. float32 regression targets beyond float32's range ---------------------------------------------
+
+def test_float32_targets_beyond_float32_range_are_refused(tmp_path):
+    data = tmp_path / "big.csv"
+    data.write_text("a,b,y\n" + "".join(f"{i},{i * 7 % 5},{i % 3 * 1e39 + 1}\n" for i in range(20)))
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: {{source: '{data}'}}\nloss: mse\ndtype: float32\nmodel: {{hidden: [3]}}\n"
+                      "training: {epochs: 1}\n")
+    message = error_message(invoke(["fit", config, "--out", tmp_path / "out"]))
+    assert message.startswith(f"{data}: target column 'y' has values beyond float32's range (±3.4e+38"), message
+    assert "use dtype: float64" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_evaluating_a_float32_model_on_targets_beyond_its_range_is_refused(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("data: {source: diabetes}\nloss: mse\ndtype: float32\nmodel: {hidden: [3]}\n"
+                      "optimizer: {name: adam, lr: 0.01}\ntraining: {epochs: 1}\n")
+    assert invoke(["fit", config, "--out", tmp_path / "run"]).exit_code == 0
+    lines = DIABETES_CSV.read_text().splitlines()
+    data = tmp_path / "big.csv"
+    data.write_text("\n".join(lines[:5]) + "\n" + lines[5].rsplit(",", 1)[0] + ",1e39\n")
+    message = error_message(invoke(["evaluate", tmp_path / "run", "--data", data]))
+    assert "the target has values beyond float32's range" in message, message
