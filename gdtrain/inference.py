@@ -36,6 +36,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -373,7 +374,7 @@ def read_csv_rows(path: Path, model: Model) -> Rows:
 
 def read_npz_rows(path: Path, model: Model, need_target: bool) -> Rows:
     """An .npz archive: ``X`` (n, d) with the model's d features in order; ``y`` when present (or needed)."""
-    from .data import _check_finite, _read_bytes, read_npz
+    from .data import _check_finite, _read_bytes, not_npy_member, read_npz
 
     source = io.BytesIO(_read_bytes(path))  # read (and decompressed) once, for the listing and for X
     try:
@@ -392,8 +393,9 @@ def read_npz_rows(path: Path, model: Model, need_target: bool) -> Rows:
             source.seek(0)
             with np.load(source, allow_pickle=False) as archive:
                 X = archive["X"]
-        except ValueError as exc:  # an object array (never unpickled), or a damaged member
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:  # an object array, or a damaged member
             raise DataError(f"{path}: cannot read X ({exc})") from None
+        not_npy_member(X, path, "X")
         X = X[:, None] if X.ndim == 1 else X
         if X.ndim != 2 or len(X) == 0:
             raise DataError(f"{path}: X must be 2-D (samples x features) with at least one row, got shape {X.shape}")

@@ -223,3 +223,47 @@ def test_evaluating_a_float32_model_on_targets_beyond_its_range_is_refused(tmp_p
     data.write_text("\n".join(lines[:5]) + "\n" + lines[5].rsplit(",", 1)[0] + ",1e39\n")
     message = error_message(invoke(["evaluate", tmp_path / "run", "--data", data]))
     assert "the target has values beyond float32's range" in message, message
+
+
+# --- 4. an .npz member that is not .npy data; an IDX header with a silly ndim -------------------------
+
+def _zip(**members) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _idx_header(code: int, dims) -> bytes:
+    return bytes([0, 0, code, len(dims)]) + struct.pack(f">{len(dims)}i", *dims)
+
+
+LABELS_1 = _idx_header(0x08, [1]) + b"\x00"
+
+
+@pytest.mark.parametrize("files, expected", [
+    ({"x.npz": _zip(**{"X.npy": b"not npy data" * 10, "y.npy": b"junk"})},
+     "{d}/x.npz: member X.npy is not NumPy .npy data (no .npy header)"),
+    ({"x.npz": _zip(**{"X.npy": npz_bytes(), "y.npy": b"junk"})}, "{d}/x.npz: member"),
+    ({"x-images-idx3-ubyte": _idx_header(0x08, [1] * 255) + b"\x00", "x-labels-idx1-ubyte": LABELS_1},
+     "{d}/x-images-idx3-ubyte: IDX header declares 255 dimensions (its 4th byte)"),
+    ({"x-images-idx3-ubyte": _idx_header(0x08, [-1, 2, 3]), "x-labels-idx1-ubyte": LABELS_1},
+     "{d}/x-images-idx3-ubyte: IDX header has a negative dimension"),
+], ids=["npz_member_garbage", "npz_member_not_npy", "idx_ndim_255", "idx_negative_dim"])
+def test_corrupt_binary_data_is_one_clean_line(tmp_path, files, expected):
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    source = next(iter(files))
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: {{source: '{tmp_path / source}'}}\nmodel: {{hidden: [3]}}\ntraining: {{epochs: 1}}\n")
+    message = error_message(invoke(["fit", config, "--out", tmp_path / "out"]))
+    assert message.startswith(expected.replace("{d}", str(tmp_path))), message
+    assert not (tmp_path / "out").exists()
+
+
+def test_predict_on_an_npz_whose_x_is_not_npy_data(runs, tmp_path):
+    path = tmp_path / "x.npz"
+    path.write_bytes(_zip(**{"X.npy": b"garbage" * 5}))
+    message = error_message(invoke(["predict", runs["iris"], path]))
+    assert message.startswith(f"{path}: member X.npy is not NumPy .npy data"), message
