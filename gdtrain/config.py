@@ -585,6 +585,13 @@ def set_path(raw: Dict[str, Any], key_path: str, value: Any) -> None:
         node[last] = value
 
 
+MAX_CONFIG_BYTES = 4 * 2 ** 20  # a config is a page of YAML; anything this large is a mistake (or a data file)
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2 ** 20:g} MiB"
+
+
 def load_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]] = None,
                 assignments: Optional[List[str]] = None) -> Config:
     """Read, override and validate a config file.
@@ -596,7 +603,14 @@ def load_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]] = No
     if path.is_dir():
         raise ConfigError(f"{path}: is a directory, expected a YAML config file")
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:  # at most one byte past the limit: a huge file (or /dev/zero) is never read whole
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            size = path.stat().st_size if path.is_file() else 0
+            shown = f"{size / 2 ** 20:.1f} MiB" if size > MAX_CONFIG_BYTES else f"more than {_mib(MAX_CONFIG_BYTES)}"
+            raise ConfigError(f"{path}: the config file is {shown}, more than the {_mib(MAX_CONFIG_BYTES)} a config "
+                              "may have; is it a data file? (name data files in data.source)")
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text's universal newlines
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except UnicodeDecodeError as exc:

@@ -267,3 +267,26 @@ def test_predict_on_an_npz_whose_x_is_not_npy_data(runs, tmp_path):
     path.write_bytes(_zip(**{"X.npy": b"garbage" * 5}))
     message = error_message(invoke(["predict", runs["iris"], path]))
     assert message.startswith(f"{path}: member X.npy is not NumPy .npy data"), message
+
+
+# --- 6. a config file larger than 4 MiB ---------------------------------------------------------------
+
+def test_a_huge_config_file_is_refused_before_parsing(tmp_path, monkeypatch):
+    from gdtrain import config as config_module
+
+    path = tmp_path / "huge.yaml"
+    path.write_text("data: {source: iris}\n" + "# padding\n" * (5 * 2 ** 20 // 10))
+    parsed = []
+    monkeypatch.setattr(config_module, "parse_yaml", lambda *a, **k: parsed.append(a) or {})
+    size = path.stat().st_size / 2 ** 20
+    message = error_message(invoke(["validate", path]))
+    assert message.startswith(f"{path}: the config file is {size:.1f} MiB, more than the 4 MiB a config may have"), \
+        message
+    assert parsed == []
+
+
+def test_a_config_just_under_the_limit_is_read(tmp_path):
+    path = tmp_path / "long.yaml"
+    path.write_text("data: {source: iris}\r\ntraining: {epochs: 1}\r\n" + "# padding\n" * (3 * 2 ** 20 // 10))
+    result = invoke(["validate", path])
+    assert result.exit_code == 0, result.output
