@@ -290,3 +290,34 @@ def test_a_config_just_under_the_limit_is_read(tmp_path):
     path.write_text("data: {source: iris}\r\ntraining: {epochs: 1}\r\n" + "# padding\n" * (3 * 2 ** 20 // 10))
     result = invoke(["validate", path])
     assert result.exit_code == 0, result.output
+
+
+# --- 7. a stdout that cannot encode Unicode ------------------------------------------------------------
+
+def _cp1252_process(args, cwd):
+    env = {**os.environ, **ENV, "PYTHONIOENCODING": "cp1252",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "gdtrain", *map(str, args)], capture_output=True, env=env,
+                          timeout=300, cwd=cwd)
+
+
+@pytest.mark.parametrize("args", [["gradcheck"], ["fit", "quickstart", "--epochs", "2"], ["explain", "adam"],
+                                  ["schema"]], ids=["gradcheck", "fit", "explain", "schema"])
+def test_a_stdout_that_cannot_encode_unicode_gets_ascii(tmp_path, args):
+    proc = _cp1252_process(args, tmp_path)
+    stdout, stderr = proc.stdout.decode("cp1252"), proc.stderr.decode("cp1252")
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr and "UnicodeEncodeError" not in stderr + stdout
+    if args[0] == "schema":
+        json.loads(stdout)  # lossless: \\uXXXX escapes
+    elif args[0] in ("gradcheck", "fit"):
+        assert "->" in stdout, stdout  # the network's description, 64 -> 32 relu -> 10
+
+
+def test_the_ascii_spellings():
+    from gdtrain.report import _ascii_replace, ascii_fallback
+
+    ascii_fallback()  # registers the handler
+    assert "‖∂L/∂θ‖ → ŷ, naïve".encode("cp1252", "gdtrain-ascii") == b"||dL/dtheta|| -> y_hat, na\xefve"
+    assert "‖∂L/∂θ‖ → ŷ, naïve".encode("ascii", "gdtrain-ascii") == b"||dL/dtheta|| -> y_hat, naive"
+    assert _ascii_replace(UnicodeEncodeError("ascii", "\u4e2d", 0, 1, "x")) == ("?", 1)
