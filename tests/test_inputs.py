@@ -321,3 +321,46 @@ def test_the_ascii_spellings():
     assert "‖∂L/∂θ‖ → ŷ, naïve".encode("cp1252", "gdtrain-ascii") == b"||dL/dtheta|| -> y_hat, na\xefve"
     assert "‖∂L/∂θ‖ → ŷ, naïve".encode("ascii", "gdtrain-ascii") == b"||dL/dtheta|| -> y_hat, naive"
     assert _ascii_replace(UnicodeEncodeError("ascii", "\u4e2d", 0, 1, "x")) == ("?", 1)
+
+
+# --- 5. the whole network's memory, once the data's width and classes are known --------------------------
+
+def _wide_data(tmp_path, columns: int, rows: int = 4) -> Path:
+    path = tmp_path / "wide.npz"
+    path.write_bytes(npz_bytes(X=np.zeros((rows, columns), np.float32), y=np.arange(rows) % 2))
+    return path
+
+
+def test_a_network_that_cannot_fit_in_memory_is_refused_before_allocating(tmp_path):
+    """200,000 inputs x 100,000 units: 2e10 weights (~600 GiB with gradients and optimizer state) that
+    config._check_sizes (hidden-to-hidden only) lets through; refused with the estimate before one weight is
+    allocated."""
+    data = _wide_data(tmp_path, 200_000, rows=2)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: {{source: '{data}', validation_split: 0, test_split: 0}}\n"
+                      "model: {hidden: [100000]}\ntraining: {epochs: 1}\n")
+    assert invoke(["validate", config]).exit_code == 0  # the data's width is not known to validate
+    message = error_message(invoke(["fit", config, "--out", tmp_path / "out"]))
+    assert message.startswith("model.hidden: the network needs about "), message
+    assert "20,000,300,002 parameters for 200000 inputs and 2 outputs" in message
+    assert "more than this machine's" in message
+
+
+def test_the_memory_estimate_counts_the_input_and_output_layers(tmp_path, monkeypatch):
+    from gdtrain import config as config_module
+
+    monkeypatch.setattr(config_module, "machine_memory", lambda: 2 ** 30)  # a 1 GiB machine
+    data = _wide_data(tmp_path, 1000)
+    config = tmp_path / "c.yaml"
+    # 1000 x 40,000 + 40,000 + 40,000 x 2 + 2 = 40,120,002 parameters, x 4 copies x 8 bytes = 1.2 GiB > 1 GiB
+    config.write_text(f"data: {{source: '{data}', validation_split: 0, test_split: 0}}\n"
+                      "model: {hidden: [40000]}\ntraining: {epochs: 1}\n")
+    message = error_message(invoke(["fit", config, "--out", tmp_path / "out"]))
+    assert message.startswith("model.hidden: the network needs about 1.2 GiB of memory (40,120,002 parameters"), \
+        message
+    assert "more than this machine's 1 GiB" in message
+    assert not (tmp_path / "out").exists()
+    config.write_text(f"data: {{source: '{data}', validation_split: 0, test_split: 0}}\n"
+                      "model: {hidden: [30]}\ntraining: {epochs: 1}\n")
+    result = invoke(["fit", config, "--out", tmp_path / "small"])
+    assert result.exit_code == 0, result.output
