@@ -85,6 +85,18 @@ class Model:
 
         return standardize(np.asarray(X, dtype=np.float64), self.x_mean, self.x_scale, self.net.dtype)
 
+    def standardize_checked(self, X: np.ndarray, source: str) -> np.ndarray:
+        """``standardize``, and a DataError when a value leaves the network's dtype's range (±3.4e38 in float32)
+        rather than predictions silently computed from ±inf."""
+        with np.errstate(over="ignore"):
+            out = self.standardize(X)
+        if out.dtype != np.float64 and out.size and not np.all(np.isfinite(out)):
+            j = int(np.argwhere(~np.isfinite(out))[0][1])
+            name = self.feature_names[j] if j < len(self.feature_names) else f"x{j}"
+            raise DataError(f"{source}: column '{name}' has values beyond {out.dtype.name}'s range (after "
+                            "standardizing with the model's x_mean and x_scale), the model's dtype")
+        return out
+
     def logits(self, X_std: np.ndarray) -> np.ndarray:
         from .monitor import logits
 
@@ -572,7 +584,7 @@ def run_split(model: Model) -> Split:
 def file_split(model: Model, path: PathLike) -> Split:
     """Labelled rows from a file, matched, standardized and encoded for ``model``."""
     rows = read_rows(path, model, need_target=True)
-    return Split(model.standardize(rows.X), encode_targets(model, rows), "file", rows.source)
+    return Split(model.standardize_checked(rows.X, rows.source), encode_targets(model, rows), "file", rows.source)
 
 
 # --- evaluation -----------------------------------------------------------------------------------
@@ -673,7 +685,7 @@ def _number(value) -> str:
 
 def predict_rows(model: Model, X_raw: np.ndarray, source: str = "") -> Predictions:
     """Predictions for raw feature rows (in the model's feature order)."""
-    z = model.logits(model.standardize(X_raw))
+    z = model.logits(model.standardize_checked(X_raw, source or "input"))
     if model.task == "regression":
         return Predictions(list(model.target_names), [[_number(v) for v in row] for row in z], source)
     labels = model.labels()

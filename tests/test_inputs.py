@@ -364,3 +364,15 @@ def test_the_memory_estimate_counts_the_input_and_output_layers(tmp_path, monkey
                       "model: {hidden: [30]}\ntraining: {epochs: 1}\n")
     result = invoke(["fit", config, "--out", tmp_path / "small"])
     assert result.exit_code == 0, result.output
+
+
+def test_predicting_with_a_float32_model_on_features_beyond_its_range_is_refused(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("data: {source: iris, standardize: false}\ndtype: float32\nmodel: {hidden: [3]}\n"
+                      "training: {epochs: 1}\n")
+    assert invoke(["fit", config, "--out", tmp_path / "run"]).exit_code == 0
+    lines = IRIS_CSV.read_text().splitlines()
+    data = tmp_path / "big.csv"
+    data.write_text(lines[0] + "\n" + "1e39," + lines[1].split(",", 1)[1] + "\n")
+    message = error_message(invoke(["predict", tmp_path / "run", data]))
+    assert message.startswith(f"{data}: column '{lines[0].split(',')[0]}' has values beyond float32's range"), message
