@@ -20,7 +20,8 @@ model.npz format, written by ``save_model`` and read by ``read_model``:
     x_mean, x_scale                 the training split's standardization z = (x − x_mean)/x_scale (if any)
 
 A model.npz written before the model section existed (Dense layers only) has no ``model`` array: the network is
-then the Dense stack its ``activations`` and W shapes describe.
+then the Dense stack its ``activations`` and W shapes describe. inference.check_model (called by load_model after
+``read_model``) refuses a file that does not match itself, one DataError line naming the array.
 """
 
 from __future__ import annotations
