@@ -32,6 +32,9 @@ _state = {"debug": False}
 @app.callback()
 def _main(debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for internal errors.")] = False):
     _state["debug"] = debug
+    from .report import ascii_fallback
+
+    ascii_fallback()  # a stdout/stderr that cannot encode Unicode gets ASCII spellings, not a UnicodeEncodeError
 
 
 def _fail(message: str, code: int) -> None:
@@ -552,7 +555,7 @@ def schema(
     from .rundir import write_file
     from .schema import config_schema
 
-    text = json.dumps(config_schema(), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(config_schema(), indent=2, ensure_ascii=out is None and not report.can_encode_unicode()) + "\n"
     if out is None:
         typer.echo(text, nl=False)
         return

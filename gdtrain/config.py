@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
+import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
+import numpy as np
 import yaml
 
 from .activations import ACTIVATIONS
@@ -431,6 +434,52 @@ def _check_sizes(config: Config) -> None:
                           f"{MAX_HIDDEN_WEIGHTS:,} fit in memory with their gradients and optimizer state")
 
 
+MEMORY_COPIES = 4  # the parameters, their gradients and an optimizer's state (Adam: two), as one estimate
+ACTIVATION_COPIES = 4  # per layer and batch row: its input, pre-activation, output and backward buffer
+
+
+def machine_memory() -> Optional[int]:
+    """This machine's physical memory in bytes (None where the OS does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError, TypeError):
+        return None
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2 ** 30:.3g} GiB"
+
+
+def memory_estimate(config: Config, n_inputs: int, n_outputs: int, n_train: int) -> Tuple[int, int, int]:
+    """(parameters, bytes for them with gradients and optimizer state, bytes of one batch's activations) of the
+    network ``config`` describes on data of ``n_inputs`` features and ``n_outputs`` outputs; nothing allocated."""
+    from .layers import build_layers
+    from .train import batch_size_for
+
+    layers = build_layers(config.model.hidden, n_inputs, n_outputs, config.model.output_activation)
+    inner = [inner for layer in layers for inner in layer.walk()]
+    n_params = sum(math.prod(spec.shape) for layer in inner for spec in layer.tensors())
+    itemsize = np.dtype(config.dtype).itemsize
+    rows = batch_size_for(config.training.mode, config.training.batch_size, max(n_train, 1))
+    widths = n_inputs + sum(layer.width_out for layer in inner)
+    return n_params, MEMORY_COPIES * n_params * itemsize, ACTIVATION_COPIES * rows * widths * itemsize
+
+
+def check_memory(config: Config, n_inputs: int, n_outputs: int, n_train: int) -> None:
+    """A ConfigError, before anything is allocated, when the whole network (the input and output layers included,
+    which _check_sizes cannot see before the data is read) will not fit in this machine's memory."""
+    available = machine_memory()
+    if not available:
+        return
+    n_params, params_bytes, batch_bytes = memory_estimate(config, n_inputs, n_outputs, n_train)
+    if params_bytes + batch_bytes > available:
+        raise ConfigError(f"model.hidden: the network needs about {_gib(params_bytes + batch_bytes)} of memory "
+                          f"({n_params:,} parameters for {n_inputs} inputs and {n_outputs} outputs: "
+                          f"{_gib(params_bytes)} with their gradients and optimizer state, plus {_gib(batch_bytes)} "
+                          f"of activations per batch), more than this machine's {_gib(available)}; use fewer units "
+                          "(or a smaller training.batch_size)")
+
+
 def _check_combinations(config: Config) -> None:
     data = config.data
     _check_sizes(config)
@@ -586,6 +635,13 @@ def set_path(raw: Dict[str, Any], key_path: str, value: Any) -> None:
         node[last] = value
 
 
+MAX_CONFIG_BYTES = 4 * 2 ** 20  # a config is a page of YAML; anything this large is a mistake (or a data file)
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2 ** 20:g} MiB"
+
+
 def load_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]] = None,
                 assignments: Optional[List[str]] = None) -> Config:
     """Read, override and validate a config file.
@@ -598,7 +654,14 @@ def load_config(path: Union[str, Path], overrides: Optional[Dict[str, Any]] = No
         raise ConfigError(f"{path}: is a directory, expected a YAML config file")
     refuse_special_file(path, error=ConfigError)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:  # at most one byte past the limit: a huge file (or /dev/zero) is never read whole
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            size = path.stat().st_size if path.is_file() else 0
+            shown = f"{size / 2 ** 20:.1f} MiB" if size > MAX_CONFIG_BYTES else f"more than {_mib(MAX_CONFIG_BYTES)}"
+            raise ConfigError(f"{path}: the config file is {shown}, more than the {_mib(MAX_CONFIG_BYTES)} a config "
+                              "may have; is it a data file? (name data files in data.source)")
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text's universal newlines
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except UnicodeDecodeError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -344,6 +345,8 @@ def read_npz(path: Path, widen: bool = False) -> Table:
             X = _widened_member(archive, "X") if widen else None
             X = archive["X"] if X is None else X
             y = archive["y"]
+            for name, value in (("X", X), ("y", y)):
+                not_npy_member(value, path, name)
     except DataError:
         raise
     except Exception as exc:  # a corrupt or foreign file: zipfile, pickle and format errors alike
@@ -374,6 +377,14 @@ def read_npz(path: Path, widen: bool = False) -> Table:
     return Table(X, y, names, ["y"] if y.ndim == 1 else [f"y{k}" for k in range(y.shape[1])], str(path))
 
 
+def not_npy_member(value, path, name: str) -> None:
+    """np.load hands back the raw bytes of an archive member that is not .npy data (no NumPy magic): refuse it."""
+    if not isinstance(value, np.ndarray):
+        raise DataError(f"{path}: member {name}.npy is not NumPy .npy data (no .npy header); expected arrays X and y "
+                        "saved with numpy.savez")
+
+
+IDX_MAX_NDIM = 16  # NumPy's arrays stop at 32 or 64; a real IDX file has 1 to 4
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -383,11 +394,16 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or raw[3] == 0:
         raise DataError(f"{path}: bad IDX magic number {raw[:4].hex() or '(empty)'}; expected 0000 08|09|0b|0c|0d|0e ndim")
     ndim = raw[3]
+    if ndim > IDX_MAX_NDIM:
+        raise DataError(f"{path}: IDX header declares {ndim} dimensions (its 4th byte); gdtrain reads at most "
+                        f"{IDX_MAX_NDIM} (MNIST images have 3, labels 1): corrupt or not an IDX file")
     if len(raw) < 4 + 4 * ndim:
         raise DataError(f"{path}: truncated IDX header")
     dims = tuple(int(d) for d in np.frombuffer(raw, ">i4", ndim, 4))
+    if any(d < 0 for d in dims):
+        raise DataError(f"{path}: IDX header has a negative dimension, dims {dims} (corrupt)")
     dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = int(np.prod(dims)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize
     payload = raw[4 + 4 * ndim:]
     if len(payload) != expected:
         raise DataError(f"{path}: IDX payload is {len(payload)} bytes, dims {dims} need {expected} (truncated or corrupt)")
@@ -537,6 +553,17 @@ def _check_range(X: np.ndarray, split: str, source: str, names: List[str], stand
         fix = "" if standardized else " or data.standardize: true"
         raise DataError(f"{source}: column '{names[bad[1]]}' has values beyond {X.dtype.name}'s range ({where}); use "
                         f"dtype: float64{fix}")
+
+
+def _check_target_range(y: np.ndarray, dtype, source: str, names: List[str]) -> None:
+    """Regression targets (float64) must fit the run's dtype too: beyond float32's ±3.4e38 they would be ±inf."""
+    limit = float(np.finfo(dtype).max)
+    bad = np.argwhere(np.abs(y) > limit)
+    if len(bad):
+        i, j = bad[0]
+        column = f"target column '{names[j]}'" if j < len(names) else "the target"
+        raise DataError(f"{source}: {column} has values beyond {np.dtype(dtype).name}'s range (±{limit:.3g}, e.g. "
+                        f"{y[i, j]:.3g}); use dtype: float64 or rescale the target")
 
 
 def _row(i: int, lines: Optional[np.ndarray]) -> str:
@@ -704,6 +731,10 @@ def load_data(config, rng: np.random.Generator, task: str) -> Dataset:
         for split, X, source in (("training", X_train, table.source), ("validation", X_val, table.source),
                                  ("test", X_test, test_source)):
             _check_range(X, split, source, table.feature_names, dc.standardize)
+    if task == "regression" and dtype != np.float64:
+        _check_target_range(y, dtype, table.source, table.target_names)
+        if y_test_file is not None:
+            _check_target_range(y_test_file, dtype, test_table.source, test_table.target_names)
     y_cast = (lambda a: a) if task == "classification" else (lambda a: np.ascontiguousarray(a, dtype=dtype))
     return Dataset(task, X_train, y_cast(y[tr]), X_val, y_cast(y[va]), X_test, y_cast(y_test),
                    classes, table.feature_names, table.target_names, mean, scale, table.source,

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Optional
 import numpy as np
 
 from . import checkpoint, rundir
-from .config import Config, dump_yaml, to_dict
+from .config import Config, check_memory, dump_yaml, to_dict
 from .convergence import Criteria
 from .diagnostics import Diagnostics
 from .early_stopping import EarlyStopping
@@ -188,6 +188,7 @@ def setup(config: Config) -> Setup:
     rngs = seed_streams(config.seed)
     data = load_data(config, rngs["data"], loss.task)
     check_loss_fits_data(loss, data)
+    check_memory(config, data.n_features, loss.n_outputs(data.n_classes, data.n_targets), len(data.X_train))
     net = build_network(config, data.n_features, loss.n_outputs(data.n_classes, data.n_targets), rngs["init"])
     source = config.model.init_from
     if isinstance(source, dict):  # the tensors written out in the config

@@ -36,6 +36,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -84,6 +85,18 @@ class Model:
 
         return standardize(np.asarray(X, dtype=np.float64), self.x_mean, self.x_scale, self.net.dtype)
 
+    def standardize_checked(self, X: np.ndarray, source: str) -> np.ndarray:
+        """``standardize``, and a DataError when a value leaves the network's dtype's range (±3.4e38 in float32)
+        rather than predictions silently computed from ±inf."""
+        with np.errstate(over="ignore"):
+            out = self.standardize(X)
+        if out.dtype != np.float64 and out.size and not np.all(np.isfinite(out)):
+            j = int(np.argwhere(~np.isfinite(out))[0][1])
+            name = self.feature_names[j] if j < len(self.feature_names) else f"x{j}"
+            raise DataError(f"{source}: column '{name}' has values beyond {out.dtype.name}'s range (after "
+                            "standardizing with the model's x_mean and x_scale), the model's dtype")
+        return out
+
     def logits(self, X_std: np.ndarray) -> np.ndarray:
         from .monitor import logits
 
@@ -104,7 +117,7 @@ def label_text(label) -> str:
 def rebuild_network(stored: rundir.ModelFile) -> Network:
     """The network model.npz describes: its ``model`` section's layers, with the inputs from W1's shape and the
     outputs from the last dense layer's; a Dense-only file written before the model section existed, from its
-    ``activations`` and W shapes."""
+    ``activations`` and W shapes. (No checks: ``check_model`` is what load_model uses.)"""
     tensors = stored.tensors
     if stored.model is None:
         activations = [str(a) for a in stored.arrays["activations"]]
@@ -117,8 +130,190 @@ def rebuild_network(stored: rundir.ModelFile) -> Network:
     return Network(layers, dtype=tensors["W1"].dtype, freeze=model.freeze)
 
 
+class _Bad(Exception):
+    """One problem of a model.npz: the array it is in and what is wrong (check_model turns it into a DataError)."""
+
+    def __init__(self, name: str, problem: str):
+        super().__init__(f"'{name}' {problem}")
+
+
+def _shape(shape) -> str:
+    return str(tuple(int(n) for n in shape))
+
+
+def _text_array(arrays: Dict[str, np.ndarray], name: str, length: Optional[int], what: str) -> Optional[List[str]]:
+    """A 1-D array of text (or numbers) of ``length`` items, as strings; None when absent."""
+    if name not in arrays:
+        return None
+    value = arrays[name]
+    if value.ndim != 1:
+        raise _Bad(name, f"must be a list of {what}, got an array of shape {_shape(value.shape)}")
+    if value.dtype.kind not in "USiu":
+        raise _Bad(name, f"must hold {what} as text, got dtype {value.dtype}")
+    if length is not None and len(value) != length:
+        raise _Bad(name, f"has {_plural(len(value), 'entry')}, the network needs {length}")
+    return [str(v) for v in value]
+
+
+def _check_tensor(name: str, value: np.ndarray, dtype: Optional[np.dtype]) -> None:
+    if value.dtype.kind != "f" or value.dtype not in (np.float32, np.float64):
+        raise _Bad(name, f"must hold float32 or float64 numbers, got dtype {value.dtype}")
+    if dtype is not None and value.dtype != dtype:
+        raise _Bad(name, f"has dtype {value.dtype}, but W1 has {dtype} (one model has one dtype)")
+    if not np.all(np.isfinite(value)):
+        raise _Bad(name, "has NaN or infinite values")
+
+
+def _layers_of(stored: rundir.ModelFile, n_in: int, n_out_of) -> Tuple[List, Sequence[str]]:
+    """The layers (built, not allocated) and the freeze list the file describes; ``n_out_of(n_dense)`` gives the
+    output width from the last dense layer's W."""
+    arrays = stored.arrays
+    if stored.model is None:
+        activations = _text_array(arrays, "activations", None, "activation names")
+        if not activations:
+            raise _Bad("activations", "is empty; a network has at least one layer")
+        from .activations import ACTIVATIONS
+
+        for a in activations:
+            try:
+                ACTIVATIONS.get(a)
+            except ConfigError:
+                raise _Bad("activations", f"names an unknown activation {a!r}") from None
+        from .layers import Dense
+
+        n_dense = sum(1 for name in stored.tensors if name[:1] == "W" and name[1:].isdigit())
+        if n_dense != len(activations):
+            raise _Bad("activations", f"has {_plural(len(activations), 'entry')}, but the file has "
+                       f"{_plural(n_dense, 'weight matrix')} (W1, W2, ...)")
+        sizes = [n_in]
+        for i in range(1, len(activations) + 1):
+            W = stored.tensors.get(f"W{i}")
+            if W is None:
+                raise _Bad(f"W{i}", f"is missing: 'activations' has {len(activations)} layers")
+            if W.ndim != 2:
+                raise _Bad(f"W{i}", f"must be 2-D (fan_out, fan_in), got shape {_shape(W.shape)}")
+            sizes.append(W.shape[0])
+        layers = [Dense(i, a, b, act) for i, (a, b, act) in enumerate(zip(sizes[:-1], sizes[1:], activations), 1)]
+        return layers, ()
+    if not isinstance(stored.model, dict):
+        raise _Bad("model", f"must be the JSON of a model section (a mapping), got {stored.model!r:.60}")
+    try:
+        model = model_from_dict(stored.model)
+        n_dense = build_layers(model.hidden, n_in, 1)[-1].index  # the output layer's: the last dense one
+        layers = build_layers(model.hidden, n_in, n_out_of(n_dense), model.output_activation)
+    except (ConfigError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise _Bad("model", f"is not a valid model section ({exc})") from None
+    return layers, model.freeze
+
+
+def check_model(stored: rundir.ModelFile, path: Path) -> Tuple[Loss, Network]:
+    """Every check that model.npz matches itself, then its loss and network (weights set).
+
+    A problem is a DataError naming the file and the array: a 0-d or mis-sized ``activations``,
+    ``classes``, ``feature_names`` or ``target_names``; classes that are not one per output (two for bce's one
+    output); tensors missing, extra, of the wrong shape, not float32/float64 or not finite; an ``x_scale``
+    that is not positive and finite; a ``model`` that is not a valid model section.
+    """
+    arrays, tensors = stored.arrays, stored.tensors
+    try:
+        loss_array = arrays["loss"]
+        if loss_array.ndim != 0 or loss_array.dtype.kind != "U":
+            raise _Bad("loss", f"must be one loss name, got {loss_array!r:.60}")
+        try:
+            loss = LOSSES.get(str(loss_array))
+        except ConfigError as exc:
+            raise _Bad("loss", f"is not a loss gdtrain knows ({exc})") from None
+        W1 = tensors["W1"]
+        if W1.ndim != 2:
+            raise _Bad("W1", f"must be 2-D (fan_out, fan_in), got shape {_shape(W1.shape)}")
+        _check_tensor("W1", W1, None)
+        n_in = W1.shape[1]
+
+        def n_out_of(n_dense: int) -> int:
+            W = tensors.get(f"W{n_dense}")
+            if W is None or W.ndim != 2:
+                raise _Bad(f"W{n_dense}", "is missing or not 2-D: the 'model' array's network has "
+                           f"{n_dense} dense layers")
+            return W.shape[0]
+
+        layers, freeze = _layers_of(stored, n_in, n_out_of)
+        from .layers import Dense
+
+        specs = [spec for layer in layers for inner in layer.walk() for spec in inner.tensors()]
+        for spec in specs:
+            value = tensors.get(spec.name)
+            if value is None:
+                raise _Bad(spec.name, "is missing: the network the file describes has it")
+            if value.shape != tuple(spec.shape):
+                raise _Bad(spec.name, f"has shape {_shape(value.shape)}, the network the file describes needs "
+                           f"{_shape(spec.shape)}")
+            _check_tensor(spec.name, value, W1.dtype)
+            if spec.name.startswith("running_var") and np.any(value < 0):
+                raise _Bad(spec.name, "has negative variances")
+        extra = sorted(set(tensors) - {spec.name for spec in specs})
+        if extra:
+            raise _Bad(extra[0], "is not a tensor of the network the file describes")
+        dense = [inner for layer in layers for inner in layer.walk() if isinstance(inner, Dense)]
+        if stored.model is not None and "activations" in arrays:
+            acts = _text_array(arrays, "activations", len(dense), "activation names")
+            if acts != [d.activation.name for d in dense]:
+                raise _Bad("activations", f"is {acts}, but the 'model' array's dense layers have "
+                           f"{[d.activation.name for d in dense]}")
+        n_out = layers[-1].width_out
+        if stored.model is not None and loss.owns_output and layers[-1] is not dense[-1]:
+            raise _Bad("model", f"has an output_activation, but loss {loss.name} owns the output")
+        _text_array(arrays, "feature_names", n_in, "feature names")
+        targets = _text_array(arrays, "target_names", None, "target names")
+        if loss.task == "regression":
+            if targets is not None and len(targets) != n_out:
+                raise _Bad("target_names", f"has {_plural(len(targets), 'entry')}, but the network has "
+                           f"{_plural(n_out, 'output')} (one per target)")
+        else:
+            if targets is not None and len(targets) != 1:
+                raise _Bad("target_names", f"has {_plural(len(targets), 'entry')}; a classification model has one "
+                           "target")
+            if "classes" not in arrays:
+                raise _Bad("classes", "is missing: a classification model needs its class labels")
+            classes = arrays["classes"]
+            if classes.ndim != 1 or classes.dtype.kind not in "USiuf":
+                raise _Bad("classes", f"must be a list of class labels, got an array of shape "
+                           f"{_shape(classes.shape)} and dtype {classes.dtype}")
+            if classes.dtype.kind == "f" and not np.all(np.isfinite(classes)):
+                raise _Bad("classes", "has NaN or infinite labels")
+            if loss.single_logit:
+                if n_out != 1:
+                    raise _Bad("loss", f"is {loss.name} (two classes from one output), but the network has "
+                               f"{n_out} outputs")
+                if len(classes) != 2:
+                    raise _Bad("classes", f"has {_plural(len(classes), 'label')}; loss {loss.name} has two "
+                               "classes (from one output)")
+            elif len(classes) != n_out:
+                raise _Bad("classes", f"has {_plural(len(classes), 'label')}, but the network has "
+                           f"{_plural(n_out, 'output')} (one per class)")
+            if len(np.unique(classes)) != len(classes):
+                raise _Bad("classes", "has duplicate labels")
+        if ("x_mean" in arrays) != ("x_scale" in arrays):
+            raise _Bad("x_scale" if "x_mean" in arrays else "x_mean", "is missing (x_mean and x_scale go together)")
+        for name in ("x_mean", "x_scale"):
+            if name in arrays:
+                value = arrays[name]
+                if value.shape != (n_in,):
+                    raise _Bad(name, f"has shape {_shape(value.shape)}, the network takes {n_in} inputs")
+                if value.dtype.kind not in "fiu":
+                    raise _Bad(name, f"must hold numbers, got dtype {value.dtype}")
+                if not np.all(np.isfinite(value)):
+                    raise _Bad(name, "has NaN or infinite values")
+        if "x_scale" in arrays and np.any(arrays["x_scale"] <= 0):
+            raise _Bad("x_scale", "has values that are zero or negative (a standard deviation is > 0)")
+    except _Bad as exc:
+        raise DataError(f"{path}: inconsistent model: {exc}") from None
+    net = Network(layers, dtype=W1.dtype, freeze=freeze)
+    net.set_weights(tensors)
+    return loss, net
+
+
 def load_model(run_dir: PathLike) -> Model:
-    """The model a run directory holds (RUN_DIR/model.npz); a DataError says what is missing."""
+    """The model a run directory holds (RUN_DIR/model.npz); a DataError says what is missing or inconsistent."""
     run_dir = Path(run_dir)
     if not run_dir.exists():
         raise DataError(f"{run_dir}: no such run directory")
@@ -128,24 +323,17 @@ def load_model(run_dir: PathLike) -> Model:
     if not path.exists():
         raise DataError(f"{run_dir}: no model.npz (the run has not finished, or this is not a run directory)")
     stored = rundir.read_model(path)
+    loss, net = check_model(stored, path)
     arrays = stored.arrays
-    try:
-        loss = LOSSES.get(str(arrays["loss"]))
-        net = rebuild_network(stored)
-        net.set_weights(stored.tensors)
-    except (KeyError, ValueError, IndexError, TypeError, ConfigError) as exc:
-        raise DataError(f"{path}: inconsistent model ({exc.__class__.__name__}: {exc})") from None
     n_in = net.n_inputs
     feature_names = [str(s) for s in arrays.get("feature_names", [f"x{j}" for j in range(n_in)])]
-    target_names = [str(s) for s in arrays.get("target_names", ["y"])]
-    classes = arrays.get("classes")
-    if loss.task == "classification" and classes is None:
-        raise DataError(f"{path}: a classification model without its 'classes' array")
+    target_names = [str(s) for s in arrays.get("target_names", ["y"] if loss.task == "classification" else
+                                               ["y"] if net.n_outputs == 1 else
+                                               [f"y{j}" for j in range(net.n_outputs)])]
+    classes = arrays.get("classes") if loss.task == "classification" else None
     x_mean, x_scale = arrays.get("x_mean"), arrays.get("x_scale")
-    if len(feature_names) != n_in or (x_mean is not None and (x_mean.shape != (n_in,) or x_scale is None
-                                                               or x_scale.shape != (n_in,))):
-        raise DataError(f"{path}: inconsistent model (the network takes {n_in} inputs; feature_names, "
-                        "x_mean or x_scale disagree)")
+    if x_mean is not None:
+        x_mean, x_scale = x_mean.astype(np.float64), x_scale.astype(np.float64)
     return Model(net, loss, feature_names, target_names, classes, x_mean, x_scale, run_dir)
 
 
@@ -162,7 +350,11 @@ class Rows:
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
+    if n == 1:
+        return f"{n} {word}"
+    if word.endswith("matrix"):
+        return f"{n} {word[:-1]}ces"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
 
 
 def _names(names: Sequence[str]) -> str:
@@ -194,7 +386,7 @@ def read_csv_rows(path: Path, model: Model) -> Rows:
 
 def read_npz_rows(path: Path, model: Model, need_target: bool) -> Rows:
     """An .npz archive: ``X`` (n, d) with the model's d features in order; ``y`` when present (or needed)."""
-    from .data import _check_finite, _read_bytes, read_npz
+    from .data import _check_finite, _read_bytes, not_npy_member, read_npz
 
     source = io.BytesIO(_read_bytes(path))  # read (and decompressed) once, for the listing and for X
     try:
@@ -213,8 +405,9 @@ def read_npz_rows(path: Path, model: Model, need_target: bool) -> Rows:
             source.seek(0)
             with np.load(source, allow_pickle=False) as archive:
                 X = archive["X"]
-        except ValueError as exc:  # an object array (never unpickled), or a damaged member
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:  # an object array, or a damaged member
             raise DataError(f"{path}: cannot read X ({exc})") from None
+        not_npy_member(X, path, "X")
         X = X[:, None] if X.ndim == 1 else X
         if X.ndim != 2 or len(X) == 0:
             raise DataError(f"{path}: X must be 2-D (samples x features) with at least one row, got shape {X.shape}")
@@ -287,6 +480,10 @@ def encode_targets(model: Model, rows: Rows) -> np.ndarray:
                             f"{len(model.target_names)} ({', '.join(model.target_names)})")
         if not np.all(np.isfinite(y)):
             raise DataError(f"{where}: the target has NaN or infinite values")
+        limit = float(np.finfo(model.net.dtype).max)
+        if np.any(np.abs(y) > limit):
+            raise DataError(f"{where}: the target has values beyond {model.net.dtype.name}'s range (±{limit:.3g}), "
+                            "the model's dtype")
         return np.ascontiguousarray(y, dtype=model.net.dtype)
     if y.ndim != 1:
         raise DataError(f"{rows.source}: a classification model needs one target column, got {y.shape[1]}")
@@ -388,7 +585,7 @@ def run_split(model: Model) -> Split:
 def file_split(model: Model, path: PathLike) -> Split:
     """Labelled rows from a file, matched, standardized and encoded for ``model``."""
     rows = read_rows(path, model, need_target=True)
-    return Split(model.standardize(rows.X), encode_targets(model, rows), "file", rows.source)
+    return Split(model.standardize_checked(rows.X, rows.source), encode_targets(model, rows), "file", rows.source)
 
 
 # --- evaluation -----------------------------------------------------------------------------------
@@ -489,7 +686,7 @@ def _number(value) -> str:
 
 def predict_rows(model: Model, X_raw: np.ndarray, source: str = "") -> Predictions:
     """Predictions for raw feature rows (in the model's feature order)."""
-    z = model.logits(model.standardize(X_raw))
+    z = model.logits(model.standardize_checked(X_raw, source or "input"))
     if model.task == "regression":
         return Predictions(list(model.target_names), [[_number(v) for v in row] for row in z], source)
     labels = model.labels()

@@ -42,7 +42,9 @@ def evaluate(net, loss: Loss, X: np.ndarray, y: np.ndarray) -> Dict[str, float]:
 
 
 def regression_metrics(pred: np.ndarray, y: np.ndarray) -> Dict[str, float]:
-    residual = pred.astype(np.float64) - y
+    """mse, mae and r2 in float64 whatever the network's dtype (float32 squares overflow at |y| ≈ 1.8e19)."""
+    pred, y = np.asarray(pred, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    residual = pred - y
     ss_res = np.sum(residual ** 2, axis=0)
     ss_tot = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
     r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), 0.0)

@@ -16,11 +16,77 @@ from rich.table import Table
 from rich.text import Text
 
 
+# --- a terminal that cannot show Unicode (PYTHONIOENCODING=cp1252, a Windows console, LANG=C) ---------------
+
+ASCII_SYMBOLS = {
+    "−": "-", "–": "-", "—": "--", "→": "->", "←": "<-", "↦": "|->", "⟺": "<=>", "‖": "||", "∂": "d", "∇": "grad ",
+    "θ": "theta", "η": "eta", "φ": "phi", "ε": "eps", "β": "beta", "σ": "sigma", "μ": "mu", "µ": "mu", "γ": "gamma",
+    "λ": "lambda", "δ": "delta", "Δ": "Delta", "α": "alpha", "ψ": "psi", "π": "pi", "ρ": "rho", "Σ": "sum ",
+    "ℓ": "l", "²": "^2", "₀": "0", "₁": "1", "₂": "2", "ⱼ": "j", "ᵢ": "i", "ᵀ": "^T", "ᵗ": "^t", "ᵏ": "^k",
+    "·": "*", "×": "x", "⊙": "*", "√": "sqrt", "±": "+-", "∓": "-+", "≤": "<=", "≥": ">=", "≈": "~", "≠": "!=",
+    "∈": " in ", "∞": "inf", "…": "...", "★": "*", "§": "S", "⌊": "floor(", "⌋": ")", "ŷ": "y_hat", "ȳ": "y_bar",
+    "ḡ": "g_bar", "\u0302": "^", "─": "-", "│": "|", "┤": "|", "┬": "+", "└": "+",
+}
+ASCII_ERRORS = "gdtrain-ascii"
+PROBE = "‖∂→"  # symbols every report uses
+
+
+def _ascii_replace(exc: UnicodeError):
+    """The codec error handler: each character the stream cannot encode becomes its ASCII spelling (else '?')."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    import unicodedata
+
+    out = []
+    for ch in exc.object[exc.start:exc.end]:
+        if ch in ASCII_SYMBOLS:
+            out.append(ASCII_SYMBOLS[ch])
+        else:
+            base = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode("ascii")
+            out.append(base or "?")
+    return "".join(out), exc.end
+
+
+def can_encode_unicode(stream=None) -> bool:
+    """Whether ``stream`` (stdout) can encode the symbols gdtrain prints."""
+    encoding = getattr(stream or sys.stdout, "encoding", None) or "utf-8"
+    try:
+        PROBE.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def ascii_fallback() -> None:
+    """When stdout or stderr cannot encode the symbols gdtrain prints, switch it to ASCII spellings of them
+    ('→' as '->', '‖' as '||', others as their base letter or '?') instead of a UnicodeEncodeError."""
+    import codecs
+
+    try:
+        codecs.lookup_error(ASCII_ERRORS)
+    except LookupError:
+        codecs.register_error(ASCII_ERRORS, _ascii_replace)
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        if not encoding or not hasattr(stream, "reconfigure"):
+            continue
+        try:
+            PROBE.encode(encoding)
+        except UnicodeEncodeError:
+            try:
+                stream.reconfigure(errors=ASCII_ERRORS)
+            except (ValueError, OSError, TypeError):  # a closed or exotic stream: leave it
+                pass
+        except LookupError:
+            pass
+
+
 def plain_output() -> bool:
     return (not sys.stdout.isatty()) or bool(os.environ.get("CI")) or "NO_COLOR" in os.environ
 
 
 def make_console(stderr: bool = False) -> Console:
+    ascii_fallback()
     if plain_output():
         return Console(stderr=stderr, no_color=True, highlight=False, force_terminal=False, markup=False,
                        width=200, emoji=False, color_system=None)

@@ -32,7 +32,8 @@ model.npz format, written by ``save_model`` and read by ``read_model``:
     x_mean, x_scale                 the training split's standardization z = (x − x_mean)/x_scale (if any)
 
 A model.npz written before the model section existed (Dense layers only) has no ``model`` array: the network is
-then the Dense stack its ``activations`` and W shapes describe.
+then the Dense stack its ``activations`` and W shapes describe. inference.check_model (called by load_model after
+``read_model``) refuses a file that does not match itself, one DataError line naming the array.
 """
 
 from __future__ import annotations
@@ -213,10 +214,13 @@ def read_model(path: Union[str, Path]) -> ModelFile:
         raise DataError(f"{path}: no 'model' array; not a gdtrain model (found: {', '.join(sorted(arrays))})")
     model = None
     if "model" in arrays:
+        if arrays["model"].ndim != 0 or arrays["model"].dtype.kind != "U":
+            raise DataError(f"{path}: inconsistent model: 'model' must be one JSON string (the model section), got "
+                            f"an array of shape {tuple(arrays['model'].shape)} and dtype {arrays['model'].dtype}")
         try:
             model = json.loads(str(arrays["model"]))
         except ValueError as exc:
-            raise DataError(f"{path}: its 'model' array is not the JSON of a model section ({exc})") from None
+            raise DataError(f"{path}: inconsistent model: 'model' is not the JSON of a model section ({exc})") from None
     tensors = {name: value for name, value in arrays.items() if name not in METADATA}
     return ModelFile(tensors, model, arrays)
 
