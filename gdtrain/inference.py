@@ -114,22 +114,6 @@ def label_text(label) -> str:
     return str(label)
 
 
-def rebuild_network(stored: rundir.ModelFile) -> Network:
-    """The network model.npz describes: its ``model`` section's layers, with the inputs from W1's shape and the
-    outputs from the last dense layer's; a Dense-only file written before the model section existed, from its
-    ``activations`` and W shapes. (No checks: ``check_model`` is what load_model uses.)"""
-    tensors = stored.tensors
-    if stored.model is None:
-        activations = [str(a) for a in stored.arrays["activations"]]
-        Ws = [tensors[f"W{i}"] for i in range(1, len(activations) + 1)]
-        return Network([Ws[0].shape[1]] + [W.shape[0] for W in Ws], activations, dtype=Ws[0].dtype)
-    model = model_from_dict(stored.model)
-    n_dense = sum(1 for name in tensors if name[:1] == "W" and name[1:].isdigit())
-    layers = build_layers(model.hidden, tensors["W1"].shape[1], tensors[f"W{n_dense}"].shape[0],
-                          model.output_activation)
-    return Network(layers, dtype=tensors["W1"].dtype, freeze=model.freeze)
-
-
 class _Bad(Exception):
     """One problem of a model.npz: the array it is in and what is wrong (check_model turns it into a DataError)."""
 
