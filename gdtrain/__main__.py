@@ -1,5 +1,11 @@
 """``python -m gdtrain`` runs the command line."""
 
-from .cli import main
+try:
+    from .cli import main
+except KeyboardInterrupt:  # Ctrl-C while the command line is still being imported: no traceback
+    import sys
+
+    print("error: interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
 
 main()
