@@ -1,7 +1,7 @@
 """The ``gdtrain`` command: parse, call the library, print with report.py. Nothing else lives here.
 
-Exit codes: 0 success; 1 training failed (diverged) or a check failed; 2 bad usage, config or data;
-130 interrupted.
+Exit codes: 0 success; 1 training failed (diverged) or a check failed; 2 bad usage, config or data (or a run
+directory in use by another run); 130 interrupted (Ctrl-C); fit: 143 stopped by SIGTERM, 129 by SIGHUP.
 """
 
 from __future__ import annotations
@@ -113,8 +113,9 @@ def fit(
 ):
     """Train the network a config describes and save a run directory.
 
-    Ctrl-C stops at a safe point and keeps everything learned (a second Ctrl-C quits at once);
-    --resume continues exactly where it stopped.
+    Ctrl-C, SIGTERM and SIGHUP stop at a safe point and keep everything learned (a second Ctrl-C quits
+    at once); --resume continues exactly where it stopped. The run directory is locked while a run
+    uses it (DIR/.lock): a second run into it is refused.
 
     \b
     Examples:
@@ -137,12 +138,19 @@ def fit(
                              resume=resume, stop_requested=stop)
         finally:
             reporter.stop_progress()
-    reporter.finish(result)
+        reporter.finish(result)  # (a signal here, too, is only noted: the run's files are all written)
     reason = result.summary["stop_reason"]
     if reason == "interrupted":
-        notice.print(f"saved what epochs 1-{result.summary['epochs']} learned in {result.run_dir}; resume with: "
+        done = result.summary["epochs"]
+        learned = (f"saved what epochs 1-{done} learned" if done else
+                   "interrupted before any epoch was complete: nothing was learned yet; saved the starting state")
+        notice.print(f"{learned} in {result.run_dir}; resume with: "
                      f"gdtrain fit {config} --resume {result.run_dir}", soft_wrap=True)
-        raise typer.Exit(130)
+        raise typer.Exit(stop.exit_code)
+    if stop.requested:  # the signal came after the last epoch, while the final files were written
+        notice.print(f"the run had finished ({reason}) when the signal came; everything is saved in {result.run_dir}",
+                     soft_wrap=True)
+        raise typer.Exit(stop.exit_code)
     if reason == "diverged":
         raise typer.Exit(1)
 
@@ -567,7 +575,13 @@ def schema(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # Ctrl-C before a command could handle it (say, while Python imports gdtrain)
+        import sys
+
+        print("error: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

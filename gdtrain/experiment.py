@@ -153,6 +153,7 @@ class RunInfo:
     loss: Loss
     run_dir: Path
     resumed_from: int = 0  # the epoch a resumed run continues after (0 for a new run)
+    resumed: bool = False  # a resumed run (which may continue after epoch 0: interrupted during its first)
 
 
 @dataclass
@@ -264,7 +265,7 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
     completed epoch (stop_reason "interrupted") and everything learned so far is saved.
     """
     built = setup(config)
-    loss, data, net, rngs = built.loss, built.data, built.net, built.rngs
+    loss, data, net = built.loss, built.data, built.net
     optimizer = make_optimizer(config.optimizer, net.n_trainable, net.dtype)
     tc = config.training
     check_batches_fit_batchnorm(net, tc, data.splits["train"])
@@ -272,24 +273,43 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
     schedule = make_schedule(config.schedule, config.optimizer["lr"],
                              tc.epochs * (steps_per_epoch if config.schedule["per"] == "step" else 1))
     state = new_loop_state(config)
-    train_rngs = {"shuffle": rngs["shuffle"], "dropout": rngs["dropout"]}
+    train_rngs = {"shuffle": built.rngs["shuffle"], "dropout": built.rngs["dropout"]}
     config_text = dump_yaml(config)
     columns = EpochRecord.columns(metric_names(loss.task) if len(data.X_val) else [], net)
 
     if resume is not None:
         run_dir = Path(resume)
+        held = rundir.lock(run_dir, "--resume") if run_dir.is_dir() else None
+    else:
+        source = None
+        if config.base_dir:  # the config file being run (load_config), which --overwrite must not delete
+            source = next((p for p in (Path(config.base_dir) / f"{config.name}{suffix}" for suffix in (".yaml", ".yml"))
+                           if p.exists()), None)
+        run_dir, held = rundir.claim(out or config.output, f"runs/{config.name}", overwrite, source)
+    try:
+        return _fit_locked(config, run_dir, resume, on_start, on_epoch, stop_requested, built, optimizer, schedule,
+                           state, train_rngs, config_text, columns)
+    finally:
+        if held is not None:
+            held.release()
+
+
+def _fit_locked(config, run_dir, resume, on_start, on_epoch, stop_requested, built, optimizer, schedule, state,
+                train_rngs, config_text, columns) -> RunResult:
+    """``fit`` once the run directory is locked."""
+    loss, data, net, rngs = built.loss, built.data, built.net, built.rngs
+    if resume is not None:
         saved = checkpoint.load(run_dir / rundir.CHECKPOINT)
         for name in (rundir.CONFIG, rundir.METRICS, rundir.MODEL, rundir.SUMMARY):
             if (run_dir / name).is_dir():
                 raise ConfigError(f"--resume: {run_dir / name} is a directory; a run directory holds a file there")
         check_resumable(config, saved["meta"]["config"], run_dir / rundir.CHECKPOINT)
         checkpoint.restore(saved, net=net, optimizer=optimizer, schedule=schedule, rngs=train_rngs, state=state)
+        rundir.remove_leftovers(run_dir)
         rundir.truncate_metrics(run_dir / rundir.METRICS, state.epoch, columns)
-    else:
-        run_dir = rundir.prepare(out or config.output, f"runs/{config.name}", overwrite)
     rundir.atomic_write(run_dir / rundir.CONFIG, config_text)
     if on_start is not None:
-        on_start(RunInfo(config, data, net, loss, run_dir, state.epoch))
+        on_start(RunInfo(config, data, net, loss, run_dir, state.epoch, resume is not None))
     metrics = rundir.MetricsWriter(run_dir / rundir.METRICS, columns, config.logging.metrics_every)
 
     def record_epoch(record: EpochRecord) -> None:

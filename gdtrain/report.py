@@ -252,7 +252,7 @@ class FitReporter:
         c.print(f"network   {describe_network(info.net, info.loss)}  ({info.net.size} parameters, {config.dtype})")
         c.print(f"training  {describe_run(config)}")
         c.print(f"run dir   {info.run_dir}")
-        if info.resumed_from:
+        if info.resumed_from or info.resumed:
             c.print(f"resuming  after epoch {info.resumed_from} (from {info.run_dir / 'checkpoint.npz'})")
         if not plain_output() and self.epochs > 1:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

@@ -15,6 +15,11 @@ one "not a regular file" line (exit 2), never a read that waits forever.
     config.yaml     the resolved config            model.npz     the network's tensors + what prediction needs
     metrics.csv     one row per epoch, flushed     summary.json  how the run ended and its metrics
     checkpoint.npz  what --resume needs (checkpoint.py)
+    .lock           while a run uses the directory: the pid of its process, locked with flock (``RunLock``);
+                    removed when the run ends. Left by kill -9, it is taken over by the next run (saying so).
+
+A kill -9 can also leave the temp files of an unfinished atomic write (``.checkpoint.npz.XXXX`` ...); the
+next --resume or --overwrite of the directory removes them (``remove_leftovers``).
 
 This module owns their names (``CONFIG``, ``METRICS``, ``MODEL``, ``SUMMARY``, ``CHECKPOINT``) and the
 model.npz format, written by ``save_model`` and read by ``read_model``:
@@ -45,9 +50,10 @@ import json
 import math
 import os
 import stat
+import sys
 import tempfile
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, List, Optional, Type, Union
 
 import numpy as np
@@ -57,6 +63,12 @@ from .errors import ConfigError, DataError, GdtrainError
 
 CONFIG, METRICS, MODEL, SUMMARY, CHECKPOINT = "config.yaml", "metrics.csv", "model.npz", "summary.json", "checkpoint.npz"
 RUN_FILES = (METRICS, MODEL, SUMMARY, CHECKPOINT, CONFIG)
+LOCK = ".lock"
+
+try:
+    import fcntl
+except ImportError:  # (not on Windows: the pid in the lock file is all there is)
+    fcntl = None
 
 
 def current_umask() -> int:
@@ -241,45 +253,242 @@ def save_json(path: Union[str, Path], data) -> None:
     atomic_write(path, json.dumps(_json_value(data), indent=2) + "\n")
 
 
+def _holds_a_run(path: Path) -> bool:
+    """Whether a folder holds anything besides a lock file."""
+    return path.is_dir() and any(p.name != LOCK for p in path.iterdir())
+
+
+def _check_out(path: Path, overwrite: bool) -> None:
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"output: {path} exists and is not a directory")
+    if _holds_a_run(path) and not overwrite:
+        raise ConfigError(f"output: {path} already holds a run; choose another --out or pass --overwrite")
+
+
+def _mkdir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way, no permission, a read-only disk
+        raise ConfigError(f"output: {path}: cannot create the run directory ({exc.strerror or exc})") from None
+
+
 def prepare(out: Optional[str], default: str, overwrite: bool = False) -> Path:
     """The run directory to use, created.
 
     An explicit ``out`` that exists and is not empty is refused unless ``overwrite``; the default
     (runs/<config name>) never overwrites: it moves on to runs/<name>-2, -3, ...
+    (``claim`` does the same and locks the directory for the caller, as ``fit`` does.)
     """
     if out is not None:
         path = Path(out)
-        if path.exists() and not path.is_dir():
-            raise ConfigError(f"output: {path} exists and is not a directory")
-        if path.is_dir() and any(path.iterdir()) and not overwrite:
-            raise ConfigError(f"output: {path} already holds a run; choose another --out or pass --overwrite")
+        _check_out(path, overwrite)
     else:
         path = Path(default)
         suffix = 1
-        while path.is_dir() and any(path.iterdir()):
+        while _holds_a_run(path):
             suffix += 1
             path = Path(f"{default}-{suffix}")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # a file in the way, no permission, a read-only disk
-        raise ConfigError(f"output: {path}: cannot create the run directory ({exc.strerror or exc})") from None
+    _mkdir(path)
     if overwrite:
         for name in RUN_FILES:
             (path / name).unlink(missing_ok=True)
     return path
 
 
+def remove_leftovers(path: Path) -> List[str]:
+    """Remove the temp files an interrupted atomic write of a run file left in ``path`` (kill -9 between
+    mkstemp and the rename): ``.<run file>.XXXX``. Returns their names."""
+    removed = []
+    for entry in path.iterdir():
+        if any(entry.name.startswith(f".{name}.") for name in RUN_FILES) and entry.is_file():
+            entry.unlink(missing_ok=True)
+            removed.append(entry.name)
+    return sorted(removed)
+
+
+def _protect(path: Path, source: Optional[Path]) -> None:
+    """--overwrite deletes the run files; refuse when the config being run is one of them."""
+    if source is None or not source.exists():
+        return
+    for name in RUN_FILES:
+        target = path / name
+        try:
+            same = target.exists() and os.path.samefile(target, source)
+        except OSError:
+            same = False
+        if same:
+            raise ConfigError(f"output: --overwrite would delete {target}, the config this run was started from; "
+                              f"copy it out of {path} first, or choose another --out")
+
+
+def claim(out: Optional[str], default: str, overwrite: bool = False, source: Optional[Path] = None,
+          notice=None) -> "tuple[Path, RunLock]":
+    """``prepare``, and the directory locked (``RunLock``) for the caller, who releases it when the run ends.
+
+    The emptiness check is made again once the lock is held, so two runs started together into one directory
+    cannot both pass it; a directory locked by a live process is refused ("X is in use by pid N"), by default
+    moving on to the next runs/<name>-N. ``source``: the config file being run, which --overwrite must not
+    delete. ``overwrite`` also removes an earlier run's leftover temp files."""
+    if out is not None:
+        path = Path(out)
+        _check_out(path, overwrite)
+        if overwrite:
+            _protect(path, source)
+        _mkdir(path)
+        held = lock(path, "output", notice)
+        try:
+            _check_out(path, overwrite)  # again, now that no one else can be writing here
+        except BaseException:
+            held.release()
+            raise
+    else:
+        suffix = 1
+        while True:
+            path = Path(default if suffix == 1 else f"{default}-{suffix}")
+            suffix += 1
+            if _holds_a_run(path) or (path.exists() and not path.is_dir()):
+                continue
+            _mkdir(path)
+            try:
+                held = lock(path, "output", notice)
+            except RunDirInUse:
+                continue
+            if _holds_a_run(path):
+                held.release()
+                continue
+            break
+    if overwrite:
+        for name in RUN_FILES:
+            (path / name).unlink(missing_ok=True)
+        remove_leftovers(path)
+    return path, held
+
+
+class RunDirInUse(ConfigError):
+    """The run directory is locked by another live process."""
+
+
+class RunLock:
+    """An exclusive lock on a run directory: DIR/.lock, holding the owner's pid and flock-ed while held.
+    ``release()`` (idempotent) removes it. The kernel drops the flock when the process dies, however it dies,
+    so a lock file left by kill -9 is recognized as stale and taken over."""
+
+    def __init__(self, path: Path, fd: int):
+        self.path, self.fd = path, fd
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:
+            pass
+        os.close(self.fd)  # (closing drops the flock)
+        self.fd = None
+
+    def __enter__(self) -> "RunLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _read_pid(fd: int) -> Optional[int]:
+    try:
+        text = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+        return int(text) if text.isdigit() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # (EPERM: it exists, as another user's)
+        return True
+    return True
+
+
+def _default_notice(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def lock(folder: Union[str, Path], what: str = "output", notice=None) -> RunLock:
+    """Lock the run directory ``folder`` (which exists) for this process; see ``RunLock``. A ConfigError
+    ``RunDirInUse`` ("WHAT: X is in use by pid N") when a live process holds it."""
+    folder = Path(folder)
+    path = folder / LOCK
+    notice = notice or _default_notice
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ConfigError(f"{what}: {folder}: cannot create its lock file {LOCK} ({exc.strerror or exc})") from None
+        owner = _read_pid(fd)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            elif owner is not None and owner != os.getpid() and _alive(owner):
+                raise BlockingIOError
+        except BlockingIOError:
+            owner = _read_pid(fd)
+            os.close(fd)
+            raise RunDirInUse(f"{what}: {folder} is in use by pid {owner if owner is not None else '(unknown)'} "
+                              "(another gdtrain run); wait for it to end, or choose another directory") from None
+        except OSError:  # a file system without flock: the pid check alone
+            if owner is not None and owner != os.getpid() and _alive(owner):
+                os.close(fd)
+                raise RunDirInUse(f"{what}: {folder} is in use by pid {owner} (another gdtrain run); wait for it "
+                                  "to end, or choose another directory") from None
+        try:  # the holder may have released (and removed) the file between our open and flock
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except OSError:
+            same = False
+        if not same:
+            os.close(fd)
+            continue
+        owner = _read_pid(fd)
+        if owner is not None and owner != os.getpid():
+            why = "which is no longer running" if not _alive(owner) else "which no longer holds it"
+            notice(f"{folder}: taking over the stale lock {LOCK} left by pid {owner}, {why}")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        return RunLock(path, fd)
+
+
+def _complete_row(row: List[str], columns: List[str]) -> bool:
+    """A row as ``MetricsWriter`` writes it: every column, the epoch a number, every other value a number (or
+    empty, for a metric with no value)."""
+    if len(row) != len(columns) or not row[0].isdigit():
+        return False
+    for value in row[1:]:
+        if value:
+            try:
+                float(value)
+            except ValueError:
+                return False
+    return True
+
+
 def truncate_metrics(path: Union[str, Path], epoch: int, columns: List[str]) -> None:
     """Keep metrics.csv's rows up to ``epoch`` (a resumed run appends from there; a row written after the last
-    checkpoint, or half-written by a crash, is dropped). Rewritten atomically."""
+    checkpoint, or half-written by a crash, is dropped: a last line without its newline is half a row, even
+    when it has all the columns). Rewritten atomically."""
     path = Path(path)
     if not path.exists():
         return
     with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
+        text = f.read()
+    complete = text if text.endswith("\n") else text[:text.rfind("\n") + 1]  # a half-written last line is dropped
+    rows = list(csv.reader(io.StringIO(complete, newline="")))
+    if not rows:  # killed before or while the header was written (or it lacks only its newline)
+        header = ",".join(columns)
+        rows = [columns] if header.startswith(text.rstrip("\r\n")) else list(csv.reader(io.StringIO(text, newline="")))
     if not rows or rows[0] != columns:
         raise ConfigError(f"--resume: {path} does not have the columns this run writes; was it made by another config?")
-    kept = [row for row in rows[1:] if len(row) == len(columns) and row[0].isdigit() and int(row[0]) <= epoch]
+    kept = [row for row in rows[1:] if _complete_row(row, columns) and int(row[0]) <= epoch]
     out = io.StringIO(newline="")
     writer = csv.writer(out)
     writer.writerow(columns)
@@ -288,7 +497,9 @@ def truncate_metrics(path: Union[str, Path], epoch: int, columns: List[str]) -> 
 
 
 class MetricsWriter:
-    """Appends one row per epoch to metrics.csv and flushes it, so a crash loses at most the current epoch.
+    """Appends one row per epoch to metrics.csv, each row in one write(2) of the whole line, so a crash loses at
+    most the current epoch and never leaves half a row behind a complete one (a kill -9 inside that write can
+    still cut the last line, which ``truncate_metrics`` drops on --resume).
 
     With ``every`` = k > 1 (``logging.metrics_every``) only the rows of epochs k, 2k, ... are written as they
     come, and the run's last epoch when it is closed (however the run ended). The header is written when the
@@ -298,13 +509,19 @@ class MetricsWriter:
     def __init__(self, path: Union[str, Path], columns: List[str], every: int = 1):
         self.path = Path(path)
         self.every = every
+        self.columns = list(columns)
         self._pending: Optional[Dict[str, float]] = None  # the last epoch's row, not written yet
         new = not self.path.exists() or self.path.stat().st_size == 0
-        self._file = open(self.path, "a", newline="", encoding="utf-8")
-        self._writer = csv.DictWriter(self._file, fieldnames=columns, extrasaction="ignore")
+        self._fd: Optional[int] = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         if new:
-            self._writer.writeheader()
-            self._file.flush()
+            self._line(self.columns)
+
+    def _line(self, values: List) -> None:
+        buffer = io.StringIO(newline="")
+        csv.writer(buffer).writerow(values)
+        data = buffer.getvalue().encode("utf-8")
+        while data:  # (one write for a regular file; the loop only for a short write)
+            data = data[os.write(self._fd, data):]
 
     def write(self, row: Dict[str, float]) -> None:
         """The row of one epoch (its "epoch" entry says which)."""
@@ -313,13 +530,16 @@ class MetricsWriter:
             self._write_pending()
 
     def _write_pending(self) -> None:
-        self._writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in self._pending.items()})
-        self._file.flush()
+        row = self._pending
+        self._line([(f"{v:.10g}" if isinstance(v, float) else v) if (v := row.get(c, "")) is not None else ""
+                    for c in self.columns])
         self._pending = None
 
     def close(self) -> None:
-        if self._file is not None:
-            if self._pending is not None:
-                self._write_pending()
-            self._file.close()
-            self._file = self._writer = None
+        if self._fd is not None:
+            try:
+                if self._pending is not None:
+                    self._write_pending()
+            finally:
+                os.close(self._fd)
+                self._fd = None

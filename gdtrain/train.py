@@ -229,7 +229,9 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
     before_last = net.params.copy()  # θ before the epoch's last update (for the update-to-weight ratios)
     # A resumed run that had already ended (early stopping, a criterion) has nothing left to do.
     stop = (state.stop_reason, state.stop_message) if state.stop_reason else None
-    saved_epoch, saved_at = state.epoch, -math.inf  # the checkpoint on disk (a resumed run's, or none)
+    # The checkpoint on disk: a resumed run's; none for a new run (-1), so that one interrupted before its first
+    # epoch completes still writes a checkpoint (of epoch 0, the initial state) that --resume can continue.
+    saved_epoch, saved_at = (state.epoch if state.epoch else -1), -math.inf
     rngs = {"shuffle": shuffle_rng, "dropout": dropout_rng}
     for epoch in range(state.epoch + 1, s.epochs + 1):
         if stop is not None:

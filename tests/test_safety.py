@@ -37,6 +37,7 @@ from gdtrain.errors import ConfigError
 from gdtrain.experiment import fit
 
 ENV = {"CI": "true", "NO_COLOR": "1", "COLUMNS": "200"}
+RUN_FILES = ["checkpoint.npz", "config.yaml", "metrics.csv", "model.npz", "summary.json"]
 WEIGHTS = ("W1", "b1", "W2", "b2")
 
 
@@ -783,10 +784,10 @@ def start_and_signal(signal_runs, tmp_path, sig, min_rows):
     pytest.fail("the run always finished before it could be interrupted")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_signal_stops_at_a_safe_point_and_resume_is_exact(signal_runs, tmp_path, sig):
     epochs, config, out, reference, code, stdout, stderr = start_and_signal(signal_runs, tmp_path, sig, 3)
-    assert code == 130, stdout + stderr
+    assert code == 128 + sig, stdout + stderr  # 130, 143, 129: the shell's convention
     assert "Traceback" not in stdout + stderr
     summary = summary_of(out)
     done = summary["epochs"]
@@ -841,8 +842,9 @@ def test_kill_9_leaves_a_loadable_checkpoint_and_resume_is_exact(signal_runs, tm
     assert 1 <= epoch <= rows and rows - epoch <= 1  # metrics are written just before each checkpoint
     assert saved["arrays"]["params"].size > 0 and np.isfinite(saved["arrays"]["params"]).all()
     names = sorted(p.name for p in out.iterdir())
-    leftovers = [n for n in names if n not in ("checkpoint.npz", "config.yaml", "metrics.csv")]
+    leftovers = [n for n in names if n not in ("checkpoint.npz", "config.yaml", "metrics.csv", ".lock")]
     assert all(n.startswith(".checkpoint.npz.") for n in leftovers), names
+    assert ".lock" in names  # the dead run's lock (rundir.LOCK), taken over by the resume below
     assert "model.npz" not in names and "summary.json" not in names
 
     # a crash between writing metrics and the checkpoint: a row past the checkpoint, half written
@@ -856,6 +858,7 @@ def test_kill_9_leaves_a_loadable_checkpoint_and_resume_is_exact(signal_runs, tm
     assert_same_weights(out, reference)
     assert without_seconds(read_rows(out)) == without_seconds(read_rows(reference))
     assert (out / "metrics.csv").read_text().count("\n") == epochs + 1
+    assert sorted(p.name for p in out.iterdir()) == RUN_FILES  # no lock, no temp file left
 
 
 # --- 8. resume errors -----------------------------------------------------------------------------
