@@ -128,6 +128,9 @@ def fit(
     cfg = read_config(config, {"training.epochs": epochs, "seed": seed}, set_)
     reporter = report.FitReporter(chart=chart)
     notice = report.make_console(stderr=True)
+    # a closed stdout (`| head`, quitting `less`) never loses the run: training goes on, printing nothing more
+    reporter.console.on_closed = lambda: notice.print("stdout was closed (broken pipe): training goes on without "
+                                                      "printing; Ctrl-C stops it at a safe point", soft_wrap=True)
     with GracefulStop(on_first=lambda: notice.print("stopping at the end of this step (Ctrl-C again to quit at once)")) as stop:
         try:
             result = run_fit(cfg, out=out, overwrite=overwrite, on_start=reporter.start, on_epoch=reporter.epoch,
@@ -136,6 +139,9 @@ def fit(
             reporter.stop_progress()
     reporter.finish(result)
     reason = result.summary["stop_reason"]
+    if getattr(reporter.console, "closed", False):
+        notice.print(f"{report.stop_line(result.summary).splitlines()[0]}; saved to {result.run_dir} "
+                     f"(stdout was closed, so the rest was not printed)", soft_wrap=True)
     if reason == "interrupted":
         notice.print(f"saved what epochs 1-{result.summary['epochs']} learned in {result.run_dir}; resume with: "
                      f"gdtrain fit {config} --resume {result.run_dir}", soft_wrap=True)
