@@ -366,8 +366,15 @@ def compare_optimizers(
     console = report.make_console()
     report.race_header(race, out_dir, workers, console)
     progress = report.RaceProgress(console)
+    notice = report.make_console(stderr=True)
     try:
-        result = compare.run(race, out=str(out_dir), overwrite=True, workers=workers, on_event=progress)
+        with compare.RaceStop(on_first=lambda: notice.print("stopping the race: the running runs stop at the end of "
+                                                            "their step (Ctrl-C again to quit at once)")):
+            result = compare.run(race, out=str(out_dir), overwrite=True, workers=workers, on_event=progress)
+    except compare.RaceInterrupted as exc:  # SIGINT / SIGTERM: exit 130 / 143, saying what is kept
+        progress.stop()
+        notice.print(str(exc), soft_wrap=True)
+        raise typer.Exit(exc.exit_code)
     finally:
         progress.stop()
     report.race_report(result, console)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,133 @@ def test_a_closed_stdout_never_loses_the_run(tmp_path, read, merged):
     assert f"resuming  after epoch {epochs}" in more.stdout
     assert summary_of(out)["epochs"] == epochs + 5
     assert metric_epochs(out) == list(range(1, epochs + 6))
+
+
+# --- 2. compare-optimizers leaves no orphans --------------------------------------------------------
+
+def children(pid):
+    """The pids of a process's children (psutil-free: /proc/PID/task/*/children, Linux)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def alive(pid):
+    """Running (a zombie, dead but not reaped by whoever adopted it, does not count)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def race_files(folder):
+    return {str(p): p.stat().st_mtime_ns for p in Path(folder).rglob("*") if p.is_file()}
+
+
+def start_race(tmp_path, epochs=20000):
+    """compare-optimizers with 2 workers on long runs; returns (proc, out, worker pids) once both train. Its
+    output goes to files (tmp_path/stdout, stderr): a worker left running would hold a pipe open."""
+    if not Path("/proc/self/task").is_dir():
+        pytest.skip("needs Linux's /proc to find the worker processes")
+    out = tmp_path / "race"
+    with open(tmp_path / "stdout", "w") as stdout, open(tmp_path / "stderr", "w") as stderr:
+        proc = subprocess.Popen(gdtrain("compare-optimizers", "quickstart", "--optimizers", "sgd,momentum,adam",
+                                        "--workers", 2, "--epochs", epochs, "--out", out),
+                                stdout=stdout, stderr=stderr, env={**os.environ, **ENV}, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            assert proc.poll() is None, outputs(tmp_path)
+            assert time.monotonic() < deadline, "the race did not start"
+            training = [d for d in ("sgd", "momentum") if (out / d / "metrics.csv").exists()
+                        and (out / d / "metrics.csv").read_text().count("\n") >= 3]
+            if len(training) == 2:
+                break
+            time.sleep(0.02)
+        workers = [pid for pid in children(proc.pid) if "spawn_main" in cmdline(pid)]
+        assert len(workers) == 2, [cmdline(pid) for pid in children(proc.pid)]
+    except BaseException:
+        kill_all(children(proc.pid))
+        proc.kill()
+        proc.wait(timeout=30)
+        raise
+    return proc, out, workers
+
+
+def outputs(tmp_path):
+    return (tmp_path / "stdout").read_text(), (tmp_path / "stderr").read_text()
+
+
+def wait_gone(pids, seconds=10):
+    deadline = time.monotonic() + seconds
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if alive(pid)]
+
+
+def kill_all(pids):
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_compare_signal_stops_the_workers_keeps_the_runs_and_exits_128_plus_signal(tmp_path, sig):
+    proc, out, workers = start_race(tmp_path)
+    try:
+        proc.send_signal(sig)  # to the main process only (kill PID), not to the process group
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            code = "still running 30 s after the signal"
+        left = wait_gone(workers)
+    finally:
+        kill_all(workers)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    stdout, stderr = outputs(tmp_path)
+    assert code == 128 + sig, stdout + stderr
+    assert "Traceback" not in stdout + stderr and "internal error" not in stderr
+    assert left == [], "worker processes still running after compare-optimizers exited"
+    assert f"race interrupted by {sig.name}: the workers are stopped" in stderr
+    assert "stopped at a safe point" in stderr and "nothing was ranked" in stderr
+    # what each worker was training stopped at a safe point and was saved (and resumes); nothing more is written
+    for label in ("sgd", "momentum"):
+        summary = summary_of(out / label)
+        assert summary["stop_reason"] == "interrupted" and summary["epochs"] >= 1
+        assert (out / label / "checkpoint.npz").exists() and (out / label / "model.npz").exists()
+    assert not (out / "adam").exists()  # never started
+    before = race_files(out)
+    time.sleep(0.5)
+    assert race_files(out) == before
+
+
+def test_compare_workers_exit_by_themselves_when_the_main_process_is_killed(tmp_path):
+    proc, out, workers = start_race(tmp_path)
+    try:
+        proc.kill()  # kill -9: no handler runs in the main process
+        proc.wait(timeout=30)
+        left = wait_gone(workers)
+    finally:
+        kill_all(workers)
+    assert left == [], "orphaned workers kept training after their parent was killed with -9"
+    for label in ("sgd", "momentum"):  # each orphan stopped at a safe point and saved its run before exiting
+        assert summary_of(out / label)["stop_reason"] == "interrupted"
+    before = race_files(out)
+    time.sleep(0.5)
+    assert race_files(out) == before
