@@ -6,7 +6,9 @@ Exit codes: 0 success; 1 training failed (diverged) or a check failed; 2 bad usa
 
 from __future__ import annotations
 
+import errno
 import functools
+import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
 
@@ -54,12 +56,33 @@ def guarded(command):
             _fail("interrupted", 130)
         except typer.Exit:
             raise
+        except BrokenPipeError:  # the reader of stdout went away (`| head`): stop quietly, as Unix tools do
+            from .report import discard_output
+
+            discard_output(sys.stdout)
+            raise typer.Exit(141)
+        except OSError as exc:  # a failed read or write: the file and the OS's reason, never "internal error"
+            _fail(os_error_message(exc), 2 if exc.errno in USAGE_ERRNOS else 1)
         except Exception as exc:  # a bug: one line, the traceback on request
             if _state["debug"]:
                 raise
             _fail(f"internal error: {exc.__class__.__name__}: {exc} (run with --debug for the traceback)", 1)
 
     return wrapper
+
+
+# a write refused because of what was asked (a name too long, a read-only or forbidden folder): bad usage, exit 2;
+# anything else (a full disk, a run directory deleted mid-run, an I/O error) fails the run: exit 1
+USAGE_ERRNOS = {errno.ENAMETOOLONG, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR}
+
+
+def os_error_message(exc: OSError) -> str:
+    """'runs/x: No space left on device (ENOSPC); what was saved before is kept'."""
+    name = errno.errorcode.get(exc.errno, "")
+    reason = f"{exc.strerror or exc}" + (f" ({name})" if name else "")
+    where = f"{exc.filename}: " if exc.filename else ""
+    kept = "" if exc.errno in USAGE_ERRNOS else "; what was saved before is kept"
+    return f"{where}{reason}{kept}" if where else f"a read or write failed: {reason}{kept}"
 
 
 def _need_matplotlib_for(png: Optional[str]) -> None:
@@ -132,9 +155,19 @@ def fit(
     reporter.console.on_closed = lambda: notice.print("stdout was closed (broken pipe): training goes on without "
                                                       "printing; Ctrl-C stops it at a safe point", soft_wrap=True)
     with GracefulStop(on_first=lambda: notice.print("stopping at the end of this step (Ctrl-C again to quit at once)")) as stop:
+        started = {}
+
+        def on_start(info):
+            started["run_dir"] = info.run_dir
+            reporter.start(info)
+
         try:
-            result = run_fit(cfg, out=out, overwrite=overwrite, on_start=reporter.start, on_epoch=reporter.epoch,
+            result = run_fit(cfg, out=out, overwrite=overwrite, on_start=on_start, on_epoch=reporter.epoch,
                              resume=resume, stop_requested=stop)
+        except OSError as exc:  # a full disk and the like name no file: name the run directory
+            if exc.filename is None and "run_dir" in started and not isinstance(exc, BrokenPipeError):
+                exc.filename = str(started["run_dir"])
+            raise
         finally:
             reporter.stop_progress()
     reporter.finish(result)

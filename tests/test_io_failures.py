@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -212,3 +213,97 @@ def test_compare_workers_exit_by_themselves_when_the_main_process_is_killed(tmp_
     before = race_files(out)
     time.sleep(0.5)
     assert race_files(out) == before
+
+
+# --- 3. write failures: one line naming the file and the OS's reason ------------------------------------
+
+@pytest.fixture
+def cli():
+    from typer.testing import CliRunner
+
+    from gdtrain.cli import app
+
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, [str(a) for a in args], env=ENV)
+
+
+def error_lines(result):
+    return [line for line in result.output.splitlines() if line.startswith("error:")]
+
+
+def test_a_full_disk_mid_run_is_one_line_exit_1_and_keeps_the_last_checkpoint(cli, tmp_path, monkeypatch):
+    from gdtrain import checkpoint, rundir
+
+    real, calls = rundir.atomic_write, []
+
+    def full_disk(path, data):  # the third checkpoint (end of epoch 3) meets a full disk
+        if Path(path).name == rundir.CHECKPOINT:
+            calls.append(path)
+            if len(calls) == 3:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, data)
+
+    monkeypatch.setattr(rundir, "atomic_write", full_disk)
+    out = tmp_path / "run"
+    result = cli("fit", "quickstart", "--epochs", 6, "--set", "training.checkpoint_seconds=0", "--out", out)
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    assert error_lines(result) == [f"error: {out}: No space left on device (ENOSPC); what was saved before is kept"]
+    assert checkpoint.load(out / "checkpoint.npz")["meta"]["epoch"] == 2  # the last good one, intact
+    assert metric_epochs(out)[:2] == [1, 2]
+
+    monkeypatch.setattr(rundir, "atomic_write", real)  # space freed: the run resumes from epoch 2
+    result = cli("fit", "quickstart", "--epochs", 6, "--set", "training.checkpoint_seconds=0", "--resume", out)
+    assert result.exit_code == 0, result.output
+    assert "resuming  after epoch 2" in result.output
+    assert summary_of(out)["stop_reason"] == "completed" and metric_epochs(out) == list(range(1, 7))
+
+
+def test_a_name_too_long_for_out_is_exit_2(cli, tmp_path):
+    out = tmp_path / ("x" * 300)
+    result = cli("fit", "quickstart", "--epochs", 1, "--out", out)
+    assert result.exit_code == 2, result.output
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    [line] = error_lines(result)
+    assert line.startswith(f"error: {out}") and line.endswith("File name too long (ENAMETOOLONG)")
+
+
+def test_the_run_directory_deleted_mid_run_is_one_line_exit_1(cli, tmp_path, monkeypatch):
+    import shutil
+
+    from gdtrain import report
+
+    real = report.FitReporter.epoch
+
+    def epoch(self, record):
+        real(self, record)
+        if record.epoch == 2:
+            shutil.rmtree(out)
+
+    monkeypatch.setattr(report.FitReporter, "epoch", epoch)
+    out = tmp_path / "run"
+    result = cli("fit", "quickstart", "--epochs", 5, "--set", "training.checkpoint_seconds=0", "--out", out)
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    [line] = error_lines(result)
+    assert line.startswith(f"error: {out}") and "No such file or directory (ENOENT)" in line
+
+
+def test_a_read_only_folder_with_overwrite_is_exit_2(cli, tmp_path, monkeypatch):
+    """(As root a chmod'ed folder stays writable, so the refusal is the OS's EROFS, raised by Path.unlink.)"""
+    import pathlib
+
+    out = tmp_path / "run"
+    assert cli("fit", "quickstart", "--epochs", 1, "--out", out).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def read_only(self, missing_ok=False):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+
+    monkeypatch.setattr(pathlib.Path, "unlink", read_only)
+    result = cli("fit", "quickstart", "--epochs", 1, "--out", out, "--overwrite")
+    assert result.exit_code == 2, result.output
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    [line] = error_lines(result)
+    assert line.startswith(f"error: {out}/") and line.endswith("Read-only file system (EROFS)")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing saved was lost
