@@ -1,7 +1,7 @@
 """The ``gdtrain`` command: parse, call the library, print with report.py. Nothing else lives here.
 
 Exit codes: 0 success; 1 training failed (diverged) or a check failed; 2 bad usage, config or data;
-130 interrupted.
+130 interrupted (143 by SIGTERM: compare-optimizers); 141 stdout closed (broken pipe, commands other than fit).
 """
 
 from __future__ import annotations
