@@ -80,6 +80,8 @@ def os_error_message(exc: OSError) -> str:
     """'runs/x: No space left on device (ENOSPC); what was saved before is kept'."""
     name = errno.errorcode.get(exc.errno, "")
     reason = f"{exc.strerror or exc}" + (f" ({name})" if name else "")
+    if exc.errno == errno.ENOENT and exc.filename and not Path(exc.filename).parent.exists():
+        return f"{Path(exc.filename).parent}: {reason}; the folder was removed while gdtrain was writing in it"
     where = f"{exc.filename}: " if exc.filename else ""
     kept = "" if exc.errno in USAGE_ERRNOS else "; what was saved before is kept"
     return f"{where}{reason}{kept}" if where else f"a read or write failed: {reason}{kept}"

@@ -286,7 +286,7 @@ def test_the_run_directory_deleted_mid_run_is_one_line_exit_1(cli, tmp_path, mon
     assert result.exit_code == 1, result.output
     assert "internal error" not in result.output and "Traceback" not in result.output
     [line] = error_lines(result)
-    assert line.startswith(f"error: {out}") and "No such file or directory (ENOENT)" in line
+    assert line == f"error: {out}: No such file or directory (ENOENT); the folder was removed while gdtrain was writing in it"
 
 
 def test_a_read_only_folder_with_overwrite_is_exit_2(cli, tmp_path, monkeypatch):
