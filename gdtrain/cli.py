@@ -1,12 +1,15 @@
 """The ``gdtrain`` command: parse, call the library, print with report.py. Nothing else lives here.
 
 Exit codes: 0 success; 1 training failed (diverged) or a check failed; 2 bad usage, config or data (or a run
-directory in use by another run); 130 interrupted (Ctrl-C); fit: 143 stopped by SIGTERM, 129 by SIGHUP.
+directory in use by another run); 130 interrupted (Ctrl-C); 143 stopped by SIGTERM (fit, compare-optimizers),
+129 by SIGHUP (fit); 141 stdout closed (broken pipe, commands other than fit).
 """
 
 from __future__ import annotations
 
+import errno
 import functools
+import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
 
@@ -57,12 +60,35 @@ def guarded(command):
             _fail("interrupted", 130)
         except typer.Exit:
             raise
+        except BrokenPipeError:  # the reader of stdout went away (`| head`): stop quietly, as Unix tools do
+            from .report import discard_output
+
+            discard_output(sys.stdout)
+            raise typer.Exit(141)
+        except OSError as exc:  # a failed read or write: the file and the OS's reason, never "internal error"
+            _fail(os_error_message(exc), 2 if exc.errno in USAGE_ERRNOS else 1)
         except Exception as exc:  # a bug: one line, the traceback on request
             if _state["debug"]:
                 raise
             _fail(f"internal error: {exc.__class__.__name__}: {exc} (run with --debug for the traceback)", 1)
 
     return wrapper
+
+
+# a write refused because of what was asked (a name too long, a read-only or forbidden folder): bad usage, exit 2;
+# anything else (a full disk, a run directory deleted mid-run, an I/O error) fails the run: exit 1
+USAGE_ERRNOS = {errno.ENAMETOOLONG, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR}
+
+
+def os_error_message(exc: OSError) -> str:
+    """'runs/x: No space left on device (ENOSPC); what was saved before is kept'."""
+    name = errno.errorcode.get(exc.errno, "")
+    reason = f"{exc.strerror or exc}" + (f" ({name})" if name else "")
+    if exc.errno == errno.ENOENT and exc.filename and not Path(exc.filename).parent.exists():
+        return f"{Path(exc.filename).parent}: {reason}; the folder was removed while gdtrain was writing in it"
+    where = f"{exc.filename}: " if exc.filename else ""
+    kept = "" if exc.errno in USAGE_ERRNOS else "; what was saved before is kept"
+    return f"{where}{reason}{kept}" if where else f"a read or write failed: {reason}{kept}"
 
 
 def _need_matplotlib_for(png: Optional[str]) -> None:
@@ -132,14 +158,30 @@ def fit(
     cfg = read_config(config, {"training.epochs": epochs, "seed": seed}, set_)
     reporter = report.FitReporter(chart=chart)
     notice = report.make_console(stderr=True)
+    # a closed stdout (`| head`, quitting `less`) never loses the run: training goes on, printing nothing more
+    reporter.console.on_closed = lambda: notice.print("stdout was closed (broken pipe): training goes on without "
+                                                      "printing; Ctrl-C stops it at a safe point", soft_wrap=True)
     with GracefulStop(on_first=lambda: notice.print("stopping at the end of this step (Ctrl-C again to quit at once)")) as stop:
+        started = {}
+
+        def on_start(info):
+            started["run_dir"] = info.run_dir
+            reporter.start(info)
+
         try:
-            result = run_fit(cfg, out=out, overwrite=overwrite, on_start=reporter.start, on_epoch=reporter.epoch,
+            result = run_fit(cfg, out=out, overwrite=overwrite, on_start=on_start, on_epoch=reporter.epoch,
                              resume=resume, stop_requested=stop)
+        except OSError as exc:  # a full disk and the like name no file: name the run directory
+            if exc.filename is None and "run_dir" in started and not isinstance(exc, BrokenPipeError):
+                exc.filename = str(started["run_dir"])
+            raise
         finally:
             reporter.stop_progress()
         reporter.finish(result)  # (a signal here, too, is only noted: the run's files are all written)
     reason = result.summary["stop_reason"]
+    if getattr(reporter.console, "closed", False):
+        notice.print(f"{report.stop_line(result.summary).splitlines()[0]}; saved to {result.run_dir} "
+                     f"(stdout was closed, so the rest was not printed)", soft_wrap=True)
     if reason == "interrupted":
         done = result.summary["epochs"]
         learned = (f"saved what epochs 1-{done} learned" if done else
@@ -371,8 +413,15 @@ def compare_optimizers(
     console = report.make_console()
     report.race_header(race, out_dir, workers, console)
     progress = report.RaceProgress(console)
+    notice = report.make_console(stderr=True)
     try:
-        result = compare.run(race, out=str(out_dir), overwrite=True, workers=workers, on_event=progress)
+        with compare.RaceStop(on_first=lambda: notice.print("stopping the race: the running runs stop at the end of "
+                                                            "their step (Ctrl-C again to quit at once)")):
+            result = compare.run(race, out=str(out_dir), overwrite=True, workers=workers, on_event=progress)
+    except compare.RaceInterrupted as exc:  # SIGINT / SIGTERM: exit 130 / 143, saying what is kept
+        progress.stop()
+        notice.print(str(exc), soft_wrap=True)
+        raise typer.Exit(exc.exit_code)
     finally:
         progress.stop()
     report.race_report(result, console)

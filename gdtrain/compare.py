@@ -41,6 +41,8 @@ import io
 import math
 import os
 import re
+import signal
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -453,12 +455,16 @@ def run_job(job: Job) -> Outcome:
         history["steps"].append(int(record.steps))
         history["seconds"].append(float(record.seconds))
 
+    _IDLE.clear()
     try:
-        result = fit(job.config, out=job.out, overwrite=True, on_start=on_start, on_epoch=on_epoch)
+        result = fit(job.config, out=job.out, overwrite=True, on_start=on_start, on_epoch=on_epoch,
+                     stop_requested=_STOP.is_set)
     except GdtrainError as exc:
         out.message = str(exc)
         out.history = history
         return out
+    finally:
+        _IDLE.set()
     summary, data = result.summary, result.data
     # fit has evaluated the training split already (its data loss); the objective adds the penalty
     with np.errstate(over="ignore", invalid="ignore"):
@@ -540,6 +546,90 @@ def limited_blas_env(threads: int) -> Iterator[None]:
                 os.environ[name] = value
 
 
+# --- stopping a race: a signal in the main process, the main process's death in a worker ------------------------
+
+_STOP = threading.Event()  # set: the running run(s) of this process stop at a safe point (fit's stop_requested)
+_IDLE = threading.Event()  # set while this process trains no run
+_IDLE.set()
+_STOPPED_BY: Dict[str, int] = {}  # "signum": the signal RaceStop caught
+ORPHAN_POLL_SECONDS = 0.2  # how often a worker checks that the process that started it is alive
+ORPHAN_GRACE_SECONDS = 30.0  # how long an orphaned worker may take to save its run before it exits anyway
+
+
+class RaceInterrupted(GdtrainError):
+    """SIGINT or SIGTERM stopped the race (exit code 128 + the signal: 130, 143); the message says what is kept."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+class RaceStop:
+    """SIGINT (Ctrl-C) and SIGTERM during a race: the first stops every running run at a safe point (in this
+    process, and by SIGTERM in each worker), starts nothing more, and ``run`` raises RaceInterrupted; a second
+    Ctrl-C raises KeyboardInterrupt at once. Outside the main thread it does nothing.
+
+        with RaceStop(on_first=lambda: print("stopping...")):
+            compare.run(race, workers=2)
+    """
+
+    def __init__(self, on_first: Optional[Callable[[], None]] = None):
+        self.on_first = on_first
+        self.signum: Optional[int] = None
+        self._previous: Dict[int, Any] = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None:
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
+        self.signum = _STOPPED_BY["signum"] = signum
+        _STOP.set()
+        if self.on_first is not None:
+            self.on_first()
+
+    def __enter__(self) -> "RaceStop":
+        _STOP.clear()
+        _STOPPED_BY.clear()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+        _STOP.clear()
+        _STOPPED_BY.clear()
+
+
+def _stop_signal() -> int:
+    """The signal that stopped the race (SIGINT when it was stopped without one, e.g. by a library caller)."""
+    return _STOPPED_BY.get("signum") or signal.SIGINT
+
+
+def _watch_parent(parent: int) -> None:
+    """A worker's watchdog thread: once the process that started it is gone (killed, even with -9), stop the
+    running run at a safe point (it saves what it learned) and exit, instead of training on as an orphan."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_POLL_SECONDS)
+    _STOP.set()
+    _IDLE.wait(ORPHAN_GRACE_SECONDS)
+    os._exit(1)
+
+
+def _worker_init(parent: int) -> None:
+    """Each worker process, once: SIGINT / SIGTERM (from the race, or Ctrl-C reaching the process group) stop its
+    run at a safe point; a watchdog ends it when its parent dies."""
+    def stop(signum, frame) -> None:
+        _STOP.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    threading.Thread(target=_watch_parent, args=(parent,), name="gdtrain-orphan-watchdog", daemon=True).start()
+
+
 class Runner:
     """Runs jobs in this process (workers = 1) or in a pool of spawned processes, reporting each start and end.
 
@@ -560,11 +650,21 @@ class Runner:
 
             self._env = limited_blas_env(blas_threads(self.workers))
             self._env.__enter__()
-            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_worker_init, initargs=(os.getpid(),))
         return self
+
+    def _signal_workers(self, sig: int) -> None:
+        for pid in list(getattr(self.pool, "_processes", None) or {}):
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self.pool is not None:
+            if exc_type is not None:  # (a bug, a second Ctrl-C): no worker trains on unattended
+                self._signal_workers(signal.SIGTERM)
             self.pool.shutdown(wait=exc_type is None, cancel_futures=True)
             self.pool = None
         if self._env is not None:
@@ -575,12 +675,27 @@ class Runner:
         self.on_event(RaceEvent("phase", phase, total=len(jobs)))
         return self._serial(jobs, phase) if self.pool is None else self._parallel(jobs, phase)
 
+    def _interrupted(self, phase: str, finished: List[Outcome], total: int) -> RaceInterrupted:
+        stopped = [o for o in finished if o.status == "interrupted"]
+        done = len(finished) - len(stopped)
+        where = sorted({str(Path(o.run_dir).parent) for o in finished}) if finished else []
+        kept = (f"{done} of {total} {'tuning ' if phase == 'tune' else ''}runs finished"
+                + (f", {len(stopped)} stopped at a safe point (resumable with gdtrain fit --resume)" if stopped else "")
+                + (f"; their run directories are kept in {', '.join(where)}" if where else ""))
+        signum = _stop_signal()
+        return RaceInterrupted(f"race interrupted by {signal.Signals(signum).name}: the workers are stopped; {kept}; "
+                               "nothing was ranked", signum)
+
     def _serial(self, jobs, phase) -> List[Outcome]:
         outcomes = []
         for i, job in enumerate(jobs):
+            if _STOP.is_set():
+                raise self._interrupted(phase, outcomes, len(jobs))
             self.on_event(RaceEvent("start", phase, job, done=i, total=len(jobs), running=[job]))
             outcomes.append(run_job(job))
             self.on_event(RaceEvent("done", phase, job, outcomes[-1], done=i + 1, total=len(jobs)))
+        if _STOP.is_set():
+            raise self._interrupted(phase, outcomes, len(jobs))
         return outcomes
 
     def _parallel(self, jobs, phase) -> List[Outcome]:
@@ -590,22 +705,35 @@ class Runner:
         results: Dict[int, Outcome] = {}
         in_flight: Dict[Any, int] = {}
         pending = list(range(len(jobs)))
+        signalled = False
         while pending or in_flight:
+            if _STOP.is_set():
+                pending = []  # start nothing more; the running runs stop at a safe point and report back
+                if not signalled:
+                    self._signal_workers(signal.SIGTERM)
+                    signalled = True
             while pending and len(in_flight) < self.workers:
                 i = pending.pop(0)
                 in_flight[self.pool.submit(run_job, jobs[i])] = i
                 self.on_event(RaceEvent("start", phase, jobs[i], done=len(results), total=len(jobs),
                                         running=[jobs[k] for k in sorted(in_flight.values())]))
-            finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+            if not in_flight:
+                break
+            # (a timeout, so that a signal's flag is seen while every worker is busy)
+            finished, _ = wait(list(in_flight), timeout=0.1, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=lambda f: in_flight[f]):
                 i = in_flight.pop(future)
                 try:
                     results[i] = future.result()  # a worker's exception (a bug) propagates
                 except BrokenProcessPool as exc:
+                    if _STOP.is_set():  # a worker stopped while it was still starting
+                        continue
                     raise TrainingFailed(f"a worker process stopped abruptly while training {jobs[i].label} "
                                          f"(seed {jobs[i].seed}): {exc}; try --workers 1") from None
                 self.on_event(RaceEvent("done", phase, jobs[i], results[i], done=len(results), total=len(jobs),
                                         running=[jobs[k] for k in sorted(in_flight.values())]))
+        if _STOP.is_set():
+            raise self._interrupted(phase, [results[i] for i in sorted(results)], len(jobs))
         return [results[i] for i in range(len(jobs))]
 
 

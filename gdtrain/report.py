@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from rich.console import Console
 from rich.table import Table
@@ -85,12 +85,43 @@ def plain_output() -> bool:
     return (not sys.stdout.isatty()) or bool(os.environ.get("CI")) or "NO_COLOR" in os.environ
 
 
+def discard_output(stream) -> None:
+    """Point the file descriptor under ``stream`` at /dev/null (what Python's docs advise once a pipe is closed):
+    later writes, and the flush at exit, then succeed instead of failing again. A stream without a descriptor
+    (a test's StringIO) is left as it is."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+class PipeSafeConsole(Console):
+    """A Console whose reader may go away (``gdtrain fit ... | head -3``, quitting ``less``): rich's default is
+    to exit (SystemExit(1), silently, killing the run); this one stops printing (its output goes to /dev/null),
+    remembers it (``closed``) and calls ``on_closed`` once, and the command carries on."""
+
+    closed = False
+    on_closed: Optional[Callable[[], None]] = None
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # rich then drops what it buffered, and everything printed from now on
+        first, self.closed = not self.closed, True
+        discard_output(self.file)
+        if first and self.on_closed is not None:
+            self.on_closed()
+
+
 def make_console(stderr: bool = False) -> Console:
     ascii_fallback()
     if plain_output():
-        return Console(stderr=stderr, no_color=True, highlight=False, force_terminal=False, markup=False,
-                       width=200, emoji=False, color_system=None)
-    return Console(stderr=stderr, highlight=False, markup=False)  # text is printed as is: "[W1 ...]" stays
+        return PipeSafeConsole(stderr=stderr, no_color=True, highlight=False, force_terminal=False, markup=False,
+                               width=200, emoji=False, color_system=None)
+    return PipeSafeConsole(stderr=stderr, highlight=False, markup=False)  # text is printed as is: "[W1 ...]" stays
 
 
 def chart_width(console: Console) -> int:
