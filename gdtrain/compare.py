@@ -51,6 +51,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 from . import rundir
 from .config import DEFAULT_LR_GRID, CompareConfig, Config, from_dict, to_dict
 from .errors import ConfigError, GdtrainError, TrainingFailed
+from .interrupt import GracefulStop
 from .optimizers import ALIASES, OPTIMIZERS, resolve_optimizer
 from .options import describe
 from .registry import unknown_name_message
@@ -564,7 +565,7 @@ class RaceInterrupted(GdtrainError):
         self.exit_code = 128 + signum
 
 
-class RaceStop:
+class RaceStop(GracefulStop):
     """SIGINT (Ctrl-C) and SIGTERM during a race: the first stops every running run at a safe point (in this
     process, and by SIGTERM in each worker), starts nothing more, and ``run`` raises RaceInterrupted; a second
     Ctrl-C raises KeyboardInterrupt at once. Outside the main thread it does nothing.
@@ -574,32 +575,20 @@ class RaceStop:
     """
 
     def __init__(self, on_first: Optional[Callable[[], None]] = None):
-        self.on_first = on_first
-        self.signum: Optional[int] = None
-        self._previous: Dict[int, Any] = {}
+        super().__init__(on_first, signals=(signal.SIGINT, signal.SIGTERM))
 
-    def _handle(self, signum, frame) -> None:
-        if self.signum is not None:
-            if signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            return
-        self.signum = _STOPPED_BY["signum"] = signum
+    def first(self, signum: int) -> None:
+        _STOPPED_BY["signum"] = signum
         _STOP.set()
-        if self.on_first is not None:
-            self.on_first()
+        super().first(signum)
 
     def __enter__(self) -> "RaceStop":
         _STOP.clear()
         _STOPPED_BY.clear()
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
+        return super().__enter__()
 
     def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
+        super().__exit__(*exc)
         _STOP.clear()
         _STOPPED_BY.clear()
 

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 class GracefulStop:
-    def __init__(self, on_first: Optional[Callable[[], None]] = None):
+    def __init__(self, on_first: Optional[Callable[[], None]] = None, signals: Sequence[int] = SIGNALS):
         self.requested = False
         self.signum: Optional[int] = None
         self.on_first = on_first
+        self.signals = tuple(signals)
         self._previous = {}
 
     def __call__(self) -> bool:
@@ -40,12 +41,16 @@ class GracefulStop:
         if self.requested:
             return
         self.requested, self.signum = True, signum
+        self.first(signum)
+
+    def first(self, signum: int) -> None:
+        """What the first signal does besides setting the flag (a race also tells its workers)."""
         if self.on_first is not None:
             self.on_first()
 
     def __enter__(self) -> "GracefulStop":
         if threading.current_thread() is threading.main_thread():
-            for sig in SIGNALS:
+            for sig in self.signals:
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
