@@ -290,9 +290,14 @@ def prepare(out: Optional[str], default: str, overwrite: bool = False) -> Path:
             path = Path(f"{default}-{suffix}")
     _mkdir(path)
     if overwrite:
-        for name in RUN_FILES:
-            (path / name).unlink(missing_ok=True)
+        _remove_run_files(path)
     return path
+
+
+def _remove_run_files(path: Path) -> None:
+    """--overwrite: the earlier run's files go (other files in the folder stay)."""
+    for name in RUN_FILES:
+        (path / name).unlink(missing_ok=True)
 
 
 def remove_leftovers(path: Path) -> List[str]:
@@ -358,8 +363,7 @@ def claim(out: Optional[str], default: str, overwrite: bool = False, source: Opt
                 continue
             break
     if overwrite:
-        for name in RUN_FILES:
-            (path / name).unlink(missing_ok=True)
+        _remove_run_files(path)
         remove_leftovers(path)
     return path, held
 
