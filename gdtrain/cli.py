@@ -104,12 +104,9 @@ def _need_matplotlib_for(png: Optional[str]) -> None:
 
 def find_config(name: str) -> Path:
     """A config path as given, else a config shipped with gdtrain (``gdtrain fit quickstart``)."""
-    path = Path(name)
-    if path.exists() or path.suffix not in ("", ".yaml", ".yml") or "/" in name:
-        return path
-    from .resources import shipped_file
+    from .resources import find_config as find
 
-    return shipped_file("configs", f"{path.stem}.yaml") or path
+    return find(name)
 
 
 def read_config(config: str, overrides=None, assignments=None):
