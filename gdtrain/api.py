@@ -313,6 +313,7 @@ def load(run_dir: PathLike) -> Run:
             config = load_config_file(folder / rundir.CONFIG)
         except ConfigError as exc:
             raise DataError(f"{folder / rundir.CONFIG}: the run's config cannot be read back ({exc})") from None
+        config.name = folder.name  # (config.yaml would name it "config")
     return Run(folder, summary, config, model)
 
 
@@ -329,14 +330,17 @@ def fit(config: ConfigLike, *, out: Optional[PathLike] = None, epochs: Optional[
     (``epochs`` may grow). ``verbose``: print the CLI's progress, or nothing. ``chart``: the loss and
     gradient-norm charts at the end (default: when the output is a terminal).
     """
-    from . import report
     from .experiment import fit as run_fit
     from .interrupt import GracefulStop
 
     if resume is not None and out is not None:
         raise ConfigError("use either resume=RUN_DIR (continue that run) or out=DIR (a new run), not both")
     cfg = load_config(config, epochs=epochs, seed=seed, set=set)
-    reporter = report.FitReporter(chart=chart) if verbose else None
+    reporter = None
+    if verbose:
+        from . import report
+
+        reporter = report.FitReporter(chart=chart)
     notice = (lambda text: reporter.console.print(text, soft_wrap=True)) if verbose else (lambda text: None)
     import signal
 
