@@ -321,3 +321,17 @@ def test_load_gives_back_the_run(iris_run):
     assert again.config.training.epochs == 30 and again.config.name == "iris"
     header, X, _ = iris_rows()
     assert np.array_equal(again.model.predict_proba(X), iris_run.model.predict_proba(X))
+
+
+# --- the docs page ----------------------------------------------------------------------------------
+
+def test_the_python_api_page_runs_as_written(tmp_path, monkeypatch):
+    """docs/python-api.md, every example, with doctest (in an empty folder: its runs go to runs/ there)."""
+    import doctest
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NO_COLOR", "1")
+    result = doctest.testfile(str(REPO / "docs" / "python-api.md"), module_relative=False, globs={},
+                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.attempted >= 25 and result.failed == 0
+    assert (tmp_path / "runs" / "iris-nb" / "model.npz").is_file()
