@@ -448,9 +448,9 @@ def _list_names():
 
 
 def _component_names():
-    from .catalog import every_name
+    from .catalog import explain_names
 
-    return every_name()
+    return explain_names()
 
 
 def _template_names():
@@ -484,7 +484,11 @@ def list_(
         report.catalog_overview(catalog.families(), catalog.config_keys(), catalog.templates(), console)
         return
     name = catalog.resolve_list_name(what)
-    if name == "config":
+    if name == "ideas":
+        from .ideas import IDEAS
+
+        report.ideas_listing(list(IDEAS.values()), console)
+    elif name == "config":
         report.config_keys_listing(catalog.config_keys(), console)
     elif name == "templates":
         report.templates_listing(catalog.templates(), console, catalog.DEFAULT_TEMPLATE)

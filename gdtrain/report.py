@@ -786,6 +786,9 @@ def catalog_overview(families, keys, templates, console: Console) -> None:
         if fam.name == "early-stopping":
             text = option_list(fam.entries[0].options)
         rows.append((fam.name, fam.key, text))
+    from .ideas import names as idea_names
+
+    rows.append(("ideas", "gdtrain explain IDEA", ", ".join(idea_names())))
     rows.append(("config", "(every key)", ", ".join(k.path for k in keys if "." not in k.path)))
     rows.append(("templates", "gdtrain init -t NAME", ", ".join(t.name for t in templates)))
     _columns(console, rows, ("bold", "cyan"))
@@ -911,7 +914,62 @@ def explanations(items, console: Console) -> None:
         if i:
             console.print()
             console.rule()
-        explanation(ex, console)
+        (idea_explanation if hasattr(ex, "idea") else explanation)(ex, console)
+
+
+def _paragraph(console: Console, text: str, indent: str = "  ") -> None:
+    """Prose wrapped to the terminal (at most 100 columns), indented."""
+    import textwrap
+
+    width = max(40, min(console.width, 100)) - len(indent)
+    for line in textwrap.wrap(text, width, break_on_hyphens=False):
+        console.print(indent + line, soft_wrap=True)
+
+
+def idea_explanation(ex, console: Console) -> None:
+    """`gdtrain explain IDEA`: an idea of the tour (ideas.py) — formula, what it does, keys, where to see it."""
+    from .catalog import inline
+
+    idea = ex.idea
+    title = Text(idea.name, style="bold")
+    title.append("  —  idea" + (f" (tour stop {', '.join(str(n) for n, _ in ex.tour)})" if ex.tour else ""))
+    console.print(title)
+    console.print(idea.title, soft_wrap=True)
+    _heading(console, "formula")
+    _indented(console, idea.formula)
+    _heading(console, "what it does")
+    _paragraph(console, idea.what)
+    if ex.keys:
+        _heading(console, "config keys (default)")
+        _columns(console, [(k.path, inline(k.default), k.doc) for k in ex.keys], ("bold", "cyan"), indent="  ")
+    _heading(console, "where to see it")
+    rows = [(u.path, u.command, u.about) for u in ex.usages]
+    rows += [(f"tour stop {n}", "docs/tour.md", title_) for n, title_ in ex.tour]
+    if rows:
+        _columns(console, rows, ("bold", "cyan", "dim"), indent="  ")
+    for command in idea.commands:
+        console.print(f"  try: {command}", soft_wrap=True)
+    if idea.code:
+        _heading(console, "in the code")
+        console.print("  " + ", ".join(idea.code), soft_wrap=True)
+    if idea.see:
+        _heading(console, "see also")
+        console.print("  " + ", ".join(f"gdtrain explain {name}" for name in idea.see), soft_wrap=True)
+    if ex.reading:
+        _heading(console, "further reading")
+        for ref in ex.reading:
+            _paragraph(console, ref, indent="  ")
+
+
+def ideas_listing(ideas, console: Console) -> None:
+    """`gdtrain list ideas`: each idea of the tour with its one-line title and tour stops."""
+    width = max(len(idea.name) for idea in ideas) + 2
+    console.print("ideas (the concepts the tour teaches): gdtrain explain IDEA")
+    for idea in ideas:
+        line = Text("  ")
+        line.append(_label(idea.name, width))
+        line.append(idea.title + (f"  (tour {', '.join(str(n) for n in idea.tour)})" if idea.tour else ""))
+        console.print(line, soft_wrap=True)
 
 
 def init_done(path, tpl, console: Console) -> None:

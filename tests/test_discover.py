@@ -425,7 +425,8 @@ def test_every_command_has_help_with_examples(runner):
         assert re.search(rf"^\s+gdtrain {command}\b", out, flags=re.M), command
 
 
-@pytest.mark.parametrize("words, expected", [("gdtrain explain ad", {"adagrad", "adam", "adamw"}),
+@pytest.mark.parametrize("words, expected", [("gdtrain explain ad", {"adagrad", "adam", "adamw",
+                                                                     "adaptive_learning_rates"}),  # (an idea)
                                              ("gdtrain list opt", {"optimizers"}),
                                              ("gdtrain init --template cos", {"cosine_warmup"})])
 def test_shell_completion_of_names(runner, words, expected):
