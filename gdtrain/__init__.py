@@ -20,7 +20,8 @@ __version__ = "0.1.0"
 
 _API = ("fit", "load", "load_config", "Run", "Model")
 
-__all__ = [*_API, "GdtrainError", "ConfigError", "DataError", "TrainingFailed", "__version__"]
+__all__ = ["fit", "load", "load_config", "Run", "Model", "GdtrainError", "ConfigError", "DataError", "TrainingFailed",
+           "__version__"]
 
 
 def __getattr__(name: str):

@@ -2,7 +2,8 @@
 
 A problem is a ``ConfigError`` whose message starts with the key path and says what is expected
 (``optimizer.lr: must be > 0, got -0.1``; ``trainig: unknown key; did you mean 'training'?``).
-See DESIGN.md §3 for the contract; ``to_dict`` gives the resolved config written to the run directory.
+README.md describes the config and ``gdtrain list config`` every key; ``to_dict`` gives the resolved config
+written to the run directory.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ After every epoch, with m the monitored value (default val_loss) and best the be
     wait ← 0 on an improvement, else wait ← wait + 1;  stop once wait ≥ patience
 ``restore_best: true`` leaves the network with the weights of the best epoch. (Keras restores them only
 when it stopped early; here they are also restored when the run reaches ``epochs`` first.)
-Mode ``auto`` is max for accuracy and r2, min for everything else. Early stopping is the seeds'
-regularizer that needs no penalty term: it ends training where the validation error bottoms out.
+Mode ``auto`` is max for accuracy and r2, min for everything else. Early stopping is a
+regularizer that needs no penalty term: it ends training where the validation error bottoms out
+(Goodfellow, Bengio & Courville, Deep Learning §7.8; Prechelt, "Early Stopping — But When?").
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Numerical gradient checking: backpropagation's gradient against central differences, in float64.
 
-For every parameter θⱼ (the seeds' §24):
+For every parameter θⱼ (Uma Mahesh, "Backpropagation and Gradient Descent", §24; Goodfellow, Bengio &
+Courville, Deep Learning §11.5):
 
     ∂J/∂θⱼ ≈ [J(θ + ε eⱼ) − J(θ − ε eⱼ)] / (2ε)
 

@@ -6,8 +6,8 @@ Metrics (evaluation mode, no dropout):
                   (r2 averaged over target columns, as scikit-learn's r2_score)
 
 Gradient norms: the global norm ‖∇θJ‖₂ over all parameters (before clipping) and ‖∂J/∂W(ℓ)‖₂ per
-layer, averaged over the epoch's update steps. The seeds' advice "monitor gradient norms to diagnose
-vanishing or exploding behaviour" is this.
+layer, averaged over the epoch's update steps. Uma Mahesh's advice "monitor gradient norms to diagnose
+vanishing or exploding behavior" ("Backpropagation and Gradient Descent", §27) is this.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def saturation_threshold(activation: str, derivative: float) -> Optional[float]:
 
 
 class EpochMeter:
-    """What one epoch's steps measured, tensor by tensor (the seeds' "monitor gradient norms").
+    """What one epoch's steps measured, tensor by tensor ("monitor gradient norms", Mahesh §27).
 
     The tracked tensors are every parameter tensor but the biases: the weights W<l> and batch norm's γ and β.
     Per step (``add``, right after backpropagation, before clipping):

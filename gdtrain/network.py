@@ -14,10 +14,10 @@ shape (fan_out, fan_in). Optimizers and clipping work in place on the first part
 statistics. Snapshots (the best epoch, early stopping, an undone epoch) and checkpoints copy the whole
 vector, so the running statistics travel with the weights they belong to.
 
-The training objective is the seed's J_reg(θ) = J(θ) + λ R(θ) with R(θ) = Σ_ℓ ‖W(ℓ)‖² (weights only,
+The training objective is the textbook J_reg(θ) = J(θ) + λ R(θ) with R(θ) = Σ_ℓ ‖W(ℓ)‖² (weights only,
 not biases, γ or β), whose gradient adds 2λW(ℓ) to ∂J/∂W(ℓ). An L1 term λ₁ Σ_ℓ Σ|W(ℓ)| may be added too: it
-is convex but has a kink at 0, so it contributes the subgradient λ₁ sign(W(ℓ)) (0 at exactly 0) — the
-seeds' subgradient descent.
+is convex but has a kink at 0, so it contributes the subgradient λ₁ sign(W(ℓ)) (0 at exactly 0) —
+subgradient descent.
 """
 
 from __future__ import annotations

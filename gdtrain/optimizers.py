@@ -7,15 +7,16 @@ of named arrays (``momentum_buffer``, ``exp_avg``, ...) plus the step count t, s
 it and a resumed run continues exactly. All arithmetic stays in the network's dtype.
 
 ``weight_decay`` (wd) acts on every parameter, biases included, as in torch: g ← g + wd·θ (AdamW:
-θ ← θ(1 − η·wd), decoupled). ``regularization.l2`` is the seeds' penalty λΣ‖W‖² on weights only,
+θ ← θ(1 − η·wd), decoupled). ``regularization.l2`` is the textbook penalty λΣ‖W‖² on weights only,
 already inside g.
 
 sgd (torch.optim.SGD)       options: lr, momentum μ, dampening d, nesterov, weight_decay, momentum_form
-    plain (μ = 0):   θ ← θ − η g                          the seeds' θ := θ − η ∇θJ(θ)
+    plain (μ = 0):   θ ← θ − η g                          the textbook θ := θ − η ∇θJ(θ)
     momentum_form: torch (default)
         b ← g  at t = 1,   b ← μ b + (1 − d) g  afterwards
         θ ← θ − η b                     (nesterov: θ ← θ − η (g + μ b))
-    momentum_form: textbook  (the seeds' §17, Keras SGD, scikit-learn's MLP)
+    momentum_form: textbook  (Goodfellow, Bengio & Courville, Deep Learning, Algorithm 8.2; Uma Mahesh,
+                              "Backpropagation and Gradient Descent", §17; Keras SGD, scikit-learn's MLP)
         v ← −η g  at t = 1,   v ← μ v − η (1 − d) g  afterwards
         θ ← θ + v                       (nesterov: θ ← θ + μ v − η g)
     The two are one trajectory while η is constant: v = −η b, because −η b_t = μ(−η b_{t−1}) − η(1 − d) g_t.

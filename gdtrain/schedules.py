@@ -10,7 +10,7 @@ step           η_t = η₀ · γ^⌊t / step_size⌋                           
 multistep      η_t = η₀ · γ^(number of milestones ≤ t)                        (MultiStepLR)
 exponential    η_t = η₀ · γ^t                                                  (ExponentialLR)
 cosine         η_t = η_min + (η₀ − η_min)(1 + cos(π t / T))/2                  (CosineAnnealingLR)
-inverse_time   η_t = η₀ / (1 + decay · t)         the seeds' diminishing step sizes: Σ η_t = ∞ while
+inverse_time   η_t = η₀ / (1 + decay · t)         diminishing step sizes (Robbins & Monro): Σ η_t = ∞,
 inverse_sqrt   η_t = η₀ / √(t + 1)                η_t → 0, what subgradient descent needs to converge
 plateau        η ← max(η · factor, min_lr) when the monitored metric has not improved for
                ``patience`` epochs (improved: m < best·(1 − threshold), mode min)  (ReduceLROnPlateau)

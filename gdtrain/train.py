@@ -1,6 +1,6 @@
 """The training loop: batches → forward → loss → backward → clip → optimizer step, epoch after epoch.
 
-Modes (the seeds' three variants of gradient descent):
+Modes (the three classic variants of gradient descent):
   batch      one step per epoch on the whole training set:   θ := θ − η ∇θ J(θ)
   sgd        one step per sample, in a fresh random order:    θ := θ − η ∇θ L(yᵢ, f(xᵢ; θ))
   minibatch  one step per batch B of ``batch_size`` samples:  θ := θ − η (1/m) Σ_{i∈B} ∇θ L(yᵢ, f(xᵢ; θ))

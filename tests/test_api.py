@@ -73,7 +73,7 @@ def test_import_gdtrain_stays_cheap():
     assert done.stdout.splitlines() == ["[]", "True False"]
     assert "fit" in dir(gdtrain) and gdtrain.fit is gdtrain.api.fit
     with pytest.raises(AttributeError, match="no attribute 'fitt'"):
-        gdtrain.fitt
+        _ = gdtrain.fitt
 
 
 # --- fit: the CLI's run, file for file --------------------------------------------------------------
