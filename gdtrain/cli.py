@@ -501,7 +501,8 @@ def list_(
 def explain(
     name: Annotated[str, typer.Argument(
         metavar="NAME", show_default=False, autocompletion=_completer(_component_names),
-        help="An optimizer (or alias), schedule, line search, loss, activation, initializer or dataset.")],
+        help="An optimizer (or alias), schedule, line search, loss, activation, initializer or dataset, or an "
+             "idea of the tour (dropout, l2, gradient_clipping, ...: gdtrain list ideas).")],
 ):
     """A learner's cheat sheet for one component, straight from the code's docstrings: the update rule or
     formula, its options with defaults and meanings, the PyTorch equivalent, and the shipped configs that
@@ -514,6 +515,7 @@ def explain(
       gdtrain explain cosine        a schedule, with warm-up
       gdtrain explain cross_entropy
       gdtrain explain relu
+      gdtrain explain dropout       an idea: formula, keys, configs and tour stops that show it
     """
     from . import catalog, report
 
