@@ -34,17 +34,23 @@ def run_python(code: str, cwd: Path, pythonpath: Path) -> subprocess.CompletedPr
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
-def test_load_config_by_name_from_an_installed_package_outside_the_clone(tmp_path):
-    """Issue 15: `gdtrain.load_config("quickstart")` failed outside the clone (no such attribute, and
-    gdtrain.config.load_config("quickstart") said "no such config file")."""
+def run_installed(tmp_path: Path, code: str):
+    """``code`` run by the installed copy, in an empty working folder outside the clone: (stdout, site, folder)."""
     site = installed_copy(tmp_path)
     work = tmp_path / "notebook"
     work.mkdir()
-    code = ("import gdtrain; c = gdtrain.load_config('quickstart'); "
-            "print(gdtrain.__file__); print(c.name, c.data.source, c.optimizer['lr'], c.training.epochs)")
     done = run_python(code, work, site)
     assert done.returncode == 0, done.stderr
-    where, values = done.stdout.splitlines()
+    return done.stdout, site, work
+
+
+def test_load_config_by_name_from_an_installed_package_outside_the_clone(tmp_path):
+    """Issue 15: `gdtrain.load_config("quickstart")` failed outside the clone (no such attribute, and
+    gdtrain.config.load_config("quickstart") said "no such config file")."""
+    out, site, _ = run_installed(tmp_path, "import gdtrain; c = gdtrain.load_config('quickstart'); "
+                                           "print(gdtrain.__file__); "
+                                           "print(c.name, c.data.source, c.optimizer['lr'], c.training.epochs)")
+    where, values = out.splitlines()
     assert where.startswith(str(site))
     assert values == "quickstart digits 0.1 40"
 
@@ -52,14 +58,10 @@ def test_load_config_by_name_from_an_installed_package_outside_the_clone(tmp_pat
 def test_fit_a_shipped_config_by_name_from_an_installed_package(tmp_path):
     """The shipped config and its built-in data set are found inside the package; the run lands in the
     working folder's runs/<name>, as `gdtrain fit iris` does."""
-    site = installed_copy(tmp_path)
-    work = tmp_path / "notebook"
-    work.mkdir()
-    code = ("import gdtrain; run = gdtrain.fit('iris', epochs=2, verbose=False); "
-            "print(run.dir, run.stop_reason, len(run.metrics), run.model.predict([[5.1, 3.5, 1.4, 0.2]])[0])")
-    done = run_python(code, work, site)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["runs/iris", "completed", "2", "setosa"]
+    out, _, work = run_installed(tmp_path, "import gdtrain; run = gdtrain.fit('iris', epochs=2, verbose=False); "
+                                           "print(run.dir, run.stop_reason, len(run.metrics), "
+                                           "run.model.predict([[5.1, 3.5, 1.4, 0.2]])[0])")
+    assert out.split() == ["runs/iris", "completed", "2", "setosa"]
     assert sorted(p.name for p in (work / "runs" / "iris").iterdir() if not p.name.startswith(".")) == [
         "checkpoint.npz", "config.yaml", "metrics.csv", "model.npz", "summary.json"]
 
@@ -119,7 +121,8 @@ def test_run_metrics_are_the_rows_of_metrics_csv(tmp_path):
     last = (run.dir / "metrics.csv").read_text().splitlines()[-1].split(",")
     assert rows[-1]["train_loss"] == float(last[header.index("train_loss")])
     assert rows[-1]["val_accuracy"] == pytest.approx(run.summary["validation"]["accuracy"], rel=1e-9)  # (10 digits)
-    assert repr(run) == f"Run('{run.dir}', completed after 4 epochs, test accuracy {run.summary['test']['accuracy']:.4g})"
+    accuracy = run.summary["test"]["accuracy"]
+    assert repr(run) == f"Run('{run.dir}', completed after 4 epochs, test accuracy {accuracy:.4g})"
 
 
 def test_metrics_frame_needs_pandas(tmp_path, monkeypatch):
@@ -241,7 +244,8 @@ def test_predict_and_predict_proba_match_gdtrain_predict(iris_run, tmp_path):
     header, X, y = iris_rows()
     picked = X[::15]
     path = tmp_path / "rows.csv"
-    path.write_text(",".join(header[:4]) + "\n" + "\n".join(",".join(repr(float(v)) for v in row) for row in picked) + "\n")
+    lines = [",".join(header[:4])] + [",".join(repr(float(v)) for v in row) for row in picked]
+    path.write_text("\n".join(lines) + "\n")
     table = predict_file(iris_run.dir, path)
     model = iris_run.model
     assert list(model.predict(picked)) == [row[0] for row in table.rows]
