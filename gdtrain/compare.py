@@ -239,6 +239,14 @@ class Race:
     def has_validation(self) -> bool:
         return self.config.data.validation_split > 0
 
+    @property
+    def untuned_defaults(self) -> List[str]:
+        """The contestants racing at their optimizer's default lr, untuned: such a race ranks the defaults
+        (one lr per optimizer, chosen for no problem in particular), not the optimizers."""
+        if self.tune_lr:
+            return []
+        return [c.label for c in self.contestants if c.lr == OPTIMIZERS.get(c.optimizer["name"]).OPTIONS["lr"].default]
+
 
 def _task(config: Config) -> str:
     from .losses import LOSSES
@@ -999,6 +1007,7 @@ def summary_dict(result: RaceResult) -> Dict[str, Any]:
             "messages": [o.message for o in s.outcomes if o.message and not o.ok],
             "run_dirs": [_relative(o.run_dir, result.out_dir) for o in s.outcomes],
         } for s in result.standings],
+        "untuned_defaults": race.untuned_defaults,
         "tuning": None if not race.tune_lr else {
             "seed": race.seeds[0], "factors": race.lr_grid, "chosen_by": "best_val_loss",
             "contestants": {t.label: t.as_dict() for t in result.tuning}},

@@ -346,7 +346,7 @@ class Config:
     loss: str = _option("cross_entropy", _string, "mse | mae | bce | cross_entropy | hinge")
     regularization: RegularizationConfig = _option(factory=RegularizationConfig, convert=lambda raw, path: _build(RegularizationConfig, raw, path))
     optimizer: Dict[str, Any] = _option(convert=_component(resolve_optimizer), doc="name and torch.optim options",
-                                        factory=lambda: resolve_optimizer({"name": "sgd", "lr": 0.1}))
+                                        factory=lambda: resolve_optimizer({"name": "sgd"}))  # = `optimizer: sgd`
     schedule: Dict[str, Any] = _option(convert=_component(resolve_schedule), doc="learning-rate schedule",
                                        factory=lambda: resolve_schedule({"name": "constant"}))
     clip: ClipConfig = _option(factory=ClipConfig, convert=lambda raw, path: _build(ClipConfig, raw, path))
