@@ -73,6 +73,8 @@ class DataConfig:
     validation_split: float = _option(0.15, number(0, 1, high_open=True), "fraction held out for validation")
     test_split: float = _option(0.15, number(0, 1, high_open=True), "fraction held out for testing")
     standardize: bool = _option(True, boolean, "z-score features with the training split's mean and std")
+    standardize_target: bool = _option(False, boolean, "regression: train on (y − mean)/std of the training split; "
+                                                       "predictions and mse / mae in the target's units")
     n_samples: Optional[int] = _option(None, optional(integer(4, MAX_SAMPLES)), "synthetic datasets: number of samples")
     noise: Optional[float] = _option(None, optional(number(0)), "synthetic datasets: noise level")
 
@@ -489,6 +491,9 @@ def _check_combinations(config: Config) -> None:
             f"(< 1), got {data.validation_split:g} + {data.test_split:g}")
     if config.clip.norm is not None and config.clip.value is not None:
         raise ConfigError("clip: set either clip.norm or clip.value, not both")
+    if data.standardize_target and LOSSES.get(config.loss, "loss").task != "regression":
+        raise ConfigError(f"data.standardize_target: scales a regression target (loss mse or mae); loss "
+                          f"{config.loss} predicts classes, whose labels are not scaled: remove it")
     if config.training.line_search is not None:
         _check_line_search(config)
     if config.schedule["name"] == "plateau":

@@ -25,6 +25,7 @@ from .options import describe
 from .registry import Registry, shown, unknown_name_message
 from .resources import shipped_file
 from .rundir import refuse_special_file
+from .targets import TargetScaling
 
 
 CHUNK = 8192  # rows per pass over a large array (finite checks, standardization)
@@ -60,6 +61,7 @@ class Dataset:
     scale: Optional[np.ndarray] = None
     source: str = ""
     splits: Dict[str, int] = field(default_factory=dict)
+    target_scaling: Optional[TargetScaling] = None  # data.standardize_target: the y_* are (y − μ_y)/σ_y
 
     @property
     def n_features(self) -> int:
@@ -735,7 +737,13 @@ def load_data(config, rng: np.random.Generator, task: str) -> Dataset:
         _check_target_range(y, dtype, table.source, table.target_names)
         if y_test_file is not None:
             _check_target_range(y_test_file, dtype, test_table.source, test_table.target_names)
-    y_cast = (lambda a: a) if task == "classification" else (lambda a: np.ascontiguousarray(a, dtype=dtype))
+    target_scaling = TargetScaling.fit(y[tr]) if task == "regression" and dc.standardize_target else None
+    if task == "classification":
+        y_cast = lambda a: a  # noqa: E731
+    elif target_scaling is not None:
+        y_cast = lambda a: target_scaling.transform(a, dtype)  # noqa: E731
+    else:
+        y_cast = lambda a: np.ascontiguousarray(a, dtype=dtype)  # noqa: E731
     return Dataset(task, X_train, y_cast(y[tr]), X_val, y_cast(y[va]), X_test, y_cast(y_test),
                    classes, table.feature_names, table.target_names, mean, scale, table.source,
-                   {"train": len(tr), "validation": len(va), "test": len(X_test)})
+                   {"train": len(tr), "validation": len(va), "test": len(X_test)}, target_scaling)
