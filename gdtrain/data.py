@@ -232,7 +232,10 @@ def read_csv(path: Path, target=None, text: Optional[str] = None) -> Table:
     f_idx = [i for i in range(width) if i not in t_idx]
     if not f_idx:
         raise DataError(f"{path}: no feature columns besides the target")
-    X = _to_float(cells[:, f_idx], path, [header[i] for i in f_idx], lines)
+    try:
+        X = _to_float(cells[:, f_idx], path, [header[i] for i in f_idx], lines)
+    except DataError as exc:
+        raise DataError(f"{exc}{_target_hint(cells, f_idx, header, target)}") from None
     y_cells = np.char.strip(cells[:, t_idx])
     blank = np.argwhere(y_cells == "")
     if len(blank):
@@ -240,6 +243,35 @@ def read_csv(path: Path, target=None, text: Optional[str] = None) -> Table:
         raise DataError(f"{path}: row {lines[i]}, column '{targets[j]}': the target is empty; every row needs one")
     return Table(X, y_cells[:, 0] if len(t_idx) == 1 else y_cells, [header[i] for i in f_idx], targets, str(path),
                  named_columns=True, lines=lines)
+
+
+def _target_hint(cells: np.ndarray, f_idx: List[int], header: List[str], target) -> str:
+    """'; if 'fruit' holds what to predict, set data.target: fruit ...' when exactly one feature column is text:
+    most likely the labels, read as a feature because the target is another column (by default the last)."""
+    text = [i for i in f_idx if not _numeric(cells[:, i])]
+    if len(text) != 1:
+        return ""
+    now = f"data.target is {target!r}" if isinstance(target, str) else (
+        f"the target is the last column, {header[-1]!r}" if not target else f"data.target is {list(target)}")
+    name = header[text[0]]
+    return f"; if '{name}' holds what to predict, set data.target: {name} ({now})"
+
+
+def _numeric(column: np.ndarray) -> bool:
+    """Every cell of a column of CSV strings reads as a number (float() is the judge, as in _to_float)."""
+    try:
+        column.astype(np.float64)
+        return True
+    except ValueError:
+        return all(_is_float(cell) for cell in column)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _to_float(cells: np.ndarray, path: Path, names: List[str], lines: np.ndarray) -> np.ndarray:

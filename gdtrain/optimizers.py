@@ -54,7 +54,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .options import Option, boolean, choice, number, pair, resolve_options
-from .registry import Registry
+from .registry import Registry, unknown_name_message
 
 
 class Optimizer:
@@ -331,6 +331,8 @@ def resolve_optimizer(spec: Mapping[str, Any], path: str = "optimizer") -> Dict[
     if isinstance(name, str) and name in ALIASES:
         name, preset = ALIASES[name]
         spec = {**preset, **spec}
+    if not isinstance(name, str) or name not in OPTIMIZERS:  # the aliases are names too: suggested and listed
+        raise ConfigError(f"{path}.name: {unknown_name_message('optimizer', name, [*OPTIMIZERS, *ALIASES])}")
     cls = OPTIMIZERS.get(name, f"{path}.name")
     options = resolve_options(cls.OPTIONS, spec, path, f"optimizer '{name}'")
     if "betas" in options:

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from gdtrain.cli import app
 from gdtrain.config import from_dict
 from gdtrain.errors import ConfigError
+from gdtrain.experiment import setup
 from gdtrain.registry import nearest
 
 ENV = {"CI": "true", "NO_COLOR": "1", "COLUMNS": "200"}
@@ -90,7 +91,7 @@ def test_activation_in_the_wrong_case_gets_a_suggestion(tmp_path):
 ])
 def test_every_named_component_gets_the_case_insensitive_suggestion(raw, message):
     with pytest.raises(ConfigError) as err:
-        from_dict(raw)
+        setup(from_dict(raw))  # a dataset name is checked when the data is loaded
     assert str(err.value).startswith(message)
 
 
