@@ -100,3 +100,25 @@ def test_a_misspelt_alias_is_suggested_and_listed():
         from_dict({"optimizer": "momentun"})
     text = str(err.value)
     assert "did you mean 'momentum'?" in text and "nesterov" in text
+
+
+def test_the_starter_config_shows_how_to_point_at_a_csv_and_name_its_target(tmp_path):
+    """`gdtrain init` copies configs/quickstart.yaml: its commented lines, uncommented, train on your own CSV."""
+    from pathlib import Path
+
+    from gdtrain.catalog import Template, starter_text
+    from gdtrain.config import load_config
+
+    template = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
+    text = starter_text(Template("quickstart", "", template), "gdtrain.yaml")
+    commented = [line for line in text.splitlines() if line.lstrip().startswith(("# source:", "# target:"))]
+    assert [line.split("#")[1].split(":")[0].strip() for line in commented] == ["source", "target"]
+    (tmp_path / "my_data.csv").write_text(FRUIT.replace("fruit,", "label,"))
+    mine = text.replace("  source: digits", "  # source: digits").replace("  # source: my_data.csv", "  source: my_data.csv")
+    mine = mine.replace("  # target: label", "  target: label")
+    (tmp_path / "gdtrain.yaml").write_text(mine)
+    config = load_config(tmp_path / "gdtrain.yaml")
+    assert config.data.source == "my_data.csv" and config.data.target == "label"
+    result = invoke("validate", tmp_path / "gdtrain.yaml", "--data", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "my_data.csv (" in result.output and "2 features, 2 classes" in result.output  # found next to the config
