@@ -12,9 +12,10 @@ The protocol (docs/compare.md):
   seed every contestant starts from the same θ₀ on the same split and sees the same sequence of mini-batches
   (for the same mode and batch size) and the same dropout masks. ``initial_loss`` = J(θ₀) + penalty on the
   training split, measured by each contestant before its first step, proves it: it is identical across a seed.
-- **Contestants.** Optimizer names use their documented (torch.optim) defaults; ``compare.optimizers`` in the
-  config gives full control (``{name: sgd, lr: 0.1, momentum: 0.9, label: heavy-ball}``). A mode race runs the
-  config's optimizer in each of ``batch``, ``sgd`` (one sample per step) and ``minibatch``.
+- **Contestants.** Optimizer names use their documented defaults (optimizers.py; a race left at them, untuned,
+  says so: ``Race.untuned_defaults``); ``compare.optimizers`` in the config gives full control (``{name: sgd,
+  lr: 0.1, momentum: 0.9, label: heavy-ball}``). A mode race runs the config's optimizer in each of ``batch``,
+  ``sgd`` (one sample per step) and ``minibatch``.
 - **Tuning** (``tune_lr``, DeepOBS-style): each contestant's lr × every factor of ``lr_grid`` (×0.1 … ×10,
   log-spaced) is trained on the first seed; the lr with the lowest best validation loss wins (diverged runs
   excluded); then the race runs with the chosen lrs.

@@ -187,8 +187,11 @@ def describe_run(config) -> str:
 def describe_splits(data) -> str:
     """'1259 train / 269 validation / 269 test, 64 features, 10 classes'."""
     classes = f", {data.n_classes} classes" if data.classes is not None else ""
+    scaling = getattr(data, "target_scaling", None)  # data.standardize_target: the loss is in these units
+    target = "" if scaling is None else ", target standardized: " + "; ".join(
+        f"μ {m:.4g}, σ {s:.4g}" for m, s in zip(scaling.mean, scaling.scale))
     return (f"{data.splits['train']} train / {data.splits['validation']} validation / {data.splits['test']} test, "
-            f"{data.n_features} features{classes}")
+            f"{data.n_features} features{classes}{target}")
 
 
 def training_extras(config) -> List[str]:

@@ -582,7 +582,7 @@ def test_aliases_expand_to_the_full_sgd_spec():
         "name": "sgd", "lr": 0.01, "momentum": 0.9, "dampening": 0.0, "nesterov": False, "weight_decay": 0.0,
         "momentum_form": "torch"}
     assert resolve_optimizer({"name": "nesterov"}) == {
-        "name": "sgd", "lr": 0.001, "momentum": 0.9, "dampening": 0.0, "nesterov": True, "weight_decay": 0.0,
+        "name": "sgd", "lr": 0.01, "momentum": 0.9, "dampening": 0.0, "nesterov": True, "weight_decay": 0.0,
         "momentum_form": "torch"}
     # The user's options override the preset.
     spec = resolve_optimizer({"name": "momentum", "momentum": 0.5, "momentum_form": "textbook"})

@@ -180,3 +180,15 @@ def test_the_shipped_diabetes_config_uses_it_at_an_ordinary_lr(tmp_path):
     assert run.summary["stop_reason"] == "completed" and run.summary["test"]["r2"] > 0.3
     assert run.summary["test"]["mse"] > 1000  # in the target's units (25..346), not standard ones
     assert json.loads((tmp_path / "d" / "summary.json").read_text())["test"] == run.summary["test"]
+
+
+def test_the_header_says_the_target_is_standardized_and_how(runs, linear_csv, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"data": {"source": str(linear_csv), "standardize_target": True,
+                                             "validation_split": 0.2, "test_split": 0.2},
+                                    "model": {"hidden": []}, "loss": "mse", "training": {"epochs": 1}}))
+    result = CliRunner().invoke(app, ["validate", str(path), "--data", "--quiet"], env=ENV)
+    assert result.exit_code == 0, result.output
+    scaling = setup(config(linear_csv, True)).data.target_scaling  # the same split (seed 0, same fractions)
+    assert "3 features, target standardized: " in result.output
+    assert f"μ {scaling.mean[0]:.4g}, σ {scaling.scale[0]:.4g}" in result.output
