@@ -246,10 +246,11 @@ def read_csv(path: Path, target=None, text: Optional[str] = None) -> Table:
 
 
 def _target_hint(cells: np.ndarray, f_idx: List[int], header: List[str], target) -> str:
-    """'; if 'fruit' holds what to predict, set data.target: fruit ...' when exactly one feature column is text:
-    most likely the labels, read as a feature because the target is another column (by default the last)."""
+    """'; if 'fruit' holds what to predict, set data.target: fruit ...' when exactly one feature column is not
+    numbers, and no row of it is (not a typo in a column of numbers): most likely the labels, read as a feature
+    because the target is another column (by default the last)."""
     text = [i for i in f_idx if not _numeric(cells[:, i])]
-    if len(text) != 1:
+    if len(text) != 1 or any(_is_float(cell) for cell in cells[:, text[0]]):  # labels: text in every row
         return ""
     now = f"data.target is {target!r}" if isinstance(target, str) else (
         f"the target is the last column, {header[-1]!r}" if not target else f"data.target is {list(target)}")

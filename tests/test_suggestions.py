@@ -122,3 +122,11 @@ def test_the_starter_config_shows_how_to_point_at_a_csv_and_name_its_target(tmp_
     result = invoke("validate", tmp_path / "gdtrain.yaml", "--data", "--quiet")
     assert result.exit_code == 0, result.output
     assert "my_data.csv (" in result.output and "2 features, 2 classes" in result.output  # found next to the config
+
+
+def test_no_target_suggestion_for_a_typo_in_a_column_of_numbers(tmp_path):
+    (tmp_path / "typo.csv").write_text("a,b,y\n1,2,0\n3,abc,1\n5,6,0\n7,8,1\n")
+    config = tmp_path / "typo.yaml"
+    config.write_text(f"data: {{source: {tmp_path / 'typo.csv'}, validation_split: 0, test_split: 0}}\n")
+    line = one_error_line(invoke("validate", config, "--data"))
+    assert line.endswith("row 3, column 'b': not a number: 'abc'")
