@@ -35,7 +35,7 @@ class TargetScaling:
     scale: np.ndarray  # (k,) float64, > 0
 
     @classmethod
-    def fit(cls, y_train: np.ndarray) -> "TargetScaling":
+    def fit(cls, y_train: np.ndarray) -> TargetScaling:
         """The training split's per-column mean and (population) standard deviation, as StandardScaler."""
         y = np.asarray(y_train, dtype=np.float64).reshape(len(y_train), -1)
         mean, scale = y.mean(axis=0), y.std(axis=0)

@@ -84,9 +84,9 @@ def test_list_explain_and_schema_show_the_same_defaults():
     by_name = {s["title"]: s for s in schema["anyOf"][1]["oneOf"]}
     assert {n: s["properties"]["lr"]["default"] for n, s in by_name.items() if n in OPTIMIZERS} == {
         n: DOCUMENTED_LR[n] for n in OPTIMIZERS}
-    for name in DOCUMENTED_LR:
+    for name, lr in DOCUMENTED_LR.items():
         ex, = explain(name)
-        assert next(o.default for o in ex.options if o.name == "lr") == DOCUMENTED_LR[name]
+        assert next(o.default for o in ex.options if o.name == "lr") == lr
     # torch's SGD defaults to 0.001: explain gives the torch call that matches ours exactly
     assert explain("sgd")[0].equivalent == "torch.optim.SGD(lr=0.01)"
     assert explain("momentum")[0].equivalent == "torch.optim.SGD(lr=0.01, momentum=0.9)"

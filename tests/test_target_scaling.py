@@ -164,9 +164,9 @@ def test_refused_for_classification_in_one_line_exit_2(tmp_path):
     for command in ("validate", "fit"):
         result = CliRunner().invoke(app, [command, str(path)], env=ENV)
         assert result.exit_code == 2
-        assert result.output.strip().splitlines() == [
+        assert result.output.strip().splitlines() == [(
             "error: data.standardize_target: scales a regression target (loss mse or mae); loss cross_entropy "
-            "predicts classes, whose labels are not scaled: remove it"]
+            "predicts classes, whose labels are not scaled: remove it")]
 
 
 def test_the_shipped_diabetes_config_uses_it_at_an_ordinary_lr(tmp_path):
