@@ -639,9 +639,13 @@ def _block(fam: Family, entry: Entry) -> str:
 def _equivalent(fam: Family, entry: Entry) -> Optional[str]:
     name = entry.alias_of or entry.name
     if fam.name == "optimizers":
+        from .optimizers import OPTIMIZERS
+
         torch = _optimizer_torch(name)
-        if torch and entry.preset:
-            torch += "(" + ", ".join(f"{k}={v!r}" for k, v in entry.preset.items()) + ")"
+        cls = OPTIMIZERS.get(name)  # the arguments torch needs to match: our defaults that differ, the preset
+        args = {**{k: cls.OPTIONS[k].default for k in cls.TORCH_DEFAULTS}, **(entry.preset or {})}
+        if torch and args:
+            torch += "(" + ", ".join(f"{k}={v!r}" for k, v in args.items()) + ")"
         return torch
     if fam.name == "schedules":
         return _schedule_torch(name)

@@ -12,9 +12,10 @@ The protocol (docs/compare.md):
   seed every contestant starts from the same θ₀ on the same split and sees the same sequence of mini-batches
   (for the same mode and batch size) and the same dropout masks. ``initial_loss`` = J(θ₀) + penalty on the
   training split, measured by each contestant before its first step, proves it: it is identical across a seed.
-- **Contestants.** Optimizer names use their documented (torch.optim) defaults; ``compare.optimizers`` in the
-  config gives full control (``{name: sgd, lr: 0.1, momentum: 0.9, label: heavy-ball}``). A mode race runs the
-  config's optimizer in each of ``batch``, ``sgd`` (one sample per step) and ``minibatch``.
+- **Contestants.** Optimizer names use their documented defaults (optimizers.py; a race left at them, untuned,
+  says so: ``Race.untuned_defaults``); ``compare.optimizers`` in the config gives full control (``{name: sgd,
+  lr: 0.1, momentum: 0.9, label: heavy-ball}``). A mode race runs the config's optimizer in each of ``batch``,
+  ``sgd`` (one sample per step) and ``minibatch``.
 - **Tuning** (``tune_lr``, DeepOBS-style): each contestant's lr × every factor of ``lr_grid`` (×0.1 … ×10,
   log-spaced) is trained on the first seed; the lr with the lowest best validation loss wins (diverged runs
   excluded); then the race runs with the chosen lrs.
@@ -238,6 +239,14 @@ class Race:
     @property
     def has_validation(self) -> bool:
         return self.config.data.validation_split > 0
+
+    @property
+    def untuned_defaults(self) -> List[str]:
+        """The contestants racing at their optimizer's default lr, untuned: such a race ranks the defaults
+        (one lr per optimizer, chosen for no problem in particular), not the optimizers."""
+        if self.tune_lr:
+            return []
+        return [c.label for c in self.contestants if c.lr == OPTIMIZERS.get(c.optimizer["name"]).OPTIONS["lr"].default]
 
 
 def _task(config: Config) -> str:
@@ -999,6 +1008,7 @@ def summary_dict(result: RaceResult) -> Dict[str, Any]:
             "messages": [o.message for o in s.outcomes if o.message and not o.ok],
             "run_dirs": [_relative(o.run_dir, result.out_dir) for o in s.outcomes],
         } for s in result.standings],
+        "untuned_defaults": race.untuned_defaults,
         "tuning": None if not race.tune_lr else {
             "seed": race.seeds[0], "factors": race.lr_grid, "chosen_by": "best_val_loss",
             "contestants": {t.label: t.as_dict() for t in result.tuning}},

@@ -74,6 +74,8 @@ class DataConfig:
     validation_split: float = _option(0.15, number(0, 1, high_open=True), "fraction held out for validation")
     test_split: float = _option(0.15, number(0, 1, high_open=True), "fraction held out for testing")
     standardize: bool = _option(True, boolean, "z-score features with the training split's mean and std")
+    standardize_target: bool = _option(False, boolean, "regression: train on (y − mean)/std of the training split; "
+                                                       "predictions and mse / mae in the target's units")
     n_samples: Optional[int] = _option(None, optional(integer(4, MAX_SAMPLES)), "synthetic datasets: number of samples")
     noise: Optional[float] = _option(None, optional(number(0)), "synthetic datasets: noise level")
 
@@ -347,7 +349,7 @@ class Config:
     loss: str = _option("cross_entropy", _string, "mse | mae | bce | cross_entropy | hinge")
     regularization: RegularizationConfig = _option(factory=RegularizationConfig, convert=lambda raw, path: _build(RegularizationConfig, raw, path))
     optimizer: Dict[str, Any] = _option(convert=_component(resolve_optimizer), doc="name and torch.optim options",
-                                        factory=lambda: resolve_optimizer({"name": "sgd", "lr": 0.1}))
+                                        factory=lambda: resolve_optimizer({"name": "sgd"}))  # = `optimizer: sgd`
     schedule: Dict[str, Any] = _option(convert=_component(resolve_schedule), doc="learning-rate schedule",
                                        factory=lambda: resolve_schedule({"name": "constant"}))
     clip: ClipConfig = _option(factory=ClipConfig, convert=lambda raw, path: _build(ClipConfig, raw, path))
@@ -490,6 +492,9 @@ def _check_combinations(config: Config) -> None:
             f"(< 1), got {data.validation_split:g} + {data.test_split:g}")
     if config.clip.norm is not None and config.clip.value is not None:
         raise ConfigError("clip: set either clip.norm or clip.value, not both")
+    if data.standardize_target and LOSSES.get(config.loss, "loss").task != "regression":
+        raise ConfigError(f"data.standardize_target: scales a regression target (loss mse or mae); loss "
+                          f"{config.loss} predicts classes, whose labels are not scaled: remove it")
     if config.training.line_search is not None:
         _check_line_search(config)
     if config.schedule["name"] == "plateau":

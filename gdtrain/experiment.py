@@ -170,7 +170,7 @@ def save_model(path: Path, net: Network, data: Dataset, config: Config) -> None:
     rundir.save_model(path, net.weights(), model=to_dict(config)["model"],
                       activations=[layer.activation.name for layer in net.dense_layers()], loss=config.loss,
                       config_text=dump_yaml(config), feature_names=data.feature_names, target_names=data.target_names,
-                      classes=data.classes, x_mean=data.mean, x_scale=data.scale)
+                      classes=data.classes, x_mean=data.mean, x_scale=data.scale, target_scaling=data.target_scaling)
 
 
 @dataclass
@@ -324,14 +324,14 @@ def _fit_locked(config, run_dir, resume, on_start, on_epoch, stop_requested, bui
     try:
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # overflow: the divergence guard's job
             result = train(net, loss, data.X_train, data.y_train, data.X_val, data.y_val, optimizer, schedule,
-                           train_settings(config), shuffle_rng=rngs["shuffle"], dropout_rng=rngs["dropout"],
+                           dataclasses.replace(train_settings(config), target=data.target_scaling), shuffle_rng=rngs["shuffle"], dropout_rng=rngs["dropout"],
                            state=state, on_epoch=record_epoch, on_checkpoint=save_checkpoint,
                            stop_requested=stop_requested)
     finally:
         metrics.close()
     save_model(run_dir / rundir.MODEL, net, data, config)
     with np.errstate(over="ignore", invalid="ignore"):
-        final = {split: evaluate(net, loss, X, y) for split, X, y in (
+        final = {split: evaluate(net, loss, X, y, data.target_scaling) for split, X, y in (
             ("train", data.X_train, data.y_train), ("validation", data.X_val, data.y_val),
             ("test", data.X_test, data.y_test))}
     summary = {

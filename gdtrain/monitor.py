@@ -18,6 +18,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from .losses import Loss, predicted_classes
+from .targets import TargetScaling, original_units
 
 EVAL_CHUNK = 2048  # rows per forward pass when evaluating large splits (bounded temporaries)
 
@@ -28,8 +29,11 @@ def logits(net, X: np.ndarray) -> np.ndarray:
     return np.concatenate([net.forward(X[i:i + EVAL_CHUNK]) for i in range(0, len(X), EVAL_CHUNK)])
 
 
-def evaluate(net, loss: Loss, X: np.ndarray, y: np.ndarray) -> Dict[str, float]:
-    """Loss and task metrics of ``net`` on (X, y); an empty dict for an empty split."""
+def evaluate(net, loss: Loss, X: np.ndarray, y: np.ndarray, target: Optional[TargetScaling] = None) -> Dict[str, float]:
+    """Loss and task metrics of ``net`` on (X, y); an empty dict for an empty split.
+
+    With a ``target`` scaling (data.standardize_target) y is in standard units, as the network learns it: the loss
+    stays there (it is the objective), mse / mae / r2 are computed in the target's units (targets.py)."""
     if len(X) == 0:
         return {}
     z = logits(net, X)
@@ -37,7 +41,7 @@ def evaluate(net, loss: Loss, X: np.ndarray, y: np.ndarray) -> Dict[str, float]:
     if loss.task == "classification":
         out["accuracy"] = float(np.mean(predicted_classes(loss, z) == y))
     else:
-        out.update(regression_metrics(z, y))
+        out.update(regression_metrics(original_units(target, z), original_units(target, y)))
     return out
 
 

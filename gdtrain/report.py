@@ -187,8 +187,11 @@ def describe_run(config) -> str:
 def describe_splits(data) -> str:
     """'1259 train / 269 validation / 269 test, 64 features, 10 classes'."""
     classes = f", {data.n_classes} classes" if data.classes is not None else ""
+    scaling = getattr(data, "target_scaling", None)  # data.standardize_target: the loss is in these units
+    target = "" if scaling is None else ", target standardized: " + "; ".join(
+        f"μ {m:.4g}, σ {s:.4g}" for m, s in zip(scaling.mean, scaling.scale))
     return (f"{data.splits['train']} train / {data.splits['validation']} validation / {data.splits['test']} test, "
-            f"{data.n_features} features{classes}")
+            f"{data.n_features} features{classes}{target}")
 
 
 def training_extras(config) -> List[str]:
@@ -522,6 +525,8 @@ def race_header(race, out_dir, workers: int, console: Console) -> None:
         factors = ", ".join(f"{f:g}" for f in race.lr_grid)
         console.print(f"tuning    each lr × {factors} on seed {race.seeds[0]}, the best validation loss wins",
                       soft_wrap=True)
+    elif race.untuned_defaults:
+        console.print(f"untuned   {untuned_note(race)}", soft_wrap=True)
     if race.target is not None:
         console.print(f"target    {race.target} at the end of an epoch", soft_wrap=True)
     if workers > 1:
@@ -704,6 +709,14 @@ def race_charts(result, width: int, height: int = 14) -> list:
     return out
 
 
+def untuned_note(race) -> str:
+    """'every lr is its optimizer's default, untuned: ... --tune-lr ...' (race.untuned_defaults names them)."""
+    labels = race.untuned_defaults
+    who = ("every lr is its optimizer's default" if len(labels) == len(race.contestants)
+           else f"the lr of {', '.join(labels)} is {'its' if len(labels) == 1 else 'their'} optimizer's default")
+    return f"{who}, not tuned to this problem: this ranks the defaults; add --tune-lr to give each its best lr first"
+
+
 def race_report(result, console: Console, width: Optional[int] = None) -> None:
     """After the race: the fairness check, the tuning grid, the ranked table, the winner, the curves, the files."""
     race = result.race
@@ -730,6 +743,8 @@ def race_report(result, console: Console, width: Optional[int] = None) -> None:
         console.print(f"winner: {winner.label} ★ ({by}, {fmt(value)}{won})", soft_wrap=True)
     else:
         console.print("no winner: every contestant diverged or failed at least once", style="bold red")
+    if race.untuned_defaults:
+        console.print(f"note: {untuned_note(race)}", soft_wrap=True)
     for s in result.standings:
         bad = next((o for o in s.outcomes if not o.ok), None)
         if bad is not None:

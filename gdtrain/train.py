@@ -37,6 +37,7 @@ from .early_stopping import EarlyStopping
 from .linesearch import SearchResult, search
 from .losses import Loss
 from .monitor import EpochMeter, evaluate, tracked_names
+from .targets import TargetScaling
 from .state import NamedState
 
 
@@ -93,6 +94,7 @@ class TrainSettings:
     criteria: Criteria = field(default_factory=Criteria)
     checkpoint_every: int = 1
     checkpoint_seconds: float = 0.0  # at most one checkpoint per this many seconds (the CLI's default: 1)
+    target: Optional[TargetScaling] = None  # data.standardize_target: val metrics in the target's units
 
 
 @dataclass
@@ -297,7 +299,7 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
             return _diverged(result, state, net, last_good, epoch, "the weights became non-finite", started)
         optimizer.flush_subnormals()
         record = _finish_epoch(state, net, loss, X_val, y_val, meter, before_last, epoch, loss_sum, epoch_lr,
-                               started)
+                               started, s.target)
         logged = record.logged()
         if not s.schedule_per_step:
             schedule.step(logged)
@@ -344,12 +346,12 @@ class EpochStart:
 
 
 def _finish_epoch(state: LoopState, net, loss, X_val, y_val, meter: EpochMeter, before_last, epoch: int,
-                  loss_sum: float, lr: float, started: float) -> EpochRecord:
+                  loss_sum: float, lr: float, started: float, target: Optional[TargetScaling] = None) -> EpochRecord:
     """Evaluate, measure and examine the epoch just trained; update the state; return its record."""
     train_loss = loss_sum / meter.steps
     state.losses.append(train_loss)
     state.epoch = epoch
-    val = evaluate(net, loss, X_val, y_val)
+    val = evaluate(net, loss, X_val, y_val, target)
     grad_norms, layer_stats = meter.means(), meter.layer_stats(before_last)
     warnings = state.diagnostics.examine(epoch, train_loss, grad_norms, layer_stats,
                                          [layer.activation.name for layer in net.dense_layers()])

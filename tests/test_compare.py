@@ -258,14 +258,15 @@ def test_done_when_digits_three_optimizers(runner, tmp_path):
     rows = read_rows(out / "comparison.csv")
     assert list(rows[0]) == DOCUMENTED + list(compare.EXTRA_COLUMNS)
     assert [r["optimizer"] for r in rows] == ["sgd", "momentum", "adam"]
-    assert [float(r["lr"]) for r in rows] == [0.001, 0.001, 0.001]  # the documented defaults
+    assert [float(r["lr"]) for r in rows] == [0.01, 0.01, 0.001]  # the documented defaults (sgd's: 0.01)
     assert len({r["initial_loss"] for r in rows}) == 1
     assert all(float(r["final_train_loss"]) < float(r["initial_loss"]) for r in rows)
     assert all(r["status"] == "completed" and r["epochs"] == "8" and r["batch_size"] == "64" for r in rows)
     table = [line.split() for line in result.output.splitlines()
              if line.split()[:1] in (["1"], ["2"], ["3"]) and line.rstrip().endswith("completed")]
     assert sorted(line[1] for line in table) == ["adam", "momentum", "sgd"]
-    assert all(line[line.index("★") + 1 if "★" in line else 2] == "0.001" for line in table)
+    assert {line[1]: line[line.index("★") + 1 if "★" in line else 2] for line in table} == {
+        "sgd": "0.01", "momentum": "0.01", "adam": "0.001"}
     assert "★" in next(line for line in result.output.splitlines() if line.startswith("winner:"))
     for label in ("sgd", "momentum", "adam"):  # each an ordinary run directory
         assert {p.name for p in (out / label).iterdir()} >= {"config.yaml", "metrics.csv", "model.npz", "summary.json"}

@@ -176,7 +176,7 @@ def test_explain_an_alias(runner):
     assert OPTIMIZERS.get("sgd").formula in out
     assert "momentum_form: textbook" in out  # sgd's block of the module docstring
     assert re.search(r"^  momentum\s+0\.9\s", out, flags=re.M)  # the alias's preset as the default
-    assert "torch.optim.SGD(momentum=0.9)" in out
+    assert "torch.optim.SGD(lr=0.01, momentum=0.9)" in out  # our sgd lr differs from torch's 0.001
     assert "configs/ill_conditioned.yaml" in out  # sgd with momentum 0.9, spelt out
 
 
