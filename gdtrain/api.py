@@ -45,6 +45,7 @@ from . import inference, rundir
 from .config import Config, apply_override, from_dict, set_path, to_dict
 from .config import load_config as load_config_file
 from .errors import ConfigError, DataError
+from .targets import original_units
 
 PathLike = Union[str, os.PathLike]
 ConfigLike = Union[PathLike, Config, Mapping[str, Any]]
@@ -210,6 +211,7 @@ class Model:
         """Class labels (classification) or predicted values (regression) for the rows of X."""
         z = self.decision_function(X)
         if self.task == "regression":
+            z = original_units(self._model.target_scaling, z)  # data.standardize_target: the target's own units
             return z[:, 0] if z.shape[1] == 1 else z
         return np.asarray(self.classes)[self._model.loss.classes(z)]
 

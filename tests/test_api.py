@@ -339,3 +339,17 @@ def test_the_python_api_page_runs_as_written(tmp_path, monkeypatch):
                               optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert result.attempted >= 25 and result.failed == 0
     assert (tmp_path / "runs" / "iris-nb" / "model.npz").is_file()
+
+
+def test_a_standardized_target_is_predicted_in_its_own_units(tmp_path):
+    """data.standardize_target: Model.predict undoes (y − μ)/σ as `gdtrain predict` does."""
+    from gdtrain.inference import predict_file
+
+    run = gdtrain.fit("diabetes", epochs=2, out=tmp_path / "diabetes", verbose=False)
+    lines = (REPO / "datasets" / "diabetes.csv").read_text().splitlines()[:6]
+    path = tmp_path / "rows.csv"
+    path.write_text("\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n")  # the features, no target
+    X = np.array([[float(v) for v in line.split(",")[:-1]] for line in lines[1:]])
+    expected = [float(row[0]) for row in predict_file(run.dir, path).rows]
+    got = run.model.predict(X)
+    assert np.allclose(got, expected, rtol=1e-6) and got.min() > 20  # the target's units (25..346), not standard
