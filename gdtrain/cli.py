@@ -136,6 +136,9 @@ def fit(
                                                                    "checkpoint (same config; --epochs may grow).")] = None,
     chart: Annotated[Optional[bool], typer.Option("--chart/--no-chart", help="Draw the loss and gradient-norm charts "
                                                                          "at the end (default: on a terminal).")] = None,
+    png: Annotated[Optional[str], typer.Option("--png", help="Also save a PNG at the end (needs matplotlib): a "
+                                                             "problem's path over its contour map, else the loss and "
+                                                             "gradient-norm charts.")] = None,
 ):
     """Train the network a config describes and save a run directory.
 
@@ -148,6 +151,7 @@ def fit(
       gdtrain fit quickstart
       gdtrain fit configs/digits.yaml --epochs 20 --set optimizer.lr=0.05
       gdtrain fit configs/digits.yaml --resume runs/digits
+      gdtrain fit rosenbrock --png path.png          a 2-D problem: the path over its contour map
     """
     from . import report
     from .experiment import fit as run_fit
@@ -155,8 +159,14 @@ def fit(
 
     if resume is not None and out is not None:
         _fail("use either --resume RUN_DIR (continue that run) or --out DIR (a new run), not both", 2)
+    _need_matplotlib_for(png)
     cfg = read_config(config, {"training.epochs": epochs, "seed": seed}, set_)
-    reporter = report.FitReporter(chart=chart)
+    if cfg.problem is not None:
+        from .landscape import ProblemReporter
+
+        reporter = ProblemReporter(chart=chart)
+    else:
+        reporter = report.FitReporter(chart=chart)
     notice = report.make_console(stderr=True)
     # a closed stdout (`| head`, quitting `less`) never loses the run: training goes on, printing nothing more
     reporter.console.on_closed = lambda: notice.print("stdout was closed (broken pipe): training goes on without "
@@ -178,6 +188,8 @@ def fit(
         finally:
             reporter.stop_progress()
         reporter.finish(result)  # (a signal here, too, is only noted: the run's files are all written)
+        if png is not None:
+            _save_run_png(result, png, reporter.console)
     reason = result.summary["stop_reason"]
     if getattr(reporter.console, "closed", False):
         notice.print(f"{report.stop_line(result.summary).splitlines()[0]}; saved to {result.run_dir} "
@@ -195,6 +207,22 @@ def fit(
         raise typer.Exit(stop.exit_code)
     if reason == "diverged":
         raise typer.Exit(1)
+
+
+def _save_run_png(result, png: str, console) -> None:
+    """fit --png: a problem's path over its contour map (landscape.py), else the run's two chart panels (plot.py)."""
+    from . import plot as plots
+    from . import rundir
+
+    rows = plots.read_metrics(result.run_dir / rundir.METRICS)
+    problem = getattr(result.net, "problem", None)
+    if problem is not None:
+        from .landscape import path_from_rows, save_png
+
+        save_png(problem, {"path": path_from_rows(problem, rows)}, png)
+    else:
+        plots.save_png(rows, png, title=str(result.run_dir))
+    console.print(f"saved {png}", soft_wrap=True)
 
 
 @app.command()

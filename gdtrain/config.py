@@ -223,6 +223,37 @@ def _component(resolve):
     return convert
 
 
+def _problem(raw, path):
+    from .problems import resolve_problem
+
+    return resolve_problem(raw, path)
+
+
+PROBLEM_EXCLUDES = ("data", "model", "loss", "regularization")  # what a problem: replaces (omitted from the dump)
+
+
+def _check_problem_keys(raw: Any) -> Any:
+    """A raw config with ``problem:``: refuse the sections it replaces, and train it full-batch (a problem has no
+    samples: every step uses the exact ∇f). Returns the raw config to build."""
+    if not (isinstance(raw, dict) and raw.get("problem") is not None):
+        return raw
+    for key in PROBLEM_EXCLUDES:
+        if key in raw:
+            why = ("f is the whole objective" if key == "regularization"
+                   else "a problem replaces data, model and loss")
+            raise ConfigError(f"{key}: problem and {key} exclude each other ({why}); remove {key} (or problem)")
+    training = raw.get("training")
+    if isinstance(training, dict):
+        mode = training.get("mode", "batch")
+        if mode != "batch":
+            raise ConfigError(f"training.mode: a problem has no samples to batch, every step uses the exact "
+                              f"gradient ∇f (mode batch), got {describe(mode)}")
+        raw = dict(raw, training=dict(training, mode="batch"))
+    elif training is None:
+        raw = dict(raw, training={"mode": "batch"})
+    return raw
+
+
 def _line_search(raw, path):
     if raw is None:
         return None
@@ -354,6 +385,10 @@ class Config:
     monitor: MonitorConfig = _option(factory=MonitorConfig, convert=lambda raw, path: _build(MonitorConfig, raw, path))
     logging: LoggingConfig = _option(factory=LoggingConfig, convert=lambda raw, path: _build(LoggingConfig, raw, path))
     output: Optional[str] = _option(None, optional(_string), "run directory (default: runs/<config name>)")
+    problem: Optional[Dict[str, Any]] = field(default=None, metadata={
+        "check": None, "omit_null": True, "convert": lambda raw, path: None if raw is None else _problem(raw, path),
+        "doc": "a 2-D test function instead of data / model / loss: {function: rosenbrock, start: [-1.2, 1.0]} "
+               "(gdtrain list functions)"})
     compare: Optional[CompareConfig] = field(default=None, metadata={
         "check": None, "doc": "gdtrain compare-optimizers settings (null: none)", "omit_null": True,
         "convert": lambda raw, path: None if raw is None else _build(CompareConfig, raw, path)})
@@ -499,6 +534,8 @@ def _check_combinations(config: Config) -> None:
 
 def _check_monitor(config: Config, path: str, name: str) -> None:
     """A watched metric must exist in this run: val_* needs validation data, accuracy a classifier, r2 a regressor."""
+    if name.startswith("val_") and config.problem is not None:
+        raise ConfigError(f"{path}: {name} needs validation data, and a problem has none; use train_loss")
     if name.startswith("val_") and config.data.validation_split == 0:
         raise ConfigError(f"{path}: {name} needs validation data (data.validation_split > 0); use train_loss")
     task = LOSSES.get(config.loss, "loss").task
@@ -536,7 +573,7 @@ def from_dict(raw: Any, base_dir: Optional[str] = None, name: str = "run") -> Co
     """A validated Config from a parsed YAML document."""
     if raw is None:
         raise ConfigError("config: the file is empty; expected a mapping such as 'data: {source: digits}'")
-    config = _build(Config, raw, "")
+    config = _build(Config, _check_problem_keys(raw), "")
     config.base_dir, config.name = base_dir, name
     _check_names(config)
     _check_combinations(config)
@@ -691,6 +728,8 @@ def to_dict(config: Config) -> Dict[str, Any]:
             continue
         value = getattr(config, f.name)
         if value is None and f.metadata.get("omit_null"):  # an optional section left out stays out
+            continue
+        if config.problem is not None and f.name in PROBLEM_EXCLUDES:  # what the problem replaces
             continue
         out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
     return out
