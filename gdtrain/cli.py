@@ -271,10 +271,12 @@ def gradcheck(
         checks, info = check_config(cfg, samples=samples, epsilon=epsilon, threshold=threshold, atol=atol, bug=bug)
         if bug is not None:
             console.print(f"planted bug {bug}: {BUGS[bug][0]}", soft_wrap=True)
-        report.gradcheck_table(checks, console, f"gradient check of {report.describe_network(info['net'], info['loss'])}"
-                                                f" on {info['samples']} training samples, float64, ε={epsilon:g}")
+        report.gradcheck_table(checks, console, info.get("title") or  # (a problem's title says what was checked)
+                               f"gradient check of {report.describe_network(info['net'], info['loss'])}"
+                               f" on {info['samples']} training samples, float64, ε={epsilon:g}")
         failed = [c.name for c in checks if not c.passed]
-        console.print("all tensors pass" if not failed else f"FAILED: {', '.join(failed)}")
+        console.print(f"all {'points' if cfg.problem is not None else 'tensors'} pass" if not failed
+                      else f"FAILED: {', '.join(failed)}")
     if failed:
         raise typer.Exit(1)
 
