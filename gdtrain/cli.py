@@ -414,6 +414,8 @@ def compare_optimizers(
     set_: SetOpt = None,
     png: Annotated[Optional[str], typer.Option("--png", help="Also save the overlaid curves as a PNG "
                                                              "(needs matplotlib).")] = None,
+    gif: Annotated[Optional[str], typer.Option("--gif", help="A problem race: also save an animated GIF of the "
+                                                             "paths (needs matplotlib).")] = None,
 ):
     """Race optimizers (or batch / stochastic / mini-batch modes) on one problem: same initial weights, same
     mini-batches, only the optimizer differs. Prints a ranked table and the overlaid loss curves; writes
@@ -437,6 +439,11 @@ def compare_optimizers(
                               "give a CONFIG")
         config = str(demo)
     cfg = read_config(config, {"training.epochs": epochs}, set_)
+    if cfg.problem is not None:  # a 2-D test function: its own race, every path on one contour map
+        return _problem_race(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_metric, out, overwrite,
+                             png, gif)
+    if gif is not None:
+        raise ConfigError("--gif: animates the paths of a problem race; this config has no problem: (use --png)")
     race = compare.plan(cfg, optimizers=optimizers, modes=modes, seeds=seeds, tune_lr=tune_lr,
                         target_loss=target_loss, target_metric=target_metric)
     out_dir = compare.prepare_dir(race, out, overwrite)
@@ -458,6 +465,26 @@ def compare_optimizers(
     if png is not None:
         compare.save_png(result, png)
         console.print(f"saved {png}", soft_wrap=True)
+
+
+def _problem_race(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_metric, out, overwrite, png, gif):
+    """compare-optimizers on a ``problem:`` config (landscape_race.py): the table, the paths on one map."""
+    from . import landscape, landscape_race, report
+    from .interrupt import GracefulStop
+
+    _need_matplotlib_for(gif)
+    race = landscape_race.plan(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_metric)
+    console = report.make_console()
+    with GracefulStop() as stop:
+        result = landscape_race.run(race, out, overwrite, stop_requested=stop)
+        landscape.race_header(race, result.out_dir, console)
+        landscape.race_report(result, console)
+        for path, save in ((png, landscape.save_png), (gif, landscape.save_gif)):
+            if path is not None:
+                save(race.problem, result.paths, path)
+                console.print(f"saved {path}", soft_wrap=True)
+    if stop.requested:
+        raise typer.Exit(stop.exit_code)
 
 
 # --- discovery: list, explain, init, validate, schema (issue 7) -------------------------------------

@@ -223,6 +223,12 @@ def _component(resolve):
     return convert
 
 
+def _race_line_searches(raw, path):
+    from .landscape_race import resolve_line_search_contestants
+
+    return resolve_line_search_contestants(raw, path)
+
+
 def _problem(raw, path):
     from .problems import resolve_problem
 
@@ -366,6 +372,10 @@ class CompareConfig:
     target_loss: Optional[float] = _option(None, optional(number(0)), "report when train_loss <= this is reached")
     target_metric: Optional[Dict[str, float]] = _option(None, convert=_resolved_by("resolve_target_metric"),
                                                         doc="{val_accuracy: 0.95}: report when it is reached")
+    line_searches: Optional[List[Dict[str, Any]]] = _option(
+        None, convert=lambda raw, path: None if raw is None else _race_line_searches(raw, path),
+        doc="problem races: also race gradient descent with these line searches ([backtracking, {name: wolfe, "
+            "label: ...}])")
 
 
 @dataclass

@@ -300,3 +300,42 @@ class ProblemReporter(FitReporter):
                 f"{fmt(p['grad_norm'], 3)}, distance to {to} = {fmt(p['distance'], 3)}", soft_wrap=True)
         c.print(stop_line(s).replace(" epochs", " steps").replace("epoch ", "step "), soft_wrap=True)
         c.print(f"saved to  {result.run_dir}")
+
+
+# --- gdtrain compare-optimizers on a problem: the terminal report ------------------------------------------
+
+def race_header(race, out_dir, console) -> None:
+    console.print(f"race      {len(race.contestants)} contestants on {race.problem.describe()}, "
+                  f"{race.config.training.epochs} steps each, target f - f* < {race.tol:g}", soft_wrap=True)
+    console.print(f"          {describe_function(race.problem)}", soft_wrap=True)
+    console.print("contestants " + "  ·  ".join(c.describe() for c in race.contestants), soft_wrap=True)
+    console.print(f"out dir   {out_dir}", soft_wrap=True)
+
+
+def race_report(result, console, width: Optional[int] = None) -> None:
+    """The ranked table, then every path on one contour map (each contestant's number is its marker)."""
+    from rich.table import Table
+
+    from .report import chart_text, chart_width, fmt
+
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    for col in ("", "contestant", "steps to target", "final f", "f - f*", "distance", "|grad f|", "status"):
+        table.add_column(col, justify="left" if col in ("contestant", "status") else "right")
+    for i, o in enumerate(result.standings, start=1):
+        final = o.final
+        table.add_row(SERIES_MARKERS[i - 1] if i <= len(SERIES_MARKERS) else "", o.label,
+                      "never" if o.steps_to_target is None else str(o.steps_to_target), fmt(final.get("f")),
+                      fmt(final.get("gap")), fmt(final.get("distance"), 3), fmt(final.get("grad_norm"), 3),
+                      o.status if o.status != "diverged" else f"diverged at step {o.summary.get('epochs')}")
+    console.print(table)
+    console.print()
+    paths = {f"{o.label}": o.path for o in result.standings}
+    for text in chart_text(path_map(result.race.problem, paths, width or chart_width(console), 20)):
+        console.print(text, soft_wrap=True, no_wrap=True, overflow="ignore")
+    winner = result.standings[0] if result.standings else None
+    if winner is not None:
+        console.print(f"winner    {winner.label}" + (f" (f - f* < {result.race.tol:g} after {winner.steps_to_target} "
+                                                     "steps)" if winner.steps_to_target is not None else ""),
+                      soft_wrap=True)
+    console.print(f"saved to  {result.out_dir} (comparison.csv, summary.json, one run directory per contestant)",
+                  soft_wrap=True)
