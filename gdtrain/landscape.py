@@ -109,7 +109,7 @@ def path_map(problem: Problem, paths: Dict[str, np.ndarray], width: int = 72, he
     margin = max(len(s) for s in labels_y) + 1
     rows = max(height, 5)  # and as many columns as keep the map's proportions (a cell is about half as wide as tall; a little
     # wider than square reads best)
-    columns = int(max(10, min(width - margin - 2, round(3 * rows * (x1 - x0) / (y1 - y0)))))
+    columns = int(max(min(40, width - margin - 2), min(width - margin - 2, round(3 * rows * (x1 - x0) / (y1 - y0)))))
     values = grid_values(problem, window, columns, rows)
     levels = contour_levels(values)
     grid = [[" "] * columns for _ in range(rows)]

@@ -110,12 +110,12 @@ def _quadratic_grad(p, o):
 
 
 def _rosenbrock(p, o):
-    x, y = p
+    x, y = p.tolist()
     return (o["a"] - x) ** 2 + o["b"] * (y - x * x) ** 2
 
 
 def _rosenbrock_grad(p, o):
-    x, y = p
+    x, y = p.tolist()
     return np.array([-2 * (o["a"] - x) - 4 * o["b"] * x * (y - x * x), 2 * o["b"] * (y - x * x)])
 
 
@@ -232,14 +232,15 @@ class Problem:
     options: Dict[str, Any]
     start: Tuple[float, float]
 
-    @property
-    def function(self) -> TestFunction:
-        return FUNCTIONS.get(self.name)
+    def __post_init__(self):
+        self.function: TestFunction = FUNCTIONS.get(self.name)
 
     def value(self, theta: Vector) -> float:
+        """f(θ), in float64 (whatever θ's dtype)."""
         return float(self.function.value(np.asarray(theta, dtype=np.float64), self.options))
 
     def gradient(self, theta: Vector) -> Vector:
+        """∇f(θ) (a subgradient at a kink of l1), in float64."""
         return np.asarray(self.function.gradient(np.asarray(theta, dtype=np.float64), self.options), dtype=np.float64)
 
     @property
