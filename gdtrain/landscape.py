@@ -298,7 +298,8 @@ class ProblemReporter(FitReporter):
         to = f"({nearest[0]:.4g}, {nearest[1]:.4g})" if nearest else "-"
         c.print(f"ended at  ({fmt(p['x'], 6)}, {fmt(p['y'], 6)}): f = {fmt(p['f'])}{gap}, |grad f| = "
                 f"{fmt(p['grad_norm'], 3)}, distance to {to} = {fmt(p['distance'], 3)}", soft_wrap=True)
-        c.print(stop_line(s).replace(" epochs", " steps").replace("epoch ", "step "), soft_wrap=True)
+        c.print(stop_line(s).replace(" epochs", " steps").replace("epoch ", "step ").replace("the weights", "the point"),
+                soft_wrap=True)
         c.print(f"saved to  {result.run_dir}")
 
 
