@@ -536,6 +536,9 @@ def _check_combinations(config: Config) -> None:
         raise ConfigError("clip: set either clip.norm or clip.value, not both")
     if config.training.line_search is not None:
         _check_line_search(config)
+    if config.compare is not None and config.compare.line_searches and config.problem is None:
+        raise ConfigError("compare.line_searches: races line searches on a problem: config (a 2-D test function); "
+                          "a network race takes its contestants from compare.optimizers")
     if config.schedule["name"] == "plateau":
         _check_monitor(config, "schedule.monitor", config.schedule["monitor"])
     if config.training.early_stopping is not None:

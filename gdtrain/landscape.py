@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -76,8 +76,8 @@ def _cell(point, window, columns: int, rows: int) -> Optional[Tuple[int, int]]:
     x, y = float(point[0]), float(point[1])
     if not (math.isfinite(x) and math.isfinite(y)):
         return None
-    c = int(math.floor((x - x0) / (x1 - x0) * columns))
-    r = int(math.floor((y1 - y) / (y1 - y0) * rows))
+    c = math.floor((x - x0) / (x1 - x0) * columns)
+    r = math.floor((y1 - y) / (y1 - y0) * rows)
     c, r = min(c, columns - 1) if x == x1 else c, min(r, rows - 1) if y == y0 else r
     return (r, c) if 0 <= c < columns and 0 <= r < rows else None
 
@@ -218,7 +218,7 @@ def save_gif(problem: Problem, paths: Dict[str, np.ndarray], path: Union[str, Pa
     lines = [ax.plot([], [], ".-", linewidth=1.2, markersize=3, label=label)[0] for label in paths]
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    counts = sorted(set(int(round(k)) for k in np.linspace(1, longest, min(frames, longest))))
+    counts = sorted({round(k) for k in np.linspace(1, longest, min(frames, longest))})
 
     def draw(count):
         for line, points in zip(lines, arrays):

@@ -940,6 +940,10 @@ def describe_hidden(config) -> str:
 
 def config_summary(config, source: str, built=None) -> str:
     """One line: what the config trains, on what, with which optimizer (sizes and splits when ``built``)."""
+    if config.problem is not None:  # a 2-D test function: no data, no network
+        from .problems import make_problem
+
+        return f"{source} is valid: problem {make_problem(config.problem).describe()}; {describe_run(config)}"
     if built is None:
         data = f"data {config.data.source}"
         network = f"network {describe_hidden(config)}, loss {config.loss}"

@@ -22,7 +22,8 @@ CONFIG = Path(__file__).resolve().parents[1] / "configs" / "line_search.yaml"
 def test_a_step_that_leaves_theta_unchanged_stops_the_run_as_a_line_search_failure(tmp_path):
     config = load_config(CONFIG, overrides={"training.epochs": 1000, "training.tol_grad": 1e-13})
     result = fit(config, out=str(tmp_path / "run"))
-    rows = list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))
+    with open(tmp_path / "run" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
     s = result.summary
     assert s["stop_reason"] == "line_search"
     assert s["epochs"] < 1000
