@@ -234,23 +234,15 @@ def run(race: Race, out: Optional[str] = None, overwrite: bool = False,
     return result
 
 
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.10g}"
-    return str(value)
-
-
-def csv_rows(result: RaceResult) -> List[Dict[str, str]]:
+def csv_rows(result: RaceResult) -> List[Dict[str, Any]]:
+    """comparison.csv's rows, best first (numbers as Python writes them: full precision; None is empty)."""
     rows = []
     for o in result.standings:
         final = o.final
-        rows.append({"label": o.label, "method": o.method, "lr": _cell(o.lr), "steps": str(o.steps),
-                     "steps_to_target": _cell(o.steps_to_target), "final_f": _cell(final.get("f")),
-                     "final_gap": _cell(final.get("gap")), "final_distance": _cell(final.get("distance")),
-                     "final_grad_norm": _cell(final.get("grad_norm")), "x": _cell(final.get("x")),
-                     "y": _cell(final.get("y")), "status": o.status,
+        rows.append({"label": o.label, "method": o.method, "lr": o.lr, "steps": o.steps,
+                     "steps_to_target": o.steps_to_target, "final_f": final.get("f"), "final_gap": final.get("gap"),
+                     "final_distance": final.get("distance"), "final_grad_norm": final.get("grad_norm"),
+                     "x": final.get("x"), "y": final.get("y"), "status": o.status,
                      "run_dir": str(Path(o.run_dir).relative_to(result.out_dir))})
     return rows
 
@@ -266,4 +258,4 @@ def write_outputs(result: RaceResult) -> None:
     rundir.save_json(result.out_dir / rundir.SUMMARY, {
         "problem": problem.as_dict(), "tol": result.race.tol, "f_star": problem.minimum,
         "winner": result.standings[0].label if result.standings else None,
-        "standings": [{k: v for k, v in row.items()} for row in csv_rows(result)]})
+        "standings": csv_rows(result)})
