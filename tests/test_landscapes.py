@@ -301,6 +301,14 @@ def test_png_and_gif(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "race.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "race.gif").read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+    # fit --png on a network run saves its two chart panels (as gdtrain plot --png does)
+    result = runner.invoke(app, ["fit", "xor", "--out", str(tmp_path / "x"), "--epochs", "2", "--png",
+                                 str(tmp_path / "xor.png")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "xor.png").read_bytes()[:4] == b"\x89PNG"
+    result = runner.invoke(app, ["compare-optimizers", "xor", "--optimizers", "sgd", "--epochs", "1", "--out",
+                                 str(tmp_path / "nx"), "--gif", str(tmp_path / "n.gif")])
+    assert result.exit_code == 2 and "--gif: animates the paths of a problem race" in result.output
 
 
 def test_gradcheck_and_explain_on_problems(tmp_path, monkeypatch):
