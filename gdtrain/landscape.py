@@ -162,7 +162,7 @@ def _figure(problem: Problem, paths: Dict[str, np.ndarray], title: str):
 
     window = problem.window(list(paths.values()))
     x0, x1, y0, y1 = window
-    xs, ys = np.linspace(x0, x1, 240), np.linspace(y0, y1, 200)
+    xs, ys = np.linspace(x0, x1, 160), np.linspace(y0, y1, 130)
     X, Y = np.meshgrid(xs, ys)
     with np.errstate(over="ignore", invalid="ignore"):
         Z = np.vectorize(lambda a, b: problem.value(np.array([a, b])))(X, Y)
