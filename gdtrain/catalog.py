@@ -334,8 +334,17 @@ def _datasets() -> Family:
     return Family("datasets", "dataset", "data.source", tuple(entries), module="data")
 
 
+def _functions() -> Family:
+    from .problems import FUNCTIONS
+
+    entries = [Entry(name, f"f = {fn.formula}",
+                     (OptionInfo("start", list(fn.start), "the starting point [x, y]"), *_options(fn.options)),
+                     formula=fn.formula) for name, fn in FUNCTIONS.items()]
+    return Family("functions", "test function", "problem.function", tuple(entries), module="problems")
+
+
 _BUILDERS: Tuple[Callable[[], Family], ...] = (_datasets, _layers, _activations, _losses, _initializers, _optimizers,
-                                                _schedules, _line_searches, _early_stopping)
+                                                _schedules, _line_searches, _early_stopping, _functions)
 
 
 def families() -> List[Family]:
@@ -477,6 +486,10 @@ def _named_components(raw: Mapping) -> List[Tuple[str, str, str]]:
     if isinstance(model.get("init"), str):
         out.append(("initializers", model["init"], "model.init"))
     out += _layer_usages(model.get("hidden"))
+    problem = raw.get("problem")
+    name = _component_name(problem.get("function") if isinstance(problem, dict) else problem)
+    if name is not None:
+        out.append(("functions", name, "problem.function"))
     data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
     if isinstance(data.get("source"), str) and data["source"] in DATASETS:
         out.append(("datasets", data["source"], "data.source"))
@@ -545,6 +558,9 @@ def _example(fam: Family, entry: Entry) -> str:
         return f"model: {{init: {name}}}    (or one layer's:  {{units: 64, init: {name}}})"
     if fam.name == "datasets":
         return f"data: {{source: {name}}}"
+    if fam.name == "functions":
+        start = next(o.default for o in entry.options if o.name == "start")
+        return f"problem: {{function: {name}, start: {inline(start)}}}    (instead of data, model and loss)"
     return f"{fam.key}: {name}"
 
 
@@ -594,6 +610,15 @@ def _notes(fam: Family, entry: Entry) -> List[str]:
         else:
             notes.append(f"task: {loss.task}; ŷ is the last layer's output after model.output_activation "
                          "(identity by default; sigmoid, tanh or softmax)")
+    if fam.name == "functions":
+        from .landscape import describe_function
+        from .problems import FUNCTIONS, make_problem, resolve_problem
+
+        fn = FUNCTIONS.get(entry.name)
+        notes.append(f"{'subgradient' if not fn.smooth else 'gradient'}: ∇f = {fn.gradient_formula} (analytic; "
+                     "gdtrain gradcheck CONFIG checks it against central differences)")
+        notes.append(describe_function(make_problem(resolve_problem({"function": entry.name}))).split(", ", 1)[1]
+                     + " (with the default options)")
     if fam.name == "datasets":
         from .data import DATASETS
 

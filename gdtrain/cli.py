@@ -133,6 +133,9 @@ def fit(
                                                                    "checkpoint (same config; --epochs may grow).")] = None,
     chart: Annotated[Optional[bool], typer.Option("--chart/--no-chart", help="Draw the loss and gradient-norm charts "
                                                                          "at the end (default: on a terminal).")] = None,
+    png: Annotated[Optional[str], typer.Option("--png", help="Also save a PNG at the end (needs matplotlib): a "
+                                                             "problem's path over its contour map, else the loss and "
+                                                             "gradient-norm charts.")] = None,
 ):
     """Train the network a config describes and save a run directory.
 
@@ -145,6 +148,7 @@ def fit(
       gdtrain fit quickstart
       gdtrain fit configs/digits.yaml --epochs 20 --set optimizer.lr=0.05
       gdtrain fit configs/digits.yaml --resume runs/digits
+      gdtrain fit rosenbrock --png path.png          a 2-D problem: the path over its contour map
     """
     from . import report
     from .experiment import fit as run_fit
@@ -152,8 +156,14 @@ def fit(
 
     if resume is not None and out is not None:
         _fail("use either --resume RUN_DIR (continue that run) or --out DIR (a new run), not both", 2)
+    _need_matplotlib_for(png)
     cfg = read_config(config, {"training.epochs": epochs, "seed": seed}, set_)
-    reporter = report.FitReporter(chart=chart)
+    if cfg.problem is not None:
+        from .landscape import ProblemReporter
+
+        reporter = ProblemReporter(chart=chart)
+    else:
+        reporter = report.FitReporter(chart=chart)
     notice = report.make_console(stderr=True)
     # a closed stdout (`| head`, quitting `less`) never loses the run: training goes on, printing nothing more
     reporter.console.on_closed = lambda: notice.print("stdout was closed (broken pipe): training goes on without "
@@ -175,6 +185,8 @@ def fit(
         finally:
             reporter.stop_progress()
         reporter.finish(result)  # (a signal here, too, is only noted: the run's files are all written)
+        if png is not None:
+            _save_run_png(result, png, reporter.console)
     reason = result.summary["stop_reason"]
     if getattr(reporter.console, "closed", False):
         notice.print(f"{report.stop_line(result.summary).splitlines()[0]}; saved to {result.run_dir} "
@@ -192,6 +204,22 @@ def fit(
         raise typer.Exit(stop.exit_code)
     if reason == "diverged":
         raise typer.Exit(1)
+
+
+def _save_run_png(result, png: str, console) -> None:
+    """fit --png: a problem's path over its contour map (landscape.py), else the run's two chart panels (plot.py)."""
+    from . import plot as plots
+    from . import rundir
+
+    rows = plots.read_metrics(result.run_dir / rundir.METRICS)
+    problem = getattr(result.net, "problem", None)
+    if problem is not None:
+        from .landscape import path_from_rows, save_png
+
+        save_png(problem, {"path": path_from_rows(problem, rows)}, png)
+    else:
+        plots.save_png(rows, png, title=str(result.run_dir))
+    console.print(f"saved {png}", soft_wrap=True)
 
 
 @app.command()
@@ -240,10 +268,12 @@ def gradcheck(
         checks, info = check_config(cfg, samples=samples, epsilon=epsilon, threshold=threshold, atol=atol, bug=bug)
         if bug is not None:
             console.print(f"planted bug {bug}: {BUGS[bug][0]}", soft_wrap=True)
-        report.gradcheck_table(checks, console, f"gradient check of {report.describe_network(info['net'], info['loss'])}"
-                                                f" on {info['samples']} training samples, float64, ε={epsilon:g}")
+        report.gradcheck_table(checks, console, info.get("title") or  # (a problem's title says what was checked)
+                               f"gradient check of {report.describe_network(info['net'], info['loss'])}"
+                               f" on {info['samples']} training samples, float64, ε={epsilon:g}")
         failed = [c.name for c in checks if not c.passed]
-        console.print("all tensors pass" if not failed else f"FAILED: {', '.join(failed)}")
+        console.print(f"all {'points' if cfg.problem is not None else 'tensors'} pass" if not failed
+                      else f"FAILED: {', '.join(failed)}")
     if failed:
         raise typer.Exit(1)
 
@@ -381,6 +411,8 @@ def compare_optimizers(
     set_: SetOpt = None,
     png: Annotated[Optional[str], typer.Option("--png", help="Also save the overlaid curves as a PNG "
                                                              "(needs matplotlib).")] = None,
+    gif: Annotated[Optional[str], typer.Option("--gif", help="A problem race: also save an animated GIF of the "
+                                                             "paths (needs matplotlib).")] = None,
 ):
     """Race optimizers (or batch / stochastic / mini-batch modes) on one problem: same initial weights, same
     mini-batches, only the optimizer differs. Prints a ranked table and the overlaid loss curves; writes
@@ -404,6 +436,11 @@ def compare_optimizers(
                               "give a CONFIG")
         config = str(demo)
     cfg = read_config(config, {"training.epochs": epochs}, set_)
+    if cfg.problem is not None:  # a 2-D test function: its own race, every path on one contour map
+        return _problem_race(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_metric, out, overwrite,
+                             png, gif)
+    if gif is not None:
+        raise ConfigError("--gif: animates the paths of a problem race; this config has no problem: (use --png)")
     race = compare.plan(cfg, optimizers=optimizers, modes=modes, seeds=seeds, tune_lr=tune_lr,
                         target_loss=target_loss, target_metric=target_metric)
     out_dir = compare.prepare_dir(race, out, overwrite)
@@ -425,6 +462,26 @@ def compare_optimizers(
     if png is not None:
         compare.save_png(result, png)
         console.print(f"saved {png}", soft_wrap=True)
+
+
+def _problem_race(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_metric, out, overwrite, png, gif):
+    """compare-optimizers on a ``problem:`` config (landscape_race.py): the table, the paths on one map."""
+    from . import landscape, landscape_race, report
+    from .interrupt import GracefulStop
+
+    _need_matplotlib_for(gif)
+    race = landscape_race.plan(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_metric)
+    console = report.make_console()
+    with GracefulStop() as stop:
+        result = landscape_race.run(race, out, overwrite, stop_requested=stop)
+        landscape.race_header(race, result.out_dir, console)
+        landscape.race_report(result, console)
+        for path, save in ((png, landscape.save_png), (gif, landscape.save_gif)):
+            if path is not None:
+                save(race.problem, result.paths, path)
+                console.print(f"saved {path}", soft_wrap=True)
+    if stop.requested:
+        raise typer.Exit(stop.exit_code)
 
 
 # --- discovery: list, explain, init, validate, schema (issue 7) -------------------------------------

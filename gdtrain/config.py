@@ -226,6 +226,43 @@ def _component(resolve):
     return convert
 
 
+def _race_line_searches(raw, path):
+    from .landscape_race import resolve_line_search_contestants
+
+    return resolve_line_search_contestants(raw, path)
+
+
+def _problem(raw, path):
+    from .problems import resolve_problem
+
+    return resolve_problem(raw, path)
+
+
+PROBLEM_EXCLUDES = ("data", "model", "loss", "regularization")  # what a problem: replaces (omitted from the dump)
+
+
+def _check_problem_keys(raw: Any) -> Any:
+    """A raw config with ``problem:``: refuse the sections it replaces, and train it full-batch (a problem has no
+    samples: every step uses the exact ∇f). Returns the raw config to build."""
+    if not (isinstance(raw, dict) and raw.get("problem") is not None):
+        return raw
+    for key in PROBLEM_EXCLUDES:
+        if key in raw:
+            why = ("f is the whole objective" if key == "regularization"
+                   else "a problem replaces data, model and loss")
+            raise ConfigError(f"{key}: problem and {key} exclude each other ({why}); remove {key} (or problem)")
+    training = raw.get("training")
+    if isinstance(training, dict):
+        mode = training.get("mode", "batch")
+        if mode != "batch":
+            raise ConfigError(f"training.mode: a problem has no samples to batch, every step uses the exact "
+                              f"gradient ∇f (mode batch), got {describe(mode)}")
+        raw = dict(raw, training=dict(training, mode="batch"))
+    elif training is None:
+        raw = dict(raw, training={"mode": "batch"})
+    return raw
+
+
 def _line_search(raw, path):
     if raw is None:
         return None
@@ -338,6 +375,10 @@ class CompareConfig:
     target_loss: Optional[float] = _option(None, optional(number(0)), "report when train_loss <= this is reached")
     target_metric: Optional[Dict[str, float]] = _option(None, convert=_resolved_by("resolve_target_metric"),
                                                         doc="{val_accuracy: 0.95}: report when it is reached")
+    line_searches: Optional[List[Dict[str, Any]]] = _option(
+        None, convert=lambda raw, path: None if raw is None else _race_line_searches(raw, path),
+        doc="problem races: also race gradient descent with these line searches ([backtracking, {name: wolfe, "
+            "label: ...}])")
 
 
 @dataclass
@@ -357,6 +398,10 @@ class Config:
     monitor: MonitorConfig = _option(factory=MonitorConfig, convert=lambda raw, path: _build(MonitorConfig, raw, path))
     logging: LoggingConfig = _option(factory=LoggingConfig, convert=lambda raw, path: _build(LoggingConfig, raw, path))
     output: Optional[str] = _option(None, optional(_string), "run directory (default: runs/<config name>)")
+    problem: Optional[Dict[str, Any]] = field(default=None, metadata={
+        "check": None, "omit_null": True, "convert": lambda raw, path: None if raw is None else _problem(raw, path),
+        "doc": "a 2-D test function instead of data / model / loss: {function: rosenbrock, start: [-1.2, 1.0]} "
+               "(gdtrain list functions)"})
     compare: Optional[CompareConfig] = field(default=None, metadata={
         "check": None, "doc": "gdtrain compare-optimizers settings (null: none)", "omit_null": True,
         "convert": lambda raw, path: None if raw is None else _build(CompareConfig, raw, path)})
@@ -497,6 +542,9 @@ def _check_combinations(config: Config) -> None:
                           f"{config.loss} predicts classes, whose labels are not scaled: remove it")
     if config.training.line_search is not None:
         _check_line_search(config)
+    if config.compare is not None and config.compare.line_searches and config.problem is None:
+        raise ConfigError("compare.line_searches: races line searches on a problem: config (a 2-D test function); "
+                          "a network race takes its contestants from compare.optimizers")
     if config.schedule["name"] == "plateau":
         _check_monitor(config, "schedule.monitor", config.schedule["monitor"])
     if config.training.early_stopping is not None:
@@ -505,6 +553,8 @@ def _check_combinations(config: Config) -> None:
 
 def _check_monitor(config: Config, path: str, name: str) -> None:
     """A watched metric must exist in this run: val_* needs validation data, accuracy a classifier, r2 a regressor."""
+    if name.startswith("val_") and config.problem is not None:
+        raise ConfigError(f"{path}: {name} needs validation data, and a problem has none; use train_loss")
     if name.startswith("val_") and config.data.validation_split == 0:
         raise ConfigError(f"{path}: {name} needs validation data (data.validation_split > 0); use train_loss")
     task = LOSSES.get(config.loss, "loss").task
@@ -542,7 +592,7 @@ def from_dict(raw: Any, base_dir: Optional[str] = None, name: str = "run") -> Co
     """A validated Config from a parsed YAML document."""
     if raw is None:
         raise ConfigError("config: the file is empty; expected a mapping such as 'data: {source: digits}'")
-    config = _build(Config, raw, "")
+    config = _build(Config, _check_problem_keys(raw), "")
     config.base_dir, config.name = base_dir, name
     _check_names(config)
     _check_combinations(config)
@@ -697,6 +747,8 @@ def to_dict(config: Config) -> Dict[str, Any]:
             continue
         value = getattr(config, f.name)
         if value is None and f.metadata.get("omit_null"):  # an optional section left out stays out
+            continue
+        if config.problem is not None and f.name in PROBLEM_EXCLUDES:  # what the problem replaces
             continue
         out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
     return out

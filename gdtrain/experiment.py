@@ -184,9 +184,15 @@ class Setup:
 
 
 def setup(config: Config) -> Setup:
-    """Load the data and build and initialize the network (from ``init_from`` when given)."""
-    loss = LOSSES.get(config.loss, "loss")
+    """Load the data and build and initialize the network (from ``init_from`` when given). A ``problem:`` config
+    gets its 2-D point instead (problem_model.py: no data, no loss; θ₀ = problem.start)."""
     rngs = seed_streams(config.seed)
+    if config.problem is not None:
+        from .problem_model import point_dataset, point_model
+
+        model = point_model(config)
+        return Setup(None, point_dataset(model.problem), model, rngs)
+    loss = LOSSES.get(config.loss, "loss")
     data = load_data(config, rngs["data"], loss.task)
     check_loss_fits_data(loss, data)
     check_memory(config, data.n_features, loss.n_outputs(data.n_classes, data.n_targets), len(data.X_train))
@@ -329,11 +335,17 @@ def _fit_locked(config, run_dir, resume, on_start, on_epoch, stop_requested, bui
                            stop_requested=stop_requested)
     finally:
         metrics.close()
-    save_model(run_dir / rundir.MODEL, net, data, config)
-    with np.errstate(over="ignore", invalid="ignore"):
-        final = {split: evaluate(net, loss, X, y, data.target_scaling) for split, X, y in (
-            ("train", data.X_train, data.y_train), ("validation", data.X_val, data.y_val),
-            ("test", data.X_test, data.y_test))}
+    if config.problem is not None:  # a 2-D problem: model.npz holds the point, summary.json where it ended
+        from .problem_model import point_summary
+
+        rundir.save_npz(run_dir / rundir.MODEL, net.weights())
+        final = {"train": {"loss": net.f()}, "problem": point_summary(net)}
+    else:
+        save_model(run_dir / rundir.MODEL, net, data, config)
+        with np.errstate(over="ignore", invalid="ignore"):
+            final = {split: evaluate(net, loss, X, y, data.target_scaling) for split, X, y in (
+                ("train", data.X_train, data.y_train), ("validation", data.X_val, data.y_val),
+                ("test", data.X_test, data.y_test))}
     summary = {
         "stop_reason": result.stop_reason,
         "epochs": result.epochs,

@@ -31,6 +31,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from .activations import ACTIVATIONS
+from .errors import ConfigError
 from .losses import LOSSES, Loss
 from .layers import BatchNorm, Dense, Residual
 from .network import Network
@@ -409,6 +410,8 @@ def check_config(config, samples: int = 32, epsilon: float = 1e-6, threshold: fl
 
     from .experiment import setup
 
+    if config.problem is not None:
+        return check_problem(config, epsilon, threshold, atol, bug)
     built = setup(dataclasses.replace(config, dtype="float64"))
     net, loss, data = built.net, built.loss, built.data
     if bug is not None:
@@ -417,3 +420,35 @@ def check_config(config, samples: int = 32, epsilon: float = 1e-6, threshold: fl
     checks = check_gradients(net, X, y, loss, config.regularization.l2, epsilon, threshold, config.seed, atol,
                              l1=config.regularization.l1)
     return checks, {"samples": len(X), "parameters": net.size, "sizes": net.sizes, "net": net, "loss": loss}
+
+
+def check_problem(config, epsilon: float = 1e-6, threshold: float = 1e-6, atol: float = 1e-8,
+                  bug: Optional[str] = None) -> Tuple[List[TensorCheck], Dict[str, object]]:
+    """A 2-D problem's analytic gradient against central differences (f(θ + εeᵢ) − f(θ − εeᵢ))/2ε, at the
+    points ``problems.check_points`` chooses (the start, beside each minimizer, a few points of its map). A
+    perturbation that crosses a kink of a non-smooth function (l1: an axis) is counted and left out."""
+    from .problems import check_points, make_problem
+
+    if bug is not None:
+        raise ConfigError("--bug: plants a mistake in backpropagation, and a problem has no network (its gradient is "
+                          "a formula); leave --bug out")
+    problem = make_problem(config.problem)
+    checks = []
+    for name, theta in check_points(problem):
+        analytic = problem.gradient(theta)
+        numeric = np.empty(2)
+        ok = np.ones(2, dtype=bool)
+        for i in range(2):
+            step = np.zeros(2)
+            step[i] = epsilon
+            numeric[i] = (problem.value(theta + step) - problem.value(theta - step)) / (2 * epsilon)
+            if not problem.function.smooth and abs(theta[i]) <= epsilon:
+                ok[i] = False  # the perturbation crosses a kink
+        abs_err = float(np.abs(analytic - numeric)[ok].max(initial=0.0))
+        rel = abs_err / max(float((np.abs(analytic) + np.abs(numeric))[ok].max(initial=0.0)), TINY)
+        label = f"{name} ({theta[0]:.4g}, {theta[1]:.4g})"
+        checks.append(TensorCheck(label, 2, int(ok.sum()), int((~ok).sum()), abs_err, rel,
+                                  rel < threshold or abs_err < atol))
+    return checks, {"samples": 0, "parameters": 2, "sizes": [2], "net": None, "loss": None,
+                    "title": f"gradient check of {problem.describe()}: ∇f = {problem.function.gradient_formula} "
+                             f"against central differences, float64, ε={epsilon:g}"}

@@ -161,7 +161,8 @@ class EpochMeter:
             change = new - old
             norms[f"weight_norm_{name}"] = float(np.sqrt(np.vdot(new, new)))
             ratios[f"update_ratio_{name}"] = float(np.sqrt(np.vdot(change, change)) / max(np.sqrt(np.vdot(old, old)), 1e-30))
-        return {**norms, **ratios, **self.unit_fractions()}
+        extra = getattr(self.net, "epoch_stats", None)  # a 2-D problem's point: x, y, f, ... (problem_model.py)
+        return {**norms, **ratios, **self.unit_fractions(), **(extra(before_last_update, self.net.params) if extra else {})}
 
     @staticmethod
     def columns(net) -> List[str]:
@@ -169,9 +170,10 @@ class EpochMeter:
         meter = EpochMeter(net)
         names = meter.names
         return ([f"weight_norm_{n}" for n in names] + [f"update_ratio_{n}" for n in names]
-                + list(meter.unit_fractions()))
+                + list(meter.unit_fractions()) + list(getattr(net, "epoch_columns", ())))
 
 
 def tracked_names(net) -> List[str]:
-    """The tensors whose gradient norm, norm and update ratio training shows: all parameters but the biases."""
-    return [name for name in net.names if net.specs[name].kind != "bias"]
+    """The tensors whose gradient norm, norm and update ratio training shows: all parameters but the biases
+    (and a 2-D problem's point, whose columns are x, y, f, ...)."""
+    return [name for name in net.names if net.specs[name].kind not in ("bias", "point")]

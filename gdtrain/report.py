@@ -278,16 +278,20 @@ class FitReporter:
 
         c, data, config = self.console, info.data, info.config
         self.net = info.net
-        self.epochs = config.training.epochs
-        every = config.logging.every
-        self.every = max(1, math.ceil(self.epochs / self.MAX_LINES)) if every == "auto" else every
         self.metric = primary_metric(data.task)
         c.print(f"data      {data.source}: {describe_splits(data)}")
         c.print(f"network   {describe_network(info.net, info.loss)}  ({info.net.size} parameters, {config.dtype})")
         c.print(f"training  {describe_run(config)}")
         c.print(f"run dir   {info.run_dir}")
+        self.start_progress(info)
+
+    def start_progress(self, info) -> None:
+        """How often an epoch line is printed, the 'resuming' line, and the progress bar on a terminal."""
+        self.epochs = info.config.training.epochs
+        every = info.config.logging.every
+        self.every = max(1, math.ceil(self.epochs / self.MAX_LINES)) if every == "auto" else every
         if info.resumed_from or info.resumed:
-            c.print(f"resuming  after epoch {info.resumed_from} (from {info.run_dir / 'checkpoint.npz'})")
+            self.console.print(f"resuming  after epoch {info.resumed_from} (from {info.run_dir / 'checkpoint.npz'})")
         if not plain_output() and self.epochs > 1:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -1009,6 +1013,10 @@ def describe_hidden(config) -> str:
 
 def config_summary(config, source: str, built=None) -> str:
     """One line: what the config trains, on what, with which optimizer (sizes and splits when ``built``)."""
+    if config.problem is not None:  # a 2-D test function: no data, no network
+        from .problems import make_problem
+
+        return f"{source} is valid: problem {make_problem(config.problem).describe()}; {describe_run(config)}"
     if built is None:
         data = f"data {config.data.source}"
         network = f"network {describe_hidden(config)}, loss {config.loss}"

@@ -223,6 +223,9 @@ def read_model(path: Union[str, Path]) -> ModelFile:
             arrays = {name: archive[name] for name in archive.files}
     except Exception as exc:  # a truncated or foreign file
         raise DataError(f"{path}: not a readable model ({exc.__class__.__name__}: {exc})") from None
+    if set(arrays) == {"xy"}:  # problem_model.py's point
+        raise DataError(f"{path}: holds the point of a problem: run (a 2-D test function), not a network; "
+                        "there is nothing to evaluate or predict (summary.json says where it ended)")
     for key in ("loss", "W1", "b1"):
         if key not in arrays:
             raise DataError(f"{path}: no '{key}' array; not a gdtrain model (found: {', '.join(sorted(arrays))})")

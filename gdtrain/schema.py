@@ -125,13 +125,39 @@ def _layer_list_schema() -> Dict:
     return {"$ref": "#/$defs/layers"}
 
 
-def _contestants_schema() -> Dict:
+def _label_property() -> Dict:
     from .compare import LABEL
 
-    label = {"label": {"type": "string", "pattern": LABEL.pattern,
-                       "description": "the contestant's name and run directory (default: its name)"}}
-    item = optimizer_schema(extra=label)
+    return {"label": {"type": "string", "pattern": LABEL.pattern,
+                      "description": "the contestant's name and run directory (default: its name)"}}
+
+
+def _contestants_schema() -> Dict:
+    item = optimizer_schema(extra=_label_property())
     return nullable({"type": "array", "minItems": 1, "items": item})
+
+
+def _line_search_contestants_schema() -> Dict:
+    from .linesearch import LINE_SEARCHES
+
+    item = _by_name([(name, method.formula, method.options, {}) for name, method in LINE_SEARCHES.items()],
+                    "backtracking", _label_property())
+    return nullable({"type": "array", "minItems": 1, "items": item})
+
+
+def _problem_schema() -> Dict:
+    """``problem:``: a function's name, or {function, start, **its options} (problems.resolve_problem)."""
+    from .problems import FUNCTIONS
+
+    start = {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"},
+             "description": "the starting point [x, y]"}
+    branches = []
+    for name, fn in FUNCTIONS.items():
+        properties, required = _options(fn.options)
+        branches.append({"title": name, "description": f"f = {fn.formula}", "type": "object",
+                         "properties": {"function": {"const": name}, "start": start, **properties},
+                         "required": ["function"] + required, "additionalProperties": False})
+    return nullable({"anyOf": [{"type": "string", "enum": _names(FUNCTIONS)}, {"type": "object", "oneOf": branches}]})
 
 
 def _modes_schema() -> Dict:
@@ -192,6 +218,8 @@ _SPECIAL: Dict[Tuple[str, str], Callable[[], Dict]] = {
     ("CompareConfig", "optimizers"): _contestants_schema,
     ("CompareConfig", "modes"): _modes_schema,
     ("CompareConfig", "target_metric"): _target_metric_schema,
+    ("CompareConfig", "line_searches"): _line_search_contestants_schema,
+    ("Config", "problem"): _problem_schema,
 }
 
 

@@ -193,6 +193,9 @@ class LineSearchStep:
         slope0 = -float(np.vdot(self.direction, self.direction))
         result = search(self.spec, self._phi, self._phi_slope, value, slope0)
         self._move(result.step)
+        if result.ok and np.array_equal(self.net.params, self.theta0):  # θ + t d == θ: nothing moved
+            self.net.params[...] = self.theta0
+            return SearchResult(0.0, value, result.evaluations, False, stalled=True)
         return result
 
 
@@ -273,7 +276,12 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
             if searcher is not None:
                 found = searcher(value)
                 epoch_lr = found.step
-                if not found.ok:
+                if found.stalled:
+                    stop = ("line_search", f"the line search's step leaves θ unchanged in floating point "
+                                           f"(θ − t·g == θ, gradient norm {norm:.2g}) at epoch {epoch}: no step can "
+                                           "make progress at this precision; the minimum is reached as closely as "
+                                           f"{net.dtype.name} can show it")
+                elif not found.ok:
                     stop = ("line_search", f"the line search found no step that lowers the objective after "
                                            f"{found.evaluations} trials (gradient norm {norm:.2g}) at epoch {epoch}: "
                                            "it is flat to numerical precision along −∇J")

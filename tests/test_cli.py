@@ -404,6 +404,10 @@ def test_every_shipped_config_runs(runner, tmp_path, config):
     assert len(read_rows(out / "metrics.csv")) == 2
     shipped = yaml.safe_load(config.read_text())
     resolved = yaml.safe_load((out / "config.yaml").read_text())
+    if "problem" in shipped:  # a 2-D test function (tests/test_landscapes.py): no network, the point's columns
+        assert resolved["problem"]["function"] == shipped["problem"]["function"]
+        assert list(read_rows(out / "metrics.csv")[0])[4:9] == ["x", "y", "f", "step_length", "distance"]
+        return
     assert resolved["loss"] == shipped.get("loss", "cross_entropy")
     if "lr" in shipped["optimizer"]:  # (a line search picks its own steps and gives none)
         assert resolved["optimizer"]["lr"] == shipped["optimizer"]["lr"]
