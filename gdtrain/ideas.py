@@ -81,6 +81,10 @@ TOUR: Dict[int, str] = {
     13: "L2 and dropout against overfitting",
     14: "Early stopping",
     15: "Gradient checking catches a wrong gradient",
+    16: "Optimizer paths on an ill-conditioned quadratic (κ = 50)",
+    17: "The Rosenbrock valley: GD, momentum, Adam and backtracking line search",
+    18: "Subgradient descent on |x| + |y|: constant against diminishing steps",
+    19: "A saddle point, escaped or not",
 }
 
 # components the tour shows (their explanation names the stop)
@@ -194,7 +198,7 @@ _IDEAS = (
         "fixes the conditioning itself; momentum builds up speed along the consistent direction and damps the "
         "zig-zag across the valley; adaptive methods rescale each coordinate.",
         keys=("data.standardize", "optimizer.momentum", "optimizer.momentum_form"),
-        configs=("ill_conditioned",), tour=(5,),
+        configs=("ill_conditioned", "quadratic"), tour=(5, 16),
         commands=("gdtrain fit ill_conditioned", "gdtrain fit ill_conditioned --set optimizer.momentum=0"),
         see=("momentum", "nesterov", "adaptive_learning_rates", "learning_rate"),
         code=("gdtrain/optimizers.py", "gdtrain/data.py"),
@@ -240,8 +244,9 @@ _IDEAS = (
         "to an infinite distance — is what the convergence proofs need. gdtrain's `inverse_time` and "
         "`inverse_sqrt` schedules are these rules.",
         keys=("schedule",),
-        configs=("subgradient",), tour=(9,),
-        commands=("gdtrain fit subgradient", "gdtrain fit subgradient --set schedule=constant"),
+        configs=("subgradient", "l1_subgradient"), tour=(9, 18),
+        commands=("gdtrain fit subgradient", "gdtrain fit subgradient --set schedule=constant",
+                  "gdtrain fit l1_subgradient --set schedule=constant"),
         see=("inverse_time", "inverse_sqrt", "subgradient_descent", "learning_rate_schedules"),
         code=("gdtrain/schedules.py",),
         reading=(("robbins_monro", ""), ("boyd_subgradient", "the step size rules"),
@@ -255,9 +260,10 @@ _IDEAS = (
         "tuning. The strong Wolfe search also asks the slope to have flattened. Full-batch mode only; the lr "
         "column shows the accepted t. `gdtrain explain backtracking` and `gdtrain explain wolfe` give the options.",
         keys=("training.line_search", "training.mode"),
-        configs=("line_search",), tour=(8,),
+        configs=("line_search", "rosenbrock"), tour=(8, 17),
         commands=("gdtrain fit line_search",
-                  "gdtrain fit line_search --set training.line_search=null --set optimizer.lr=0.01"),
+                  "gdtrain fit line_search --set training.line_search=null --set optimizer.lr=0.01",
+                  "gdtrain compare-optimizers rosenbrock"),
         see=("backtracking", "wolfe", "convergence", "learning_rate"),
         code=("gdtrain/linesearch.py",),
         reading=(("nocedal", "§3.1, Algorithm 3.1 (backtracking line search)"),
@@ -270,8 +276,8 @@ _IDEAS = (
         "can replace the gradient. It is not a descent method — a step can raise the loss — so it needs a "
         "diminishing step size and keeps the best iterate seen (`training.keep: best`), not the last.",
         keys=("loss", "schedule", "training.keep", "regularization.l1"),
-        configs=("subgradient",), tour=(9,),
-        commands=("gdtrain fit subgradient",),
+        configs=("subgradient", "l1_subgradient"), tour=(9, 18),
+        commands=("gdtrain fit subgradient", "gdtrain fit l1_subgradient"),
         see=("mae", "hinge", "diminishing_step_sizes", "l1"),
         code=("gdtrain/losses.py", "gdtrain/network.py", "gdtrain/train.py"),
         reading=(("boyd_subgradient", ""),
@@ -450,6 +456,23 @@ _IDEAS = (
         code=("gdtrain/init.py",),
         reading=(("glorot", ""), ("he_init", ""), ("goodfellow", "§8.4 Parameter Initialization Strategies")),
         aliases=("init", "weight_initialization", "xavier", "glorot", "kaiming")),
+    Idea(
+        "saddle_points", "saddle points: a stationary point that is no minimum",
+        "∇f(θ*) = 0 with ∇²f(θ*) having a negative eigenvalue;  f = x² − y²:  y_{t+1} = (1 + 2η) y_t",
+        "A zero gradient is necessary for a minimum, not sufficient: at a saddle the loss curves up in some "
+        "directions and down in others. Gradient descent started exactly on the stable directions never sees "
+        "the unstable one and stops there as if it had converged (tol_grad is met); the smallest offset grows "
+        "geometrically and the iterate escapes. In networks, saddles and flat regions, not bad local minima, are "
+        "what slows training. A 2-D `problem:` shows it directly.",
+        keys=("problem", "training.tol_grad"),
+        configs=("saddle",), tour=(19,),
+        commands=("gdtrain fit saddle", "gdtrain fit saddle --set \"problem.start=[1.0, 1.0e-6]\"",
+                  "gdtrain explain saddle"),
+        see=("convergence", "ill_conditioning", "adaptive_learning_rates"),
+        code=("gdtrain/problems.py",),
+        reading=(("goodfellow", "§8.2.3 Plateaus, Saddle Points and Other Flat Regions"),
+                 ("nocedal", "§2.1 (second-order conditions)")),
+        aliases=("saddle_point", "stationary_points")),
 )
 
 IDEAS: Dict[str, Idea] = {idea.name: idea for idea in _IDEAS}

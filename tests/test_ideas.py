@@ -69,8 +69,19 @@ def test_names_and_aliases_never_shadow_a_component_or_a_list():
     for idea in ideas.IDEAS.values():
         for name in (idea.name, *idea.aliases):
             assert name == catalog.normalize(name), name  # stored as `gdtrain explain` compares them
-            assert name not in components and name not in lists and name not in seen, name
+            assert name not in lists and name not in seen, name
+            if name in components:  # l1: the penalty's idea and the 2-D test function; explain shows both
+                assert name in SHARED_NAMES and name == idea.name, name
             seen.add(name)
+
+
+SHARED_NAMES = {"l1"}  # an idea's name that is also a component's
+
+
+def test_a_name_shared_by_an_idea_and_a_component_explains_both():
+    for name in SHARED_NAMES:
+        kinds = [type(item).__name__ for item in catalog.explain(name)]
+        assert "IdeaExplanation" in kinds and len(kinds) >= 2, (name, kinds)
 
 
 @pytest.mark.parametrize("name", list(ideas.IDEAS))
@@ -182,7 +193,7 @@ def test_an_alias_and_any_spelling_explains_the_idea():
 
 
 def test_explain_line_search_is_the_idea_and_backtracking_the_method():
-    assert explain("line_search").startswith("line_search  —  idea (tour stop 8)")
+    assert explain("line_search").startswith("line_search  —  idea (tour stop 8, 17)")
     assert explain("backtracking").startswith("backtracking  —  line search")
     with pytest.raises(ConfigError, match="is a list of components"):
         catalog.explain("schedules")
