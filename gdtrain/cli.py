@@ -395,7 +395,7 @@ def compare_optimizers(
       gdtrain compare-optimizers configs/digits.yaml --optimizers sgd,momentum,adam
       gdtrain compare-optimizers quickstart --tune-lr --seeds 3 --workers 2 --target-loss 0.1
     """
-    from . import compare, report
+    from . import race as compare, report
     from .errors import ConfigError
     from .resources import shipped_file
 

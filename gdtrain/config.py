@@ -20,11 +20,13 @@ import numpy as np
 import yaml
 
 from .activations import ACTIVATIONS
+from .contestants import resolve_contestants, resolve_modes, resolve_target_metric
 from .errors import ConfigError
 from .rundir import refuse_special_file
 from .init import INITIALIZERS
 from .layers import OUTPUT_ACTIVATIONS
 from .losses import LOSSES
+from .metrics import check_watchable
 from .early_stopping import resolve_early_stopping
 from .linesearch import resolve_line_search
 from .optimizers import resolve_optimizer
@@ -293,16 +295,12 @@ class LoggingConfig:
     metrics_every: int = _option(1, integer(1), "a metrics.csv row every this many epochs (and the run's last)")
 
 
-def _resolved_by(name: str):
-    """A converter that hands a given (non-null) value to ``compare.NAME``: the race's own tables check it
-    (imported when used: compare.py imports this module)."""
+def _resolved_by(resolve):
+    """A converter that hands a given (non-null) value to ``resolve`` (a contestants.py function: the race's own
+    tables check it)."""
 
     def convert(raw, path):
-        if raw is None:
-            return None
-        from . import compare
-
-        return getattr(compare, name)(raw, path)
+        return None if raw is None else resolve(raw, path)
 
     return convert
 
@@ -324,16 +322,16 @@ class CompareConfig:
     """``gdtrain compare-optimizers``: who races, on how many seeds, and what counts as reaching the target."""
 
     optimizers: Optional[List[Dict[str, Any]]] = _option(
-        None, convert=_resolved_by("resolve_contestants"),
+        None, convert=_resolved_by(resolve_contestants),
         doc="contestants: names or {name, label, lr, ...}; null: all, at their defaults")
-    modes: Optional[List[str]] = _option(None, convert=_resolved_by("resolve_modes"),
+    modes: Optional[List[str]] = _option(None, convert=_resolved_by(resolve_modes),
                                          doc="race batch / sgd / minibatch with the optimizer section instead")
     seeds: int = _option(1, integer(1), "repeat the race with seeds seed, seed + 1, ...")
     tune_lr: bool = _option(False, boolean, "choose each contestant's lr from lr_grid by best validation loss first")
     lr_grid: List[float] = _option(check=_lr_grid, factory=lambda: list(DEFAULT_LR_GRID),
                                    doc="factors of each contestant's lr that tune_lr tries")
     target_loss: Optional[float] = _option(None, optional(number(0)), "report when train_loss <= this is reached")
-    target_metric: Optional[Dict[str, float]] = _option(None, convert=_resolved_by("resolve_target_metric"),
+    target_metric: Optional[Dict[str, float]] = _option(None, convert=_resolved_by(resolve_target_metric),
                                                         doc="{val_accuracy: 0.95}: report when it is reached")
 
 
@@ -499,13 +497,7 @@ def _check_combinations(config: Config) -> None:
 
 def _check_monitor(config: Config, path: str, name: str) -> None:
     """A watched metric must exist in this run: val_* needs validation data, accuracy a classifier, r2 a regressor."""
-    if name.startswith("val_") and config.data.validation_split == 0:
-        raise ConfigError(f"{path}: {name} needs validation data (data.validation_split > 0); use train_loss")
-    task = LOSSES.get(config.loss, "loss").task
-    if name == "val_accuracy" and task != "classification":
-        raise ConfigError(f"{path}: val_accuracy needs a classification loss, got loss {config.loss}; use val_r2")
-    if name in ("val_mse", "val_mae", "val_r2") and task != "regression":
-        raise ConfigError(f"{path}: {name} needs a regression loss, got loss {config.loss}; use val_accuracy")
+    check_watchable(name, path, LOSSES.get(config.loss, "loss").task, config.data.validation_split > 0, config.loss)
 
 
 def _check_line_search(config: Config) -> None:

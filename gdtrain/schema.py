@@ -126,7 +126,7 @@ def _layer_list_schema() -> Dict:
 
 
 def _contestants_schema() -> Dict:
-    from .compare import LABEL
+    from .contestants import LABEL
 
     label = {"label": {"type": "string", "pattern": LABEL.pattern,
                        "description": "the contestant's name and run directory (default: its name)"}}
@@ -135,7 +135,7 @@ def _contestants_schema() -> Dict:
 
 
 def _modes_schema() -> Dict:
-    from .compare import MODES
+    from .contestants import MODES
 
     return nullable({"anyOf": [{"type": "array", "minItems": 1, "uniqueItems": True,
                                 "items": {"type": "string", "enum": list(MODES)}},
@@ -143,7 +143,7 @@ def _modes_schema() -> Dict:
 
 
 def _target_metric_schema() -> Dict:
-    from .compare import TARGETS
+    from .contestants import TARGETS
 
     return nullable({"anyOf": [
         {"type": "object", "minProperties": 1, "maxProperties": 1, "propertyNames": {"enum": list(TARGETS)},
