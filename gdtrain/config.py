@@ -26,13 +26,14 @@ from .rundir import refuse_special_file
 from .init import INITIALIZERS
 from .layers import OUTPUT_ACTIVATIONS
 from .losses import LOSSES
-from .metrics import check_watchable
+from .metrics import WATCHABLE, check_watchable
 from .early_stopping import resolve_early_stopping
 from .linesearch import resolve_line_search
 from .optimizers import resolve_optimizer
 from .options import boolean, choice, converted, describe, integer, number, optional, whole
 from .registry import nearest, shown, unknown_name_message
 from .schedules import resolve_schedule
+from .sweep_space import resolve_grid
 
 
 # Sizes beyond anything a NumPy network on one machine trains: refused up front rather than failing to allocate.
@@ -335,6 +336,26 @@ class CompareConfig:
                                                         doc="{val_accuracy: 0.95}: report when it is reached")
 
 
+def _watchable(v):
+    return None if v in WATCHABLE else f"must be one of {', '.join(WATCHABLE)}"
+
+
+_watchable.schema = {"type": "string", "enum": list(WATCHABLE)}
+
+
+@dataclass
+class SweepConfig:
+    """``gdtrain sweep``: the grid of config keys and values to search, the seeds and the metric to rank by."""
+
+    grid: Optional[Dict[str, List[Any]]] = _option(None, convert=_resolved_by(resolve_grid),
+                                                   doc="{key.path: [v1, v2, ...]}: every combination is a point")
+    seeds: int = _option(1, integer(1), "run every point with seeds seed, seed + 1, ...")
+    random: Optional[int] = _option(None, optional(integer(1)), "run only this many points of the grid, drawn "
+                                                                "with the config's seed")
+    metric: Optional[str] = _option(None, optional(_watchable), "rank the points by this epoch metric's best "
+                                                                "value (default: val_accuracy / val_r2, else train_loss)")
+
+
 @dataclass
 class Config:
     seed: int = _option(0, integer(0), "same seed + same config => identical results")
@@ -355,6 +376,9 @@ class Config:
     compare: Optional[CompareConfig] = field(default=None, metadata={
         "check": None, "doc": "gdtrain compare-optimizers settings (null: none)", "omit_null": True,
         "convert": lambda raw, path: None if raw is None else _build(CompareConfig, raw, path)})
+    sweep: Optional[SweepConfig] = field(default=None, metadata={
+        "check": None, "doc": "gdtrain sweep settings (null: none)", "omit_null": True,
+        "convert": lambda raw, path: None if raw is None else _build(SweepConfig, raw, path)})
     # Where relative paths in the file are looked up besides the working directory (not a YAML key).
     base_dir: Optional[str] = field(default=None, repr=False, compare=False, metadata={"internal": True})
     name: str = field(default="run", repr=False, compare=False, metadata={"internal": True})

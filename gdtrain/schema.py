@@ -142,6 +142,13 @@ def _modes_schema() -> Dict:
                                {"type": "string", "description": "comma-separated: batch,sgd,minibatch"}]})
 
 
+def _sweep_grid_schema() -> Dict:
+    scalar = {"type": ["number", "string", "boolean", "null"]}
+    return nullable({"type": "object", "minProperties": 1, "propertyNames": {"pattern": r"^[^.]+(\.[^.]+)*$"},
+                     "additionalProperties": {"anyOf": [scalar, {"type": "array", "minItems": 1, "items": scalar}]},
+                     "description": "config key path → the values to try"})
+
+
 def _target_metric_schema() -> Dict:
     from .contestants import TARGETS
 
@@ -192,6 +199,7 @@ _SPECIAL: Dict[Tuple[str, str], Callable[[], Dict]] = {
     ("CompareConfig", "optimizers"): _contestants_schema,
     ("CompareConfig", "modes"): _modes_schema,
     ("CompareConfig", "target_metric"): _target_metric_schema,
+    ("SweepConfig", "grid"): _sweep_grid_schema,
 }
 
 

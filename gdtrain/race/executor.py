@@ -139,6 +139,19 @@ def _worker_init(parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), name="gdtrain-orphan-watchdog", daemon=True).start()
 
 
+def interrupted(phase: str, finished: List[Outcome], total: int) -> RaceInterrupted:
+    """The RaceInterrupted a stopped phase raises: how many of its runs finished and where they are kept."""
+    stopped = [o for o in finished if o.status == "interrupted"]
+    done = len(finished) - len(stopped)
+    where = sorted({str(Path(o.run_dir).parent) for o in finished}) if finished else []
+    kept = (f"{done} of {total} {'tuning ' if phase == 'tune' else ''}runs finished"
+            + (f", {len(stopped)} stopped at a safe point (resumable with gdtrain fit --resume)" if stopped else "")
+            + (f"; their run directories are kept in {', '.join(where)}" if where else ""))
+    signum = _stop_signal()
+    return RaceInterrupted(f"race interrupted by {signal.Signals(signum).name}: the workers are stopped; {kept}; "
+                           "nothing was ranked", signum)
+
+
 class Runner:
     """Runs jobs in this process (workers = 1) or in a pool of spawned processes, reporting each start and end.
 
@@ -184,27 +197,16 @@ class Runner:
         self.on_event(RaceEvent("phase", phase, total=len(jobs)))
         return self._serial(jobs, phase) if self.pool is None else self._parallel(jobs, phase)
 
-    def _interrupted(self, phase: str, finished: List[Outcome], total: int) -> RaceInterrupted:
-        stopped = [o for o in finished if o.status == "interrupted"]
-        done = len(finished) - len(stopped)
-        where = sorted({str(Path(o.run_dir).parent) for o in finished}) if finished else []
-        kept = (f"{done} of {total} {'tuning ' if phase == 'tune' else ''}runs finished"
-                + (f", {len(stopped)} stopped at a safe point (resumable with gdtrain fit --resume)" if stopped else "")
-                + (f"; their run directories are kept in {', '.join(where)}" if where else ""))
-        signum = _stop_signal()
-        return RaceInterrupted(f"race interrupted by {signal.Signals(signum).name}: the workers are stopped; {kept}; "
-                               "nothing was ranked", signum)
-
     def _serial(self, jobs, phase) -> List[Outcome]:
         outcomes = []
         for i, job in enumerate(jobs):
             if _STOP.is_set():
-                raise self._interrupted(phase, outcomes, len(jobs))
+                raise interrupted(phase, outcomes, len(jobs))
             self.on_event(RaceEvent("start", phase, job, done=i, total=len(jobs), running=[job]))
             outcomes.append(run_job(job))
             self.on_event(RaceEvent("done", phase, job, outcomes[-1], done=i + 1, total=len(jobs)))
         if _STOP.is_set():
-            raise self._interrupted(phase, outcomes, len(jobs))
+            raise interrupted(phase, outcomes, len(jobs))
         return outcomes
 
     def _parallel(self, jobs, phase) -> List[Outcome]:
@@ -242,7 +244,7 @@ class Runner:
                 self.on_event(RaceEvent("done", phase, jobs[i], results[i], done=len(results), total=len(jobs),
                                         running=[jobs[k] for k in sorted(in_flight.values())]))
         if _STOP.is_set():
-            raise self._interrupted(phase, [results[i] for i in sorted(results)], len(jobs))
+            raise interrupted(phase, [results[i] for i in sorted(results)], len(jobs))
         return [results[i] for i in range(len(jobs))]
 
 

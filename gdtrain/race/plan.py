@@ -161,6 +161,7 @@ def contestant_config(race: Race, contestant: Contestant, seed: int, lr: Optiona
     """The base config with this contestant's optimizer (and mode) and ``seed``: what its run trains."""
     raw = to_dict(race.config)
     raw.pop("compare", None)
+    raw.pop("sweep", None)
     raw["optimizer"] = dict(contestant.optimizer, **({"lr": lr} if lr is not None else {}))
     raw["training"]["mode"] = contestant.mode
     raw["seed"] = seed
