@@ -104,3 +104,83 @@ def save_png(result: RaceResult, path: Union[str, Path]) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     rundir.write_file(path, buffer.getvalue())
+
+
+# --- a sweep's metric against its swept keys ----------------------------------------------------------------
+
+def _as_number(text: str):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def sweep_axes(rows: Sequence[Mapping[str, str]], keys: Sequence[str]):
+    """(x key, series key or None) for a chart of a sweep, or None: the first key whose values are all numbers is
+    the x-axis; with two swept keys the other one gives one line per value. More than two keys: no chart."""
+    if not rows or not 1 <= len(keys) <= 2:
+        return None
+    numeric = [k for k in keys if all(_as_number(r[k]) is not None for r in rows)]
+    if not numeric:
+        return None
+    x_key = numeric[0]
+    other = [k for k in keys if k != x_key]
+    return x_key, (other[0] if other else None)
+
+
+def sweep_series(rows: Sequence[Mapping[str, str]], keys: Sequence[str], metric: str):
+    """(x key, sorted x values, series name → mean best ``metric`` over seeds per x (NaN where no finished run),
+    log x) from sweep.csv's rows, or None when the sweep has no chartable key (see ``sweep_axes``). Diverged and
+    failed runs are left out of the means. Log x: positive values spanning more than a factor of 10 (an lr grid)."""
+    axes = sweep_axes(rows, keys)
+    if axes is None:
+        return None
+    x_key, by = axes
+    xs = sorted({_as_number(r[x_key]) for r in rows})
+    groups = [None] if by is None else list(dict.fromkeys(r[by] for r in rows))
+    series: Dict[str, List[float]] = {}
+    for g in groups:
+        name = f"best {metric}" if by is None else f"{by}={g}"
+        values = []
+        for x in xs:
+            picked = [_as_number(r[f"best_{metric}"]) for r in rows if _as_number(r[x_key]) == x
+                      and (by is None or r[by] == g) and r["status"] not in ("diverged", "failed")]
+            picked = [v for v in picked if v is not None]
+            values.append(sum(picked) / len(picked) if picked else math.nan)
+        series[name] = values
+    log_x = min(xs) > 0 and max(xs) / min(xs) > 10
+    return x_key, xs, series, log_x
+
+
+def save_sweep_png(rows: Sequence[Mapping[str, str]], keys: Sequence[str], metric: str, path: Union[str, Path],
+                   title: str = "") -> bool:
+    """The metric (mean best over seeds) against the swept numeric key as a PNG; False when there is no chartable
+    key. Needs matplotlib."""
+    data = sweep_series(rows, keys, metric)
+    if data is None:
+        return False
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    path = Path(path)
+    rundir.require_folder(path)
+    x_key, xs, series, log_x = data
+    fig = Figure(figsize=(7, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    for name, values in series.items():
+        ax.plot(xs, values, marker="o", label=name)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(x_key)
+    ax.set_ylabel(f"best {metric} (mean over seeds)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    rundir.write_file(path, buffer.getvalue())
+    return True

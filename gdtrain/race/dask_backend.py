@@ -62,6 +62,25 @@ def require_dask():
     return distributed
 
 
+def check_cluster(cluster: str) -> None:
+    """A ClusterError now, before any work, when ``cluster`` is malformed, dask is missing or no scheduler answers
+    at its address (a LocalCluster is started later, by the runner)."""
+    kind, target = parse_cluster(cluster)
+    distributed = require_dask()
+    if kind == "address":
+        client = _connect(distributed, target)
+        client.close()
+
+
+def _connect(distributed, address: str):
+    try:
+        return distributed.Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(f"--cluster {address}: no Dask scheduler answered within {CONNECT_TIMEOUT:g} s "
+                           f"({exc.__class__.__name__}); start one with `dask scheduler` and `dask worker ADDRESS`, "
+                           "or use --cluster local:N") from None
+
+
 def one_blas_thread():
     """The thread policy's hook for a task on a Dask worker: one BLAS thread per task (several tasks share a
     worker's cores). threadpoolctl limits the libraries already loaded; without it, nothing is changed."""
@@ -123,12 +142,7 @@ class DaskRunner:
                     dashboard_address=None, silence_logs=logging.ERROR)
             self.client = distributed.Client(self.cluster)
         else:
-            try:
-                self.client = distributed.Client(self.target, timeout=CONNECT_TIMEOUT)
-            except (OSError, TimeoutError) as exc:
-                raise ClusterError(f"--cluster {self.target}: no Dask scheduler answered within "
-                                   f"{CONNECT_TIMEOUT:g} s ({exc.__class__.__name__}); start one with "
-                                   "`dask scheduler` and `dask worker ADDRESS`, or use --cluster local:N") from None
+            self.client = _connect(distributed, self.target)
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
         self._stop_event = distributed.Event(self.stop_name, client=self.client)
         return self
