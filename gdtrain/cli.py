@@ -381,6 +381,9 @@ def compare_optimizers(
                                                          "reaches a value, e.g. val_accuracy=0.95.")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Run contestants in N parallel processes "
                                                                   "(same results as serial).")] = 1,
+    cluster: Annotated[Optional[str], typer.Option("--cluster", help="Or run them on a Dask cluster: "
+                                                   "tcp://HOST:8786, or local:N for N worker processes here "
+                                                   "(pip install 'gdtrain[dask]').")] = None,
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="Race directory (default: "
                                                                    "runs/compare-<config name>).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Reuse a non-empty --out directory.")] = False,
@@ -410,18 +413,27 @@ def compare_optimizers(
             raise ConfigError("compare-optimizers: the built-in demo config (configs/compare.yaml) is missing; "
                               "give a CONFIG")
         config = str(demo)
+    if cluster is not None and workers != 1:
+        raise ConfigError("--cluster: give either --workers N (local processes) or --cluster, not both")
     cfg = read_config(config, {"training.epochs": epochs}, set_)
+    if cluster is not None:  # before any work: no dask, or an unreachable scheduler, is one line and exit 2
+        from .race.dask_backend import check_cluster
+
+        check_cluster(cluster)
     race = compare.plan(cfg, optimizers=optimizers, modes=modes, seeds=seeds, tune_lr=tune_lr,
                         target_loss=target_loss, target_metric=target_metric)
     out_dir = compare.prepare_dir(race, out, overwrite)
     console = report.make_console()
     report.race_header(race, out_dir, workers, console)
+    if cluster is not None:
+        console.print(f"workers   Dask cluster {cluster}, one BLAS thread per task", soft_wrap=True)
     progress = report.RaceProgress(console)
     notice = report.make_console(stderr=True)
     try:
         with compare.RaceStop(on_first=lambda: notice.print("stopping the race: the running runs stop at the end of "
                                                             "their step (Ctrl-C again to quit at once)")):
-            result = compare.run(race, out=str(out_dir), overwrite=True, workers=workers, on_event=progress)
+            result = compare.run(race, out=str(out_dir), overwrite=True, workers=workers, on_event=progress,
+                                 cluster=cluster)
     except compare.RaceInterrupted as exc:  # SIGINT / SIGTERM: exit 130 / 143, saying what is kept
         progress.stop()
         notice.print(str(exc), soft_wrap=True)

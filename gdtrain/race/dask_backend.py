@@ -12,8 +12,10 @@ Faults: a worker that dies mid-task is Dask's to handle: the scheduler gives the
 ``distributed.scheduler.allowed-failures`` times, then ``KilledWorker``); the retried run rewrites its run
 directory from scratch, and since every run is deterministic the outcome is the one the first worker would have
 returned. A scheduler that does not answer within ``CONNECT_TIMEOUT`` seconds is a ``ClusterError`` (exit 2)
-before any work. On SIGINT / SIGTERM the driver sets a Dask ``Event`` that every task watches: queued tasks
-return without training, running ones stop at their next safe point and save what they learned.
+before any work. On SIGINT / SIGTERM the driver starts nothing more: the tasks not yet finished
+are cancelled and the driver stops waiting: the finished runs are kept. (Dask cannot interrupt a task that is
+running: on a cluster given by address such a run trains to its end and its result is dropped, to be run again by
+``--resume``; a ``local:N`` cluster's worker processes are closed with the driver.)
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
-import time
 import uuid
 from dataclasses import replace
 from typing import Dict, List, Optional, Sequence
@@ -32,8 +32,6 @@ from .executor import Listener, RaceEvent, interrupted, limited_blas_env
 from .job import _STOP, Job, Outcome, run_job
 
 CONNECT_TIMEOUT = 5.0  # seconds to wait for a --cluster tcp://... scheduler before giving up
-STOP_POLL_SECONDS = 0.5  # how often a running task asks whether the driver was interrupted
-STOP_GRACE_SECONDS = 60.0  # how long the driver waits for stopped runs to save before it cancels them
 
 
 class ClusterError(ConfigError):
@@ -91,32 +89,10 @@ def one_blas_thread():
     return threadpool_limits(1)
 
 
-def run_task(job: Job, stop_name: str) -> Optional[Outcome]:
-    """What a Dask worker runs: ``run_job`` under one BLAS thread, stopping when the driver sets the Event
-    ``stop_name``; None (nothing trained) when it was set before the task started."""
-    from distributed import Event
-
-    event = Event(stop_name)
-    if event.is_set():
-        return None
-    stop, done = threading.Event(), threading.Event()
-
-    def watch() -> None:  # (a short question every STOP_POLL_SECONDS, no waiter left on the scheduler)
-        while not done.wait(STOP_POLL_SECONDS):
-            try:
-                if event.is_set():
-                    stop.set()
-                    return
-            except Exception:  # the scheduler went away: the run goes on, its result may still be wanted
-                pass
-
-    watcher = threading.Thread(target=watch, name="gdtrain-stop-watch", daemon=True)
-    watcher.start()
-    try:
-        with one_blas_thread():
-            return run_job(job, stop_requested=stop.is_set)
-    finally:
-        done.set()
+def run_task(job: Job) -> Outcome:
+    """What a Dask worker runs: ``run_job`` under one BLAS thread."""
+    with one_blas_thread():
+        return run_job(job)
 
 
 class DaskRunner:
@@ -130,8 +106,6 @@ class DaskRunner:
         self.client = None
         self.cluster = None
         self.workers = 0
-        self.stop_name = f"gdtrain-stop-{uuid.uuid4().hex}"
-        self._stop_event = None
 
     def __enter__(self) -> "DaskRunner":
         distributed = require_dask()
@@ -144,7 +118,6 @@ class DaskRunner:
         else:
             self.client = _connect(distributed, self.target)
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
-        self._stop_event = distributed.Event(self.stop_name, client=self.client)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -164,17 +137,13 @@ class DaskRunner:
         self.on_event(RaceEvent("phase", phase, total=len(jobs)))
         # the run directories as absolute paths (a worker's working directory may differ), given back as written
         sent = [replace(job, out=os.path.abspath(job.out)) for job in jobs]
-        futures = {self.client.submit(run_task, job, self.stop_name, pure=False,
+        futures = {self.client.submit(run_task, job, pure=False,
                                       key=f"gdtrain-{phase}-{job.label}-seed{job.seed}-{uuid.uuid4().hex[:8]}"): i
                    for i, job in enumerate(sent)}
         results: Dict[int, Outcome] = {}
         in_flight = set(futures)
-        stopping_since = None
         while in_flight:
-            if _STOP.is_set() and stopping_since is None:
-                self._stop_event.set()  # queued tasks return at once, running ones stop at a safe point
-                stopping_since = time.monotonic()
-            if stopping_since is not None and time.monotonic() - stopping_since > STOP_GRACE_SECONDS:
+            if _STOP.is_set():  # start nothing more; what is running cannot be interrupted, only dropped
                 self.client.cancel(list(in_flight))
                 break
             try:  # (a timeout, so that a signal's flag is seen while every task is busy)
@@ -191,8 +160,6 @@ class DaskRunner:
                         continue
                     raise TrainingFailed(f"the Dask task training {jobs[i].label} (seed {jobs[i].seed}) failed: "
                                          f"{exc.__class__.__name__}: {exc}") from None
-                if outcome is None:  # not started: the driver was stopping
-                    continue
                 outcome.run_dir = jobs[i].out
                 results[i] = outcome
                 self.on_event(RaceEvent("done", phase, jobs[i], outcome, done=len(results), total=len(jobs)))
