@@ -509,8 +509,9 @@ def sweep(
     progress = sweep_report.SweepProgress(plan, console)
     notice = report.make_console(stderr=True)
     try:
-        with RaceStop(on_first=lambda: notice.print("stopping the sweep: the running runs stop at the end of "
-                                                    "their step (Ctrl-C again to quit at once)")):
+        stopping = ("the tasks not yet finished are cancelled" if cluster is not None
+                    else "the running runs stop at the end of their step")
+        with RaceStop(on_first=lambda: notice.print(f"stopping the sweep: {stopping} (Ctrl-C again to quit at once)")):
             result = run_sweep(plan, out=str(out_dir), overwrite=True, workers=workers, cluster=cluster,
                                on_event=progress, resume=resume)
     except SweepInterrupted as exc:  # SIGINT / SIGTERM: exit 130 / 143; sweep.csv keeps the finished runs

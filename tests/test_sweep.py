@@ -19,6 +19,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+import gdtrain.race.dask_backend
+
 from gdtrain import plot as plots
 from gdtrain.cli import app
 from gdtrain.config import from_dict
@@ -212,8 +214,16 @@ def _need_dask():
     return pytest.importorskip("distributed", reason="the Dask tests need dask[distributed] (gdtrain[dask])")
 
 
-def test_dask_local_cluster_gives_the_serial_results_for_a_sweep_and_a_race(tmp_path):
-    _need_dask()
+@pytest.fixture(scope="module")
+def cluster():
+    """A LocalCluster of 2 worker processes on 127.0.0.1, shared by the tests that give its address."""
+    distributed = _need_dask()
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as local:
+        yield local
+
+
+def test_dask_gives_the_serial_results_for_a_sweep_and_a_race(tmp_path, cluster):
     config = write_config(tmp_path, tiny(compare={"optimizers": ["sgd", {"name": "adam", "lr": 0.01}], "seeds": 2}))
     grid = ["--grid", "optimizer.lr=0.05,0.2", "--grid", "model.hidden.0.units=4,8"]
     serial = invoke(["sweep", config, *grid, "--out", tmp_path / "serial"])
@@ -223,32 +233,33 @@ def test_dask_local_cluster_gives_the_serial_results_for_a_sweep_and_a_race(tmp_
         read_rows(tmp_path / "serial" / "sweep.csv"))
     assert "on local:2" in dask.output
     race_serial = invoke(["compare-optimizers", config, "--out", tmp_path / "race-serial"])
-    race_dask = invoke(["compare-optimizers", config, "--out", tmp_path / "race-dask", "--cluster", "local:2"])
+    race_dask = invoke(["compare-optimizers", config, "--out", tmp_path / "race-dask",
+                        "--cluster", cluster.scheduler_address])  # (a scheduler by its address)
     assert race_serial.exit_code == 0 and race_dask.exit_code == 0, race_dask.output
     strip = lambda rows: [{k: v for k, v in r.items() if k not in ("seconds", "seconds_to_target")} for r in rows]
     assert strip(read_rows(tmp_path / "race-dask" / "comparison.csv")) == strip(
         read_rows(tmp_path / "race-serial" / "comparison.csv"))
 
 
-def test_unreachable_scheduler_is_one_line_and_exit_2_before_any_work(tmp_path):
+def test_unreachable_scheduler_is_one_line_and_exit_2_before_any_work(tmp_path, monkeypatch):
     _need_dask()
+    monkeypatch.setattr(gdtrain.race.dask_backend, "CONNECT_TIMEOUT", 0.5)
     config = write_config(tmp_path, tiny())
     out = tmp_path / "sweep"
     result = invoke(["sweep", config, "--grid", "optimizer.lr=0.1", "--cluster", "tcp://127.0.0.1:9", "--out", out])
     assert result.exit_code == 2
-    assert result.output.startswith("error: --cluster tcp://127.0.0.1:9: no Dask scheduler answered")
+    assert result.output.startswith("error: --cluster tcp://127.0.0.1:9: no Dask scheduler answered within 0.5 s")
     assert len(result.output.strip().splitlines()) == 1 and not out.exists()
     bad = invoke(["sweep", config, "--grid", "optimizer.lr=0.1", "--cluster", "local:0", "--out", out])
     assert bad.exit_code == 2 and "--cluster: expected local:N" in bad.output
 
 
-def test_a_dask_worker_killed_mid_sweep_is_retried_and_the_results_are_identical(tmp_path):
+def test_a_dask_worker_killed_mid_sweep_is_retried_and_the_results_are_identical(tmp_path, cluster):
     distributed = _need_dask()
     config = from_dict(tiny(training={"epochs": 40, "batch_size": 16, "checkpoint_every": 100}))
     sweep = plan_sweep(config, grid={"optimizer.lr": [0.02, 0.05, 0.1, 0.2, 0.5, 1.0]})
     serial = run_sweep(sweep, out=str(tmp_path / "serial"))
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+    with distributed.Client(cluster) as client:
         pids = client.run(os.getpid)
         killed = []
 

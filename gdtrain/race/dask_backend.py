@@ -113,7 +113,8 @@ class DaskRunner:
             with limited_blas_env(1):  # the worker processes start with one BLAS thread each
                 self.cluster = distributed.LocalCluster(
                     n_workers=self.target, threads_per_worker=1, processes=True, host="127.0.0.1",
-                    dashboard_address=None, silence_logs=logging.ERROR)
+                    dashboard_address=None, silence_logs=logging.ERROR,
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})  # (its HTTP server on a free port)
             self.client = distributed.Client(self.cluster)
         else:
             self.client = _connect(distributed, self.target)
