@@ -15,7 +15,7 @@ import tempfile
 import time
 
 from gdtrain.config import from_dict
-from gdtrain.race.executor import open_runner
+from gdtrain.race.backends import open_runner
 from gdtrain.race.sweep import jobs_for, plan_sweep
 
 

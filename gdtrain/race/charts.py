@@ -139,6 +139,8 @@ def sweep_series(rows: Sequence[Mapping[str, str]], keys: Sequence[str], metric:
     x_key, by = axes
     xs = sorted({_as_number(r[x_key]) for r in rows})
     groups = [None] if by is None else list(dict.fromkeys(r[by] for r in rows))
+    if by is not None and all(_as_number(g) is not None for g in groups):
+        groups.sort(key=_as_number)  # (numbers in order; names in the grid's order)
     series: Dict[str, List[float]] = {}
     for g in groups:
         name = f"best {metric}" if by is None else f"{by}={g}"

@@ -7,7 +7,8 @@ from dataclasses import replace
 from typing import List, Optional
 
 from ..contestants import TUNING_DIR
-from .executor import Listener, open_runner
+from .backends import open_runner
+from .executor import Listener
 from .job import apply_target
 from .outputs import write_outputs
 from .plan import Race, _job, _run_dir, _task, effective_workers, prepare_dir, tuning_grid

@@ -2,7 +2,7 @@
 
 One interface, three backends: ``Runner(workers=1)`` runs the jobs in this process, ``Runner(workers=N)`` in N
 spawned processes (BLAS limited to cores // N threads each), and ``dask_backend.DaskRunner`` on a Dask cluster
-(``--cluster tcp://HOST:PORT`` or ``local:N``); ``open_runner`` picks one. Each takes a list of ``job.Job`` and
+(``--cluster tcp://HOST:PORT`` or ``local:N``); ``backends.open_runner`` picks one. Each takes a list of ``job.Job`` and
 returns their ``Outcome``s in the jobs' order, reporting every start and end to ``on_event`` (a ``RaceEvent``) as
 it happens, so the driver can write its CSV as rows arrive. Every job is the same deterministic computation
 wherever it runs, so the outcomes are the same on every backend (only the seconds differ).
@@ -246,13 +246,3 @@ class Runner:
         if _STOP.is_set():
             raise interrupted(phase, [results[i] for i in sorted(results)], len(jobs))
         return [results[i] for i in range(len(jobs))]
-
-
-def open_runner(workers: int = 1, cluster: Optional[str] = None, on_event: Optional[Listener] = None):
-    """The backend the options ask for: a Dask cluster (``cluster``: tcp://HOST:PORT or local:N), else N local
-    processes (``workers`` > 1), else this process. Use it as a context manager."""
-    if cluster is not None:
-        from .dask_backend import DaskRunner
-
-        return DaskRunner(cluster, on_event)
-    return Runner(workers, on_event)

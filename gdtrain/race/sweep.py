@@ -36,7 +36,8 @@ from ..config import Config, SweepConfig, from_dict, set_path, to_dict
 from ..errors import ConfigError
 from ..metrics import check_watchable, higher_is_better, primary_metric
 from ..sweep_space import format_value, grid_points, resolve_grid, sample_points, unique_labels
-from .executor import Listener, RaceEvent, RaceInterrupted, open_runner
+from .backends import open_runner
+from .executor import Listener, RaceEvent, RaceInterrupted
 from .job import Job, Outcome
 from .standings import Stat
 
