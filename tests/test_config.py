@@ -165,7 +165,7 @@ def test_unknown_key_names_path_and_nearest(raw, expected):
 def test_unknown_key_without_a_close_name_lists_valid_keys():
     message = config_error({"zzzzzz": 1})
     assert message.startswith("zzzzzz: unknown key; valid keys: ")
-    assert ("clip, compare, data, dtype, logging, loss, model, monitor, optimizer, output, regularization, schedule, seed, "
+    assert ("clip, compare, data, dtype, logging, loss, model, monitor, optimizer, output, regularization, schedule, seed, sweep, "
             "training") in message
 
 
