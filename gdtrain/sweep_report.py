@@ -75,6 +75,7 @@ class SweepProgress:
 
     def __call__(self, event) -> None:
         if event.kind == "phase":
+            self.total = self.done + event.total  # (a resumed sweep runs only the missing runs)
             if not plain_output() and self.live is None:
                 from rich.live import Live
 
