@@ -255,22 +255,24 @@ def test_unreachable_scheduler_is_one_line_and_exit_2_before_any_work(tmp_path, 
 
 
 def test_a_dask_worker_killed_mid_sweep_is_retried_and_the_results_are_identical(tmp_path, cluster):
-    distributed = _need_dask()
     config = from_dict(tiny(training={"epochs": 40, "batch_size": 16, "checkpoint_every": 100}))
     sweep = plan_sweep(config, grid={"optimizer.lr": [0.02, 0.05, 0.1, 0.2, 0.5, 1.0]})
     serial = run_sweep(sweep, out=str(tmp_path / "serial"))
-    with distributed.Client(cluster) as client:
-        pids = client.run(os.getpid)
-        killed = []
 
-        def kill_the_workers(event):  # at the first result: the workers are busy with (or about to start) the next
-            if event.kind == "done" and not killed:
-                for pid in pids.values():
-                    os.kill(pid, signal.SIGKILL)
-                killed.extend(pids.values())
+    def worker_pids():  # each nanny's worker process
+        return {nanny.process.pid for nanny in cluster.workers.values() if nanny.process is not None}
 
-        result = run_sweep(sweep, out=str(tmp_path / "dask"), cluster=cluster.scheduler_address,
-                           on_event=kill_the_workers)
-        assert killed and set(client.run(os.getpid).values()).isdisjoint(killed)  # the nannies started new ones
+    pids, killed = worker_pids(), []
+    assert len(pids) == 2
+
+    def kill_the_workers(event):  # at the first result: the workers are busy with (or about to start) the next
+        if event.kind == "done" and not killed:
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+            killed.extend(pids)
+
+    result = run_sweep(sweep, out=str(tmp_path / "dask"), cluster=cluster.scheduler_address,
+                       on_event=kill_the_workers)
+    assert killed and worker_pids().isdisjoint(killed)  # the nannies started new workers, which finished the sweep
     assert [r["status"] for r in result.rows] == ["completed"] * 6
     assert without_timing(result.rows) == without_timing(serial.rows)

@@ -32,6 +32,7 @@ from .executor import Listener, RaceEvent, interrupted, limited_blas_env
 from .job import _STOP, Job, Outcome, run_job
 
 CONNECT_TIMEOUT = 5.0  # seconds to wait for a --cluster tcp://... scheduler before giving up
+RESUBMITS = 3  # how often the driver submits a job again whose result was lost (not a failure of the run itself)
 
 
 class ClusterError(ConfigError):
@@ -138,11 +139,18 @@ class DaskRunner:
         self.on_event(RaceEvent("phase", phase, total=len(jobs)))
         # the run directories as absolute paths (a worker's working directory may differ), given back as written
         sent = [replace(job, out=os.path.abspath(job.out)) for job in jobs]
-        futures = {self.client.submit(run_task, job, pure=False,
-                                      key=f"gdtrain-{phase}-{job.label}-seed{job.seed}-{uuid.uuid4().hex[:8]}"): i
-                   for i, job in enumerate(sent)}
+        def submit(i: int):
+            key = f"gdtrain-{phase}-{sent[i].label}-seed{sent[i].seed}-{uuid.uuid4().hex[:8]}"
+            future = self.client.submit(run_task, sent[i], pure=False, key=key)
+            futures[future] = i
+            in_flight.add(future)
+
+        futures: Dict[object, int] = {}
+        in_flight: set = set()
+        resubmitted: Dict[int, int] = {}
+        for i in range(len(sent)):
+            submit(i)
         results: Dict[int, Outcome] = {}
-        in_flight = set(futures)
         while in_flight:
             if _STOP.is_set():  # start nothing more; what is running cannot be interrupted, only dropped
                 self.client.cancel(list(in_flight))
@@ -158,6 +166,12 @@ class DaskRunner:
                     outcome = future.result()
                 except Exception as exc:
                     if _STOP.is_set():
+                        continue
+                    if future.status != "error" and resubmitted.get(i, 0) < RESUBMITS:
+                        # not the task's own error: its result was lost with a worker between the end of the task
+                        # and the transfer (Dask reschedules it, but the wait can fail); the same job again
+                        resubmitted[i] = resubmitted.get(i, 0) + 1
+                        submit(i)
                         continue
                     raise TrainingFailed(f"the Dask task training {jobs[i].label} (seed {jobs[i].seed}) failed: "
                                          f"{exc.__class__.__name__}: {exc}") from None
