@@ -368,6 +368,10 @@ def plot(
     folder = Path(run_dir)
     if not folder.is_dir():
         raise DataError(f"{run_dir}: no such run directory")
+    if (folder / "sweep.csv").is_file():  # a sweep's directory: its ranking and chart again
+        from .sweep_report import redraw
+
+        return redraw(folder, report.make_console(), width, height, png)
     rows = plots.read_metrics(folder / rundir.METRICS)
     if not rows:
         raise DataError(f"{folder / rundir.METRICS}: no epochs recorded yet")
@@ -404,6 +408,9 @@ def compare_optimizers(
                                                          "reaches a value, e.g. val_accuracy=0.95.")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Run contestants in N parallel processes "
                                                                   "(same results as serial).")] = 1,
+    cluster: Annotated[Optional[str], typer.Option("--cluster", help="Or run them on a Dask cluster: "
+                                                   "tcp://HOST:8786, or local:N for N worker processes here "
+                                                   "(pip install 'gdtrain[dask]').")] = None,
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="Race directory (default: "
                                                                    "runs/compare-<config name>).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Reuse a non-empty --out directory.")] = False,
@@ -424,7 +431,7 @@ def compare_optimizers(
       gdtrain compare-optimizers configs/digits.yaml --optimizers sgd,momentum,adam
       gdtrain compare-optimizers quickstart --tune-lr --seeds 3 --workers 2 --target-loss 0.1
     """
-    from . import compare, report
+    from . import race as compare, report
     from .errors import ConfigError
     from .resources import shipped_file
 
@@ -435,23 +442,32 @@ def compare_optimizers(
             raise ConfigError("compare-optimizers: the built-in demo config (configs/compare.yaml) is missing; "
                               "give a CONFIG")
         config = str(demo)
+    if cluster is not None and workers != 1:
+        raise ConfigError("--cluster: give either --workers N (local processes) or --cluster, not both")
     cfg = read_config(config, {"training.epochs": epochs}, set_)
     if cfg.problem is not None:  # a 2-D test function: its own race, every path on one contour map
         return _problem_race(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_metric, out, overwrite,
                              png, gif)
     if gif is not None:
         raise ConfigError("--gif: animates the paths of a problem race; this config has no problem: (use --png)")
+    if cluster is not None:  # before any work: no dask, or an unreachable scheduler, is one line and exit 2
+        from .race.dask_backend import check_cluster
+
+        check_cluster(cluster)
     race = compare.plan(cfg, optimizers=optimizers, modes=modes, seeds=seeds, tune_lr=tune_lr,
                         target_loss=target_loss, target_metric=target_metric)
     out_dir = compare.prepare_dir(race, out, overwrite)
     console = report.make_console()
     report.race_header(race, out_dir, workers, console)
+    if cluster is not None:
+        console.print(f"workers   Dask cluster {cluster}, one BLAS thread per task", soft_wrap=True)
     progress = report.RaceProgress(console)
     notice = report.make_console(stderr=True)
     try:
         with compare.RaceStop(on_first=lambda: notice.print("stopping the race: the running runs stop at the end of "
                                                             "their step (Ctrl-C again to quit at once)")):
-            result = compare.run(race, out=str(out_dir), overwrite=True, workers=workers, on_event=progress)
+            result = compare.run(race, out=str(out_dir), overwrite=True, workers=workers, on_event=progress,
+                                 cluster=cluster)
     except compare.RaceInterrupted as exc:  # SIGINT / SIGTERM: exit 130 / 143, saying what is kept
         progress.stop()
         notice.print(str(exc), soft_wrap=True)
@@ -482,6 +498,90 @@ def _problem_race(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_me
                 console.print(f"saved {path}", soft_wrap=True)
     if stop.requested:
         raise typer.Exit(stop.exit_code)
+
+
+@app.command("sweep")
+@guarded
+def sweep(
+    config: ConfigArg,
+    grid: Annotated[Optional[List[str]], typer.Option(
+        "--grid", help="A key and the values to try: --grid optimizer.lr=0.001,0.01,0.1 (repeatable; every "
+                       "combination is a point; adds to or replaces the config's sweep.grid).")] = None,
+    seeds: Annotated[Optional[int], typer.Option("--seeds", min=1, help="Run every point with N seeds "
+                                                                        "(seed, seed+1, ...): mean ± std.")] = None,
+    random: Annotated[Optional[int], typer.Option("--random", min=1, help="Run only N points of the grid, drawn "
+                                                                          "with the config's seed.")] = None,
+    metric: Annotated[Optional[str], typer.Option("--metric", help="Rank by this epoch metric's best value "
+                                                  "(default: val_accuracy / val_r2, else train_loss).")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Run points in N local processes.")] = 1,
+    cluster: Annotated[Optional[str], typer.Option("--cluster", help="Run points on a Dask cluster: "
+                                                   "tcp://HOST:8786, or local:N for N worker processes here "
+                                                   "(pip install 'gdtrain[dask]').")] = None,
+    out: Annotated[Optional[str], typer.Option("--out", "-o", help="Sweep directory (default: "
+                                                                   "runs/sweep-<config name>).")] = None,
+    resume: Annotated[Optional[str], typer.Option("--resume", help="Finish an interrupted sweep in DIR: run only "
+                                                  "its missing or unfinished runs (same config and options).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Reuse a non-empty --out directory.")] = False,
+    epochs: Annotated[Optional[int], typer.Option(help="Override training.epochs.")] = None,
+    set_: SetOpt = None,
+    png: Annotated[Optional[str], typer.Option("--png", help="Also save the metric against the swept key as a "
+                                                             "PNG (needs matplotlib).")] = None,
+):
+    """Grid (or random) search over config keys: every point an ordinary run directory DIR/<point>/, one row per
+    point and seed in DIR/sweep.csv (written as runs finish), a ranked summary and a chart of the metric.
+
+    \b
+    Examples:
+      gdtrain sweep quickstart --grid optimizer.lr=0.01,0.1,1 --seeds 2
+      gdtrain sweep configs/digits.yaml --grid optimizer.lr=0.001,0.01,0.1 --grid model.hidden.0.units=32,64,128
+      gdtrain sweep digits --grid optimizer.lr=0.01,0.1 --cluster local:2
+      gdtrain sweep digits --grid optimizer.lr=0.01,0.1 --resume runs/sweep-digits
+    """
+    from . import report, rundir, sweep_report
+    from .errors import ConfigError
+    from .race import RaceStop
+    from .race.sweep import SweepInterrupted, default_out, plan_sweep, run_sweep
+    from .sweep_space import parse_grid_options
+
+    _need_matplotlib_for(png)
+    if cluster is not None and workers != 1:
+        raise ConfigError("--cluster: give either --workers N (local processes) or --cluster, not both")
+    if resume is not None and out is not None:
+        raise ConfigError("--resume: continues the sweep in its own directory; leave out --out")
+    if resume is not None and not Path(resume).is_dir():
+        raise ConfigError(f"--resume {resume}: no such sweep directory")
+    cfg = read_config(config, {"training.epochs": epochs}, set_)
+    plan = plan_sweep(cfg, grid=parse_grid_options(grid) if grid else None, seeds=seeds, random=random, metric=metric)
+    runner_text = cluster if cluster is not None else (f"{workers} local processes" if workers > 1 else "this process")
+    if cluster is not None:  # before any work: no dask, or an unreachable scheduler, is one line and exit 2
+        from .race.dask_backend import check_cluster
+
+        check_cluster(cluster)
+    console = report.make_console()
+    out_dir = Path(resume) if resume is not None else rundir.prepare(out, default_out(cfg), overwrite)
+    sweep_report.sweep_header(plan, out_dir, runner_text, console)
+    progress = sweep_report.SweepProgress(plan, console)
+    notice = report.make_console(stderr=True)
+    try:
+        stopping = ("the tasks not yet finished are cancelled" if cluster is not None
+                    else "the running runs stop at the end of their step")
+        with RaceStop(on_first=lambda: notice.print(f"stopping the sweep: {stopping} (Ctrl-C again to quit at once)")):
+            result = run_sweep(plan, out=str(out_dir), overwrite=True, workers=workers, cluster=cluster,
+                               on_event=progress, resume=resume)
+    except SweepInterrupted as exc:  # SIGINT / SIGTERM: exit 130 / 143; sweep.csv keeps the finished runs
+        progress.stop()
+        notice.print(str(exc), soft_wrap=True)
+        raise typer.Exit(exc.exit_code)
+    finally:
+        progress.stop()
+    sweep_report.sweep_report(result, console)
+    if png is not None:
+        from .race.charts import save_sweep_png
+
+        if save_sweep_png(result.rows, plan.keys, plan.metric, png, title=f"sweep of {cfg.name}"):
+            console.print(f"saved {png}", soft_wrap=True)
+        else:
+            console.print("no --png: a chart needs one or two swept keys, one of them numeric", soft_wrap=True)
 
 
 # --- discovery: list, explain, init, validate, schema (issue 7) -------------------------------------

@@ -21,17 +21,20 @@ import numpy as np
 import yaml
 
 from .activations import ACTIVATIONS
+from .contestants import resolve_contestants, resolve_modes, resolve_target_metric
 from .errors import ConfigError
 from .rundir import refuse_special_file
 from .init import INITIALIZERS
 from .layers import OUTPUT_ACTIVATIONS
 from .losses import LOSSES
+from .metrics import WATCHABLE, check_watchable
 from .early_stopping import resolve_early_stopping
 from .linesearch import resolve_line_search
 from .optimizers import resolve_optimizer
 from .options import boolean, choice, converted, describe, integer, number, optional, whole
 from .registry import nearest, shown, unknown_name_message
 from .schedules import resolve_schedule
+from .sweep_space import resolve_grid
 
 
 # Sizes beyond anything a NumPy network on one machine trains: refused up front rather than failing to allocate.
@@ -333,16 +336,12 @@ class LoggingConfig:
     metrics_every: int = _option(1, integer(1), "a metrics.csv row every this many epochs (and the run's last)")
 
 
-def _resolved_by(name: str):
-    """A converter that hands a given (non-null) value to ``compare.NAME``: the race's own tables check it
-    (imported when used: compare.py imports this module)."""
+def _resolved_by(resolve):
+    """A converter that hands a given (non-null) value to ``resolve`` (a contestants.py function: the race's own
+    tables check it)."""
 
     def convert(raw, path):
-        if raw is None:
-            return None
-        from . import compare
-
-        return getattr(compare, name)(raw, path)
+        return None if raw is None else resolve(raw, path)
 
     return convert
 
@@ -364,21 +363,41 @@ class CompareConfig:
     """``gdtrain compare-optimizers``: who races, on how many seeds, and what counts as reaching the target."""
 
     optimizers: Optional[List[Dict[str, Any]]] = _option(
-        None, convert=_resolved_by("resolve_contestants"),
+        None, convert=_resolved_by(resolve_contestants),
         doc="contestants: names or {name, label, lr, ...}; null: all, at their defaults")
-    modes: Optional[List[str]] = _option(None, convert=_resolved_by("resolve_modes"),
+    modes: Optional[List[str]] = _option(None, convert=_resolved_by(resolve_modes),
                                          doc="race batch / sgd / minibatch with the optimizer section instead")
     seeds: int = _option(1, integer(1), "repeat the race with seeds seed, seed + 1, ...")
     tune_lr: bool = _option(False, boolean, "choose each contestant's lr from lr_grid by best validation loss first")
     lr_grid: List[float] = _option(check=_lr_grid, factory=lambda: list(DEFAULT_LR_GRID),
                                    doc="factors of each contestant's lr that tune_lr tries")
     target_loss: Optional[float] = _option(None, optional(number(0)), "report when train_loss <= this is reached")
-    target_metric: Optional[Dict[str, float]] = _option(None, convert=_resolved_by("resolve_target_metric"),
+    target_metric: Optional[Dict[str, float]] = _option(None, convert=_resolved_by(resolve_target_metric),
                                                         doc="{val_accuracy: 0.95}: report when it is reached")
     line_searches: Optional[List[Dict[str, Any]]] = _option(
         None, convert=lambda raw, path: None if raw is None else _race_line_searches(raw, path),
         doc="problem races: also race gradient descent with these line searches ([backtracking, {name: wolfe, "
             "label: ...}])")
+
+
+def _watchable(v):
+    return None if v in WATCHABLE else f"must be one of {', '.join(WATCHABLE)}"
+
+
+_watchable.schema = {"type": "string", "enum": list(WATCHABLE)}
+
+
+@dataclass
+class SweepConfig:
+    """``gdtrain sweep``: the grid of config keys and values to search, the seeds and the metric to rank by."""
+
+    grid: Optional[Dict[str, List[Any]]] = _option(None, convert=_resolved_by(resolve_grid),
+                                                   doc="{key.path: [v1, v2, ...]}: every combination is a point")
+    seeds: int = _option(1, integer(1), "run every point with seeds seed, seed + 1, ...")
+    random: Optional[int] = _option(None, optional(integer(1)), "run only this many points of the grid, drawn "
+                                                                "with the config's seed")
+    metric: Optional[str] = _option(None, optional(_watchable), "rank the points by this epoch metric's best "
+                                                                "value (default: val_accuracy / val_r2, else train_loss)")
 
 
 @dataclass
@@ -405,6 +424,9 @@ class Config:
     compare: Optional[CompareConfig] = field(default=None, metadata={
         "check": None, "doc": "gdtrain compare-optimizers settings (null: none)", "omit_null": True,
         "convert": lambda raw, path: None if raw is None else _build(CompareConfig, raw, path)})
+    sweep: Optional[SweepConfig] = field(default=None, metadata={
+        "check": None, "doc": "gdtrain sweep settings (null: none)", "omit_null": True,
+        "convert": lambda raw, path: None if raw is None else _build(SweepConfig, raw, path)})
     # Where relative paths in the file are looked up besides the working directory (not a YAML key).
     base_dir: Optional[str] = field(default=None, repr=False, compare=False, metadata={"internal": True})
     name: str = field(default="run", repr=False, compare=False, metadata={"internal": True})
@@ -555,13 +577,7 @@ def _check_monitor(config: Config, path: str, name: str) -> None:
     """A watched metric must exist in this run: val_* needs validation data, accuracy a classifier, r2 a regressor."""
     if name.startswith("val_") and config.problem is not None:
         raise ConfigError(f"{path}: {name} needs validation data, and a problem has none; use train_loss")
-    if name.startswith("val_") and config.data.validation_split == 0:
-        raise ConfigError(f"{path}: {name} needs validation data (data.validation_split > 0); use train_loss")
-    task = LOSSES.get(config.loss, "loss").task
-    if name == "val_accuracy" and task != "classification":
-        raise ConfigError(f"{path}: val_accuracy needs a classification loss, got loss {config.loss}; use val_r2")
-    if name in ("val_mse", "val_mae", "val_r2") and task != "regression":
-        raise ConfigError(f"{path}: {name} needs a regression loss, got loss {config.loss}; use val_accuracy")
+    check_watchable(name, path, LOSSES.get(config.loss, "loss").task, config.data.validation_split > 0, config.loss)
 
 
 def _check_line_search(config: Config) -> None:

@@ -43,7 +43,7 @@ COLUMNS = ("label", "method", "lr", "steps", "steps_to_target", "final_f", "fina
 
 def resolve_line_search_contestants(raw, path: str = "compare.line_searches") -> List[Dict[str, Any]]:
     """``[{label, name, **options}]`` from a list of line-search names or ``{name, label, **options}`` mappings."""
-    from .compare import LABEL
+    from .contestants import LABEL
 
     if not isinstance(raw, list) or not raw:
         raise ConfigError(f"{path}: must be a non-empty list of line searches such as [backtracking, "
@@ -103,7 +103,7 @@ def plan(config: Config, optimizers: Optional[str] = None, modes: Optional[str] 
          tune_lr: Optional[bool] = None, target_loss: Optional[float] = None,
          target_metric: Optional[str] = None) -> Race:
     """The race on ``config.problem`` (the arguments are compare-optimizers' options, as for ``compare.plan``)."""
-    from .compare import DEFAULT_OPTIMIZERS, parse_optimizers, resolve_contestants
+    from .contestants import DEFAULT_OPTIMIZERS, parse_optimizers, resolve_contestants
 
     section = config.compare
     refused = [(modes is not None or (section is not None and section.modes is not None), "--modes",

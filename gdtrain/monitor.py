@@ -18,6 +18,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from .losses import Loss, predicted_classes
+from .metrics import metric_names, primary_metric  # noqa: F401  (their home is metrics.py)
 from .targets import TargetScaling, original_units
 
 EVAL_CHUNK = 2048  # rows per forward pass when evaluating large splits (bounded temporaries)
@@ -53,16 +54,6 @@ def regression_metrics(pred: np.ndarray, y: np.ndarray) -> Dict[str, float]:
     ss_tot = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
     r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), 0.0)
     return {"mse": float(np.mean(residual ** 2)), "mae": float(np.mean(np.abs(residual))), "r2": float(np.mean(r2))}
-
-
-def metric_names(task: str) -> List[str]:
-    """The keys ``evaluate`` returns for a task, in order."""
-    return ["loss", "accuracy"] if task == "classification" else ["loss", "mse", "mae", "r2"]
-
-
-def primary_metric(task: str) -> str:
-    """The metric shown next to the loss: accuracy for classification, r2 for regression."""
-    return "accuracy" if task == "classification" else "r2"
 
 
 def saturation_threshold(activation: str, derivative: float) -> Optional[float]:

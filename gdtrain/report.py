@@ -491,7 +491,7 @@ def plot_report(charts, console: Console, header: str = "") -> None:
 # === compare-optimizers (issue 5) =================================================================
 # Rendering for ``gdtrain compare-optimizers``: the race's header, its progress (a live line on a terminal,
 # one line per finished run when piped), the tuning grid, the ranked table and the overlaid loss curves.
-# The numbers come from compare.py.
+# The numbers come from the race package (gdtrain/race/).
 
 def _stat(stat, digits: int = 4, sep: str = " ") -> str:
     """'0.1234' or, over several seeds, '0.1234 ± 0.0056' (``sep`` "\n": the spread on a line of its own)."""
@@ -507,7 +507,7 @@ def describe_contestant(contestant) -> str:
 
 def race_header(race, out_dir, workers: int, console: Console) -> None:
     """What is about to race, on what, and under which protocol."""
-    from .compare import blas_threads, effective_workers
+    from .race import blas_threads, effective_workers
 
     workers = effective_workers(race, workers)
     config, tc = race.config, race.config.training
@@ -691,7 +691,7 @@ def race_table(result, compact: bool = False) -> Table:
 def race_charts(result, width: int, height: int = 14) -> list:
     """The contestants' training-loss curves overlaid (mean over seeds); a mode race adds them against seconds."""
     from . import plot
-    from .compare import epoch_curves, time_curves, use_log_scale
+    from .race.charts import epoch_curves, time_curves, use_log_scale
 
     curves = epoch_curves(result, "train_loss")
     n = max((len(v) for v in curves.values()), default=0)

@@ -27,6 +27,7 @@ from bisect import bisect_right
 from typing import Any, Dict, Mapping, Optional
 
 from .errors import ConfigError
+from .metrics import WATCHABLE
 from .options import REQUIRED, Option, choice, increasing_integers, integer, number, optional, resolve_options
 from .registry import Registry
 from .state import NamedState
@@ -36,7 +37,7 @@ COMMON_OPTIONS = {
     "warmup_epochs": Option(0, integer(0), "linear warm-up length W (in updates with per: step)"),
     "warmup_start_factor": Option(1 / 3, number(0, 1, low_open=True), "warm-up starts at η₀ · this factor"),
 }
-MONITORS = ("val_loss", "train_loss", "val_accuracy", "val_mse", "val_mae", "val_r2")
+MONITORS = WATCHABLE  # the epoch metrics plateau may watch (metrics.py)
 
 
 class Schedule(NamedState):

@@ -126,7 +126,7 @@ def _layer_list_schema() -> Dict:
 
 
 def _label_property() -> Dict:
-    from .compare import LABEL
+    from .contestants import LABEL
 
     return {"label": {"type": "string", "pattern": LABEL.pattern,
                       "description": "the contestant's name and run directory (default: its name)"}}
@@ -161,15 +161,22 @@ def _problem_schema() -> Dict:
 
 
 def _modes_schema() -> Dict:
-    from .compare import MODES
+    from .contestants import MODES
 
     return nullable({"anyOf": [{"type": "array", "minItems": 1, "uniqueItems": True,
                                 "items": {"type": "string", "enum": list(MODES)}},
                                {"type": "string", "description": "comma-separated: batch,sgd,minibatch"}]})
 
 
+def _sweep_grid_schema() -> Dict:
+    scalar = {"type": ["number", "string", "boolean", "null"]}
+    return nullable({"type": "object", "minProperties": 1, "propertyNames": {"pattern": r"^[^.]+(\.[^.]+)*$"},
+                     "additionalProperties": {"anyOf": [scalar, {"type": "array", "minItems": 1, "items": scalar}]},
+                     "description": "config key path → the values to try"})
+
+
 def _target_metric_schema() -> Dict:
-    from .compare import TARGETS
+    from .contestants import TARGETS
 
     return nullable({"anyOf": [
         {"type": "object", "minProperties": 1, "maxProperties": 1, "propertyNames": {"enum": list(TARGETS)},
@@ -220,6 +227,7 @@ _SPECIAL: Dict[Tuple[str, str], Callable[[], Dict]] = {
     ("CompareConfig", "target_metric"): _target_metric_schema,
     ("CompareConfig", "line_searches"): _line_search_contestants_schema,
     ("Config", "problem"): _problem_schema,
+    ("SweepConfig", "grid"): _sweep_grid_schema,
 }
 
 

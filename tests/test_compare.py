@@ -18,6 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 import gdtrain.experiment
+import gdtrain.race.executor
 from gdtrain import compare
 from gdtrain.cli import app
 from gdtrain.config import from_dict, load_config, to_dict
@@ -173,7 +174,7 @@ def test_workers_limit_blas_threads_only_while_the_pool_lives(monkeypatch):
     with compare.limited_blas_env(1):
         assert os.environ["OMP_NUM_THREADS"] == "1" and os.environ["OPENBLAS_NUM_THREADS"] == "1"
     assert os.environ["OMP_NUM_THREADS"] == "7" and "OPENBLAS_NUM_THREADS" not in os.environ
-    monkeypatch.setattr(compare, "available_cores", lambda: 8)
+    monkeypatch.setattr(gdtrain.race.executor, "available_cores", lambda: 8)  # where blas_threads reads it
     assert [compare.blas_threads(w) for w in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
 
 

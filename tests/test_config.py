@@ -167,7 +167,7 @@ def test_unknown_key_without_a_close_name_lists_valid_keys():
     message = config_error({"zzzzzz": 1})
     assert message.startswith("zzzzzz: unknown key; valid keys: ")
     assert ("clip, compare, data, dtype, logging, loss, model, monitor, optimizer, output, problem, regularization, "
-            "schedule, seed, training") in message
+            "schedule, seed, sweep, training") in message
 
 
 def test_internal_fields_are_not_yaml_keys():
