@@ -116,12 +116,28 @@ class PipeSafeConsole(Console):
             self.on_closed()
 
 
+def _is_tty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def make_console(stderr: bool = False) -> Console:
+    """Plain output (piped, CI, NO_COLOR) is 200 columns wide when it goes to a file or a pipe, the terminal's
+    width when it goes to a terminal (NO_COLOR there: plain text that still fits)."""
     ascii_fallback()
     if plain_output():
+        width = None if _is_tty(sys.stderr if stderr else sys.stdout) else 200
         return PipeSafeConsole(stderr=stderr, no_color=True, highlight=False, force_terminal=False, markup=False,
-                               width=200, emoji=False, color_system=None)
+                               width=width, emoji=False, color_system=None)
     return PipeSafeConsole(stderr=stderr, highlight=False, markup=False)  # text is printed as is: "[W1 ...]" stays
+
+
+def whole_lines(console: Console) -> bool:
+    """Whether long messages stay on one line: yes into a file or a pipe (logs, grep), no on a terminal, which
+    gets them wrapped at word boundaries to its width (rich's ``soft_wrap``)."""
+    return not console.is_terminal
 
 
 def chart_width(console: Console) -> int:
@@ -269,8 +285,12 @@ class FitReporter:
         self.unprinted = None  # the last epoch's record when its line was skipped (shown if the run stops there)
         self.last = None  # the last epoch's record
         self.net = None
+        self.layout = None  # epoch_line.EpochLine, from start()
+        self.printed = 0  # epoch lines printed
+        self.since_table = 0  # epoch lines since the last layer table (narrow terminals)
 
     def start(self, info) -> None:
+        from .epoch_line import EpochLine
         from .monitor import primary_metric
 
         c, data, config = self.console, info.data, info.config
@@ -279,6 +299,10 @@ class FitReporter:
         every = config.logging.every
         self.every = max(1, math.ceil(self.epochs / self.MAX_LINES)) if every == "auto" else every
         self.metric = primary_metric(data.task)
+        schedule = config.schedule
+        lr_changes = (schedule["name"] != "constant" or bool(schedule.get("warmup_epochs"))
+                      or config.training.line_search is not None)
+        self.layout = EpochLine(self.epochs, self.metric, lr_changes)
         c.print(f"data      {data.source}: {describe_splits(data)}")
         c.print(f"network   {describe_network(info.net, info.loss)}  ({info.net.size} parameters, {config.dtype})")
         c.print(f"training  {describe_run(config)}")
@@ -295,32 +319,36 @@ class FitReporter:
             self.progress.start()
 
     def epoch_line(self, record) -> str:
-        val = record.val
-        parts = [f"epoch {record.epoch:>{len(str(self.epochs))}}/{self.epochs}",
-                 f"train {fmt(record.train_loss):<9}"]
-        if val:
-            parts.append(f"val {fmt(val['loss']):<9}")
-            parts.append(f"{'acc' if self.metric == 'accuracy' else self.metric} {fmt(val.get(self.metric)):<7}")
-        parts.append(f"lr {fmt(record.lr, 3):<7}")
-        norms = record.grad_norms
-        # each layer's weight gradient (batch norm's γ and β are in the layer table and metrics.csv)
-        layers = " ".join(f"{k.removeprefix('grad_norm_')} {fmt(v, 2)}" for k, v in norms.items()
-                          if k.startswith("grad_norm_W"))
-        parts.append(f"|g| {fmt(norms['grad_norm'], 3):<8} [{layers}]")
-        if record.clip_fraction:
-            parts.append(f"clipped {record.clip_fraction:.0%}")
-        parts.append(f"{record.seconds:.1f}s")
-        return "  ".join(parts)
+        """The epoch's figures, laid out to fit the console's width (epoch_line.py)."""
+        return self.layout.line(record, self.console.width)
 
     def epoch(self, record) -> None:
         self.unprinted = self.last = record
         if record.epoch == 1 or record.epoch == self.epochs or record.epoch % self.every == 0:
-            self.console.print(self.epoch_line(record), soft_wrap=True)
+            self.print_epoch(record)
             self.unprinted = None
         for warning in record.warnings:
-            self.console.print(f"warning (epoch {warning.epoch}): {warning.message}", style="yellow", soft_wrap=True)
+            self.console.print(f"warning (epoch {warning.epoch}): {warning.message}", style="yellow",
+                               soft_wrap=whole_lines(self.console))
         if self.progress is not None:
             self.progress.update(self.task, completed=record.epoch, status=f"loss {fmt(record.train_loss)}")
+
+    def print_epoch(self, record) -> None:
+        """The epoch line; once a narrow terminal has pushed the per-layer gradient norms off it, the layer table
+        every ``TABLE_EVERY`` lines instead (and a note saying so, the first time)."""
+        from .epoch_line import TABLE_EVERY
+
+        had_layers = not self.layout.layers_in_table
+        self.console.print(self.epoch_line(record), soft_wrap=True)
+        self.printed += 1
+        if self.layout.layers_in_table and self.net is not None:
+            if had_layers:
+                self.console.print(f"(each layer's ‖∂J/∂W‖: in the layer table, every {TABLE_EVERY} lines)")
+                self.since_table = TABLE_EVERY
+            self.since_table += 1
+            if self.since_table >= TABLE_EVERY and record.epoch != self.epochs:
+                self.console.print(layer_table(self.net, record))
+                self.since_table = 0
 
     def stop_progress(self) -> None:
         if self.progress is not None:
@@ -336,7 +364,7 @@ class FitReporter:
             self.console.print(layer_table(self.net, self.last))
         c, s = self.console, result.summary
         if s["stop_reason"] == "diverged":
-            c.print(s["message"], style="bold red", soft_wrap=True)
+            c.print(s["message"], style="bold red", soft_wrap=whole_lines(c))
         table = Table(show_edge=False, pad_edge=False, box=None)
         table.add_column("split")
         metrics: List[str] = []
@@ -355,7 +383,7 @@ class FitReporter:
 
             rows = plot.read_metrics(result.run_dir / rundir.METRICS)
             plot_report(plot.charts(rows, max(24, min(c.width, 100)), 8), c)
-        c.print(stop_line(s), soft_wrap=True)
+        c.print(stop_line(s), soft_wrap=whole_lines(c))
         c.print(f"saved to  {result.run_dir}")
 
 
