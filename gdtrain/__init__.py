@@ -9,4 +9,4 @@ notebook can use the same pieces::
     result.summary["test"]["accuracy"]
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the package version (pyproject.toml reads it from here; gdtrain --version prints it)

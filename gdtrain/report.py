@@ -140,6 +140,17 @@ def whole_lines(console: Console) -> bool:
     return not console.is_terminal
 
 
+def table_box(console: Console):
+    """A table's rules: rich's heavy head on a terminal, ASCII ('-', '|', '+') into a pipe or a file."""
+    from rich import box
+
+    return box.HEAVY_HEAD if console.is_terminal else box.ASCII
+
+
+# box-drawing characters of the text charts (plot.py) and their ASCII stand-ins for output that is not a terminal
+CHART_ASCII = str.maketrans({"┤": "+", "│": "|", "└": "+", "┬": "+", "─": "-"})
+
+
 def chart_width(console: Console) -> int:
     """Text charts: the terminal's width up to 100 columns; 80 when the output is plain (piped, CI)."""
     return 80 if plain_output() else max(24, min(console.width, 100))
@@ -390,7 +401,7 @@ class FitReporter:
 def gradcheck_table(checks, console: Console, title: str = "") -> None:
     if title:
         console.print(title, soft_wrap=True)
-    table = Table(show_edge=False)
+    table = Table(show_edge=False, box=table_box(console))
     for col, justify in (("tensor", "left"), ("size", "right"), ("checked", "right"), ("kinks", "right"),
                          ("max |a−n|", "right"), ("rel error", "right"), ("", "left")):
         table.add_column(col, justify=justify)
@@ -407,7 +418,7 @@ def gradcheck_matrix(results: Dict[Tuple[str, str], list], console: Console, thr
     console.print(f"gradient check of a 4-5-4-out network (L2 0.01, dropout 0.25 held fixed) for every "
                   f"activation x loss: the worst relative error of its tensors (threshold {threshold:g})",
                   soft_wrap=True)
-    table = Table(show_edge=False)
+    table = Table(show_edge=False, box=table_box(console))
     table.add_column("activation \\ loss")
     for loss in losses:
         table.add_column(loss, justify="right")
@@ -430,7 +441,7 @@ def gradcheck_layers(results: Dict[str, list], console: Console, threshold: floa
     from .gradcheck import LAYER_NETWORKS
 
     console.print("and a small network of each layer type, in training mode on one fixed batch:", soft_wrap=True)
-    table = Table(show_edge=False)
+    table = Table(show_edge=False, box=table_box(console))
     for col in ("network", "loss", "tensors", "worst rel error", ""):
         table.add_column(col, justify="left" if col in ("network", "loss", "tensors") else "right")
     for name, checks in results.items():
@@ -489,9 +500,10 @@ def predictions_summary(count: int, path, console: Console) -> None:
     console.print(f"wrote {count} predictions to {path}", soft_wrap=True)
 
 
-def chart_text(chart) -> List[Text]:
-    """A plot.Chart as rich Text lines, each series' markers in its own colour (plain on a non-TTY console)."""
-    texts = [Text(line) for line in chart.lines]
+def chart_text(chart, ascii_axes: bool = False) -> List[Text]:
+    """A plot.Chart as rich Text lines, each series' markers in its own colour (plain on a non-TTY console);
+    ``ascii_axes``: the axes drawn with '|', '+' and '-' instead of box-drawing characters."""
+    texts = [Text(line.translate(CHART_ASCII) if ascii_axes else line) for line in chart.lines]
     for line, col, series in chart.marks:
         if line < len(texts) and col < len(texts[line].plain):
             texts[line].stylize(SERIES_STYLES[series % len(SERIES_STYLES)], col, col + 1)
@@ -505,7 +517,7 @@ def plot_report(charts, console: Console, header: str = "") -> None:
     for i, chart in enumerate(charts):
         if i or header:
             console.print()
-        for text in chart_text(chart):
+        for text in chart_text(chart, ascii_axes=not console.is_terminal):
             console.print(text, soft_wrap=True, no_wrap=True, overflow="ignore")
 
 
@@ -938,7 +950,7 @@ def explanations(items, console: Console) -> None:
     for i, ex in enumerate(items):
         if i:
             console.print()
-            console.rule()
+            console.rule(characters="─" if console.is_terminal else "-")
         explanation(ex, console)
 
 

@@ -304,7 +304,7 @@ def test_gradcheck_config(runner):
     assert "on 8 training samples" in result.output
     rows = {}
     for line in out:
-        cells = [c for c in line.replace("│", " ").split() if c]
+        cells = [c for c in line.replace("│", " ").replace("|", " ").split() if c]
         if cells and cells[0] in ("W1", "b1", "W2", "b2"):
             rows[cells[0]] = cells
     assert list(rows) == ["W1", "b1", "W2", "b2"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from gdtrain.plot import MARKERS, chart, grad_chart, loss_chart, plot_lines, rea
 
 ENV = {"CI": "true", "NO_COLOR": "1", "COLUMNS": "200"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+BOX_DRAWING = re.compile("[\u2500-\u259f]")
 
 
 def invoke(args):
@@ -37,9 +39,12 @@ def vanishing_rows(epochs=30):
             for e in range(1, epochs + 1)]
 
 
+ASCII_AXIS = re.compile(r"^ *\S* [+|](?![+-]*-[+-]*$)")  # a y-axis row as piped output draws it: ' 1.2 +*', '     | o'
+
+
 def canvas(lines):
-    """The plot-area rows of a chart: the lines drawn against the y-axis."""
-    return [line for line in lines if "┤" in line or "│" in line]
+    """The plot-area rows of a chart: the lines drawn against the y-axis (box-drawing or, piped, ASCII)."""
+    return [line for line in lines if "┤" in line or "│" in line or ASCII_AXIS.match(line)]
 
 
 def marker_rows(lines, marker):
@@ -138,6 +143,8 @@ def test_plot_cli_prints_both_panels(tmp_path):
     assert len(canvas(lines)) == 16
     assert max(len(line) for line in lines[1:]) == 64
     assert "\x1b[" not in result.output
+    assert not BOX_DRAWING.search(result.output)  # piped: the axes are drawn with '|', '+' and '-'
+    assert sum(1 for line in lines if "-" in line and set(line.strip()) == {"+", "-"}) == 2  # two x-axes
 
 
 def test_plot_reads_a_real_run(tmp_path):
