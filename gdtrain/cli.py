@@ -329,12 +329,13 @@ def predict(
 @guarded
 def plot(
     run_dir: RunDirArg,
-    png: Annotated[Optional[str], typer.Option("--png", help="Also save the two panels as a PNG (needs matplotlib).")] = None,
+    png: Annotated[Optional[str], typer.Option("--png", help="Also save the panels as a PNG (needs matplotlib).")] = None,
     width: Annotated[Optional[int], typer.Option(min=24, help="Chart width in characters (default: the terminal's, "
                                                                "at most 100; 80 when piped).")] = None,
     height: Annotated[int, typer.Option(min=3, help="Rows of each chart's plot area.")] = 12,
 ):
-    """Draw a run's loss curves and per-layer gradient norms (log scale) in the terminal, from metrics.csv.
+    """Draw a run's loss curves, accuracy (or r2) and per-layer gradient norms (log scale) in the terminal, from
+    metrics.csv; or, given a compare-optimizers directory, the race's curves again (one line per contestant).
 
     Vanishing gradients show as the first layers' lines lying orders of magnitude below the last one's.
 
@@ -342,6 +343,7 @@ def plot(
     Examples:
       gdtrain plot runs/digits
       gdtrain plot runs/digits --png digits.png
+      gdtrain plot runs/compare-digits --png race.png     (a compare-optimizers directory)
     """
     from . import plot as plots
     from . import report, rundir
@@ -351,6 +353,9 @@ def plot(
     folder = Path(run_dir)
     if not folder.is_dir():
         raise DataError(f"{run_dir}: no such run directory")
+    if plots.is_race_dir(folder):
+        _plot_race(folder, png, width, height)
+        return
     rows = plots.read_metrics(folder / rundir.METRICS)
     if not rows:
         raise DataError(f"{folder / rundir.METRICS}: no epochs recorded yet")
@@ -361,6 +366,22 @@ def plot(
                        f"{folder / 'metrics.csv'}: {len(rows)} epoch{'s' if len(rows) != 1 else ''}")
     if png is not None:
         plots.save_png(rows, png, title=str(folder))
+        console.print(f"saved {png}", soft_wrap=True)
+
+
+def _plot_race(folder: Path, png: Optional[str], width: Optional[int], height: int) -> None:
+    """``gdtrain plot RACE_DIR``: a compare-optimizers directory's curves, read back from its files."""
+    from . import plot as plots
+    from . import report
+    from .errors import DataError
+
+    race = plots.read_race(folder)
+    charts = plots.race_charts(race, width or report.chart_width(console := report.make_console()), height)
+    if not charts:
+        raise DataError(f"{folder}: no epochs recorded in the contestants' metrics.csv files")
+    report.plot_report(charts, console, report.race_plot_header(race))
+    if png is not None:
+        plots.save_race_png(race, png)
         console.print(f"saved {png}", soft_wrap=True)
 
 

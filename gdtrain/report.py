@@ -521,6 +521,15 @@ def plot_report(charts, console: Console, header: str = "") -> None:
             console.print(text, soft_wrap=True, no_wrap=True, overflow="ignore")
 
 
+def race_plot_header(race) -> str:
+    """'runs/compare-iris: a race of 2 optimizers on iris, seeds 0-1, won by adam ★ (summary.json)'."""
+    what = "modes" if race.kind == "modes" else "optimizers"
+    seeds = f"seed {race.seeds[0]}" if len(race.seeds) == 1 else f"seeds {race.seeds[0]}-{race.seeds[-1]}"
+    winner = next((c.label for c in race.contestants if c.winner), None)
+    won = f", won by {winner} ★" if winner else ", no winner"
+    return f"{race.folder}: a race of {len(race.contestants)} {what} on {race.config}, {seeds}{won}"
+
+
 # === compare-optimizers (issue 5) =================================================================
 # Rendering for ``gdtrain compare-optimizers``: the race's header, its progress (a live line on a terminal,
 # one line per finished run when piped), the tuning grid, the ranked table and the overlaid loss curves.
