@@ -376,7 +376,8 @@ def _plot_race(folder: Path, png: Optional[str], width: Optional[int], height: i
     from .errors import DataError
 
     race = plots.read_race(folder)
-    charts = plots.race_charts(race, width or report.chart_width(console := report.make_console()), height)
+    console = report.make_console()
+    charts = plots.race_charts(race, width or report.chart_width(console), height)
     if not charts:
         raise DataError(f"{folder}: no epochs recorded in the contestants' metrics.csv files")
     report.plot_report(charts, console, report.race_plot_header(race))
