@@ -230,7 +230,7 @@ def gradcheck(
       gdtrain gradcheck configs/iris.yaml --bug tanh-derivative   (a wrong derivative is caught)
     """
     from . import report
-    from .gradcheck import BUGS, check_config, layer_self_test, self_test
+    from .gradcheck import BUGS, check_config, diagnose_self_tests, layer_self_test, self_test
 
     if bug is not None and bug not in BUGS:
         from .registry import unknown_name_message
@@ -248,6 +248,8 @@ def gradcheck(
         failed += [name for name, checks in layers.items() if not all(c.passed for c in checks)]
         total = len(results) + len(layers)
         console.print(f"{total - len(failed)}/{total} networks pass" + (f"; failed: {', '.join(failed)}" if failed else ""))
+        if failed:
+            report.step_hint(diagnose_self_tests(results, layers, epsilon, threshold, atol), console)
     else:
         cfg = read_config(config, assignments=set_)
         checks, info = check_config(cfg, samples=samples, epsilon=epsilon, threshold=threshold, atol=atol, bug=bug)
@@ -257,6 +259,8 @@ def gradcheck(
                                                 f" on {info['samples']} training samples, float64, ε={epsilon:g}")
         failed = [c.name for c in checks if not c.passed]
         console.print("all tensors pass" if not failed else f"FAILED: {', '.join(failed)}")
+        if info["diagnosis"] is not None:
+            report.step_hint(info["diagnosis"], console)
     if failed:
         raise typer.Exit(1)
 

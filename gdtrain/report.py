@@ -452,6 +452,11 @@ def gradcheck_layers(results: Dict[str, list], console: Console, threshold: floa
     console.print(table)
 
 
+def step_hint(diagnosis, console: Console) -> None:
+    """After a failed gradient check: which error dominates, the step ε's or the gradient's (gradcheck.StepDiagnosis)."""
+    console.print(f"hint: {diagnosis.message()}", soft_wrap=whole_lines(console))
+
+
 # === evaluate / predict / plot (issue 4) ==========================================================
 # Rendering for ``gdtrain evaluate``, ``gdtrain predict`` and ``gdtrain plot``; the numbers come from
 # inference.py and plot.py.

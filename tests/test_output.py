@@ -241,3 +241,61 @@ def test_regression_has_no_train_accuracy(tmp_path):
            "model": {"hidden": [{"units": 4, "activation": "tanh"}]}, "training": {"epochs": 2}}
     rows = read_rows(fit(from_dict(raw, name="sine"), out=str(tmp_path / "sine")).run_dir)
     assert not any(key.startswith("train_") and key != "train_loss" for key in rows[0])
+
+
+# --- gradcheck: which error dominates a failure ----------------------------------------------------
+
+def gradcheck(*args):
+    result = CliRunner().invoke(app, ["gradcheck", *[str(a) for a in args]], env={"CI": "true"})
+    hints = [line for line in result.output.splitlines() if line.startswith("hint: ")]
+    return result, hints
+
+
+@pytest.mark.parametrize("epsilon, start, cause", [
+    ("1e-12", "hint: ε = 1e-12 is too small: at ε = 2.5e-13 the error grew", "round-off ε_mach·|J|/ε"),
+    ("1e-2", "hint: ε = 0.01 is too large: at ε = 0.0025 the error fell 16.0× (error ∝ ε^2)", "truncation error"),
+])
+def test_gradcheck_says_which_error_dominates_a_bad_epsilon(epsilon, start, cause):
+    result, hints = gradcheck("iris", "--samples", 8, "--epsilon", epsilon)
+    assert result.exit_code == 1 and "FAILED: " in result.output
+    assert len(hints) == 1 and hints[0].startswith(start) and cause in hints[0], hints
+    assert hints[0].endswith("At the recommended ε = 1e-06 every tensor passes.")
+
+
+def test_gradcheck_says_a_planted_bug_is_the_gradient_not_the_step():
+    result, hints = gradcheck("iris", "--samples", 8, "--bug", "tanh-derivative")
+    assert result.exit_code == 1
+    assert hints == ["hint: at ε = 2.5e-07 the error stayed as it was (×1.00) (error ∝ ε^0): the error does not "
+                     "depend on the step, so it is not the difference quotient's — backpropagation's gradient of "
+                     "W1, b1 is wrong."]
+    result, hints = gradcheck("iris", "--samples", 8)
+    assert result.exit_code == 0 and hints == []
+
+
+def test_gradcheck_self_test_hint():
+    result, hints = gradcheck("--epsilon", "1e-12")
+    assert result.exit_code == 1 and len(hints) == 1 and "is too small" in hints[0]
+
+
+def test_step_diagnosis_classifies_by_how_the_error_scales():
+    from gdtrain.gradcheck import DEFAULT_EPSILON, StepDiagnosis, TensorCheck, diagnose_step
+
+    for ratio, order, cause in ((1 / 16, 2.0, "truncation"), (4.0, -1.0, "round-off"), (1.0, 0.0, "gradient"),
+                                (0.5, 0.5, "mixed"), (0.0, None, "mixed")):
+        d = StepDiagnosis(1e-3, ratio, ["W1"])
+        assert d.cause == cause
+        if order is not None:
+            assert d.order == pytest.approx(order)
+    asked = []
+
+    def check(eps, law=lambda e: 5 * e ** 2):  # an error of 5ε² on W1 (truncation); b1 always exact
+        asked.append(eps)
+        err = law(eps)
+        return [TensorCheck("W1", 4, 4, 0, err, err, err < 1e-8), TensorCheck("b1", 2, 2, 0, 0.0, 0.0, True)]
+
+    d = diagnose_step(check, 1e-2, check(1e-2))
+    assert asked == [1e-2, 2.5e-3, DEFAULT_EPSILON]
+    assert (d.cause, d.failed, d.passes_at_default) == ("truncation", ["W1"], True)
+    assert d.ratio == pytest.approx(1 / 16)
+    d = diagnose_step(lambda eps: check(eps, lambda e: 0.01), DEFAULT_EPSILON, check(DEFAULT_EPSILON, lambda e: 0.01))
+    assert (d.cause, d.passes_at_default) == ("gradient", None)  # at the recommended ε: not re-run there
