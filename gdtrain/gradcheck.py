@@ -285,6 +285,11 @@ class StepDiagnosis:
         else:
             change = f"fell {1 / self.ratio:.1f}×" if self.ratio < 1 else f"grew {self.ratio:.1f}×"
         scaling = f"at ε = {smaller} the error {change} (error ∝ ε^{round(self.order, 1) + 0.0:g})"
+        if self.passes_at_default is None and self.cause in ("truncation", "round-off"):
+            kind = "truncation error (ε²)" if self.cause == "truncation" else "round-off (1/ε)"
+            return (f"{scaling}: what is left is the difference quotient's own {kind}, about as small as central "
+                    f"differences get in float64 at the recommended ε = {eps} — the --threshold or --atol may be "
+                    "too strict.")
         text = {
             "truncation": f"ε = {eps} is too large: {scaling}, the central difference's truncation error "
                           "ε²·J‴/6 — the step, not backpropagation, dominates the error.",
