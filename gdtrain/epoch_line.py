@@ -2,8 +2,8 @@
 
 The widest layout shows every figure, each in a column of fixed width so that the lines of a run line up:
 
-    epoch  7/40  train 0.3121   acc 0.9071  val 0.2893   acc 0.9182  lr 0.1    |g| 0.82    [W1 0.41 W2 0.57]  0.3s
-                 '-- training batches ---'  '---- validation ----'          ‖∇J‖      ‖∂J/∂W1‖, ‖∂J/∂W2‖
+    epoch  1/40  train 1.078    acc 0.7037  val 0.4557   acc 0.8959  lr 0.1    |g| 1.59    [W1 1.1 W2 1.1]  0.0s
+                 '--- training batches ---'  '---- validation ----'          ‖∇J‖      ‖∂J/∂W1‖, ‖∂J/∂W2‖
 
 ``train`` is the epoch's mean training objective and ``acc`` next to it the share of the training samples its
 batches classified right (Keras's ``accuracy``, see monitor.py); ``val`` is the validation loss with the
@@ -11,7 +11,7 @@ validation accuracy (r2 for regression). When the line does not fit, figures giv
 
   1. the per-layer gradient norms shrink to the first and the last layer, ``[W1 6.9e-05 … W8 0.54]`` (those two
      tell vanishing and exploding gradients apart: the first layers' norm orders of magnitude below the last's);
-  2. the seconds go;
+  2. the seconds go, and the loss columns narrow from 8 characters to 6;
   3. the per-layer norms leave the line for the layer table, printed every ``TABLE_EVERY`` lines instead;
   4. the global gradient norm ``|g|`` goes, then the learning rate;
   5. the columns lose their padding.
@@ -20,7 +20,7 @@ right after the seconds.
 
 The epoch, the training loss (and accuracy) and the validation loss and metric are always there. A layout once
 given up is not taken back within a run (a line with shorter numbers would otherwise shift the columns).
-Piped output (plain, 200 columns) keeps the widest layout.
+Piped output (plain, 200 columns) keeps the widest layout (unless even that is wider than 200).
 """
 
 from __future__ import annotations
@@ -30,26 +30,28 @@ from typing import List, Optional
 
 TABLE_EVERY = 10  # epoch lines between two layer tables once the per-layer norms have left the line
 
-# The layouts from the widest to the sparest: (per-layer norms "full" | "compact" | None, seconds, |g|, lr, padded).
+# The layouts from the widest to the sparest: (per-layer norms "full" | "compact" | None, seconds, |g|, lr, the
+# width of the loss columns: 8 holds nearly every loss fmt prints ("0.008729", "1.23e-05"), 6 the usual ones
+# ("2.345", "0.4557"); 0: no padding).
 # A learning rate that never changes (a constant schedule, no line search) is in the header already, so it goes
 # before the per-layer norms; one that changes (a schedule) stays longest.
 CONSTANT_LR_LAYOUTS = (
-    ("full", True, True, True, True),
-    ("compact", True, True, True, True),
-    ("compact", False, True, True, True),
-    ("compact", False, True, False, True),
-    (None, False, True, False, True),
-    (None, False, False, False, True),
-    (None, False, False, False, False),
+    ("full", True, True, True, 8),
+    ("compact", True, True, True, 8),
+    ("compact", False, True, True, 6),
+    ("compact", False, True, False, 6),
+    (None, False, True, False, 6),
+    (None, False, False, False, 6),
+    (None, False, False, False, 0),
 )
 CHANGING_LR_LAYOUTS = (
-    ("full", True, True, True, True),
-    ("compact", True, True, True, True),
-    ("compact", False, True, True, True),
-    (None, False, True, True, True),
-    (None, False, False, True, True),
-    (None, False, False, False, True),
-    (None, False, False, False, False),
+    ("full", True, True, True, 8),
+    ("compact", True, True, True, 8),
+    ("compact", False, True, True, 6),
+    (None, False, True, True, 6),
+    (None, False, False, True, 6),
+    (None, False, False, False, 6),
+    (None, False, False, False, 0),
 )
 
 
@@ -89,19 +91,21 @@ class EpochLine:
         """Whether the per-layer gradient norms have left the line (the reporter then prints the layer table)."""
         return self.layouts[self.level][0] is None
 
-    def parts(self, record, layers: Optional[str], seconds: bool, grad: bool, lr: bool, padded: bool) -> List[str]:
+    def parts(self, record, layers: Optional[str], seconds: bool, grad: bool, lr: bool, loss_width: int) -> List[str]:
+        padded = loss_width > 0
+
         def col(text: str, width: int) -> str:
             return f"{text:<{width}}" if padded else text
 
         label = "acc" if self.metric == "accuracy" else self.metric
         parts = [f"epoch {record.epoch:>{len(str(self.epochs)) if padded else 0}}/{self.epochs}"]
-        train = f"train {col(fmt(record.train_loss), 6)}"
+        train = f"train {col(fmt(record.train_loss), loss_width)}"
         if "accuracy" in record.train:
             train += f" acc {metric_text('accuracy', record.train['accuracy'])}"
         parts.append(train)
         if record.val:
             metric = metric_text(self.metric, record.val.get(self.metric))
-            parts.append(f"val {col(fmt(record.val['loss']), 6)} {label} {col(metric, 6)}")
+            parts.append(f"val {col(fmt(record.val['loss']), loss_width)} {label} {col(metric, 6)}")
         if lr:
             parts.append(f"lr {col(fmt(record.lr, 3), 5)}")
         if grad:
@@ -117,8 +121,8 @@ class EpochLine:
     def line(self, record, width: int) -> str:
         """The widest layout (from the current level on) whose line fits ``width`` characters."""
         for level in range(self.level, len(self.layouts)):
-            layers, seconds, grad, lr, padded = self.layouts[level]
-            text = ("  " if padded else " ").join(self.parts(record, layers, seconds, grad, lr, padded)).rstrip()
+            layers, seconds, grad, lr, loss_width = self.layouts[level]
+            text = ("  " if loss_width else " ").join(self.parts(record, layers, seconds, grad, lr, loss_width)).rstrip()
             if len(text) <= width or level == len(self.layouts) - 1:
                 self.level = level
                 return text

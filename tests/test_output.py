@@ -107,12 +107,13 @@ def test_epoch_layout_gives_way_in_order_and_never_goes_back():
     record = EpochRecord(7, 2.345, {"loss": 2.307, "accuracy": 0.1004}, 0.1, norms, {}, 0.0, 40, 1.25,
                          train={"accuracy": 0.10087})
     wide = EpochLine(40).line(record, 200)
-    assert wide == ("epoch  7/40  train 2.345  acc 0.1009  val 2.307  acc 0.1004  lr 0.1    |g| 0.595   "
+    assert wide == ("epoch  7/40  train 2.345    acc 0.1009  val 2.307    acc 0.1004  lr 0.1    |g| 0.595   "
                     "[W1 1.0e-05 W2 1.0e-04 W3 0.001 W4 0.01 W5 0.1 W6 1 W7 10 W8 1e+02]  1.2s")
     layout = EpochLine(40)
-    assert layout.line(record, 112).endswith("[W1 1.0e-05 … W8 1e+02]  1.2s")  # 1. compact (112 characters)
+    assert layout.line(record, 116).endswith("[W1 1.0e-05 … W8 1e+02]  1.2s")  # 1. compact (116 characters)
     assert layout.line(record, 200).endswith("[W1 1.0e-05 … W8 1e+02]  1.2s")  # ... and it stays so
-    assert layout.line(record, 111).endswith("|g| 0.595   [W1 1.0e-05 … W8 1e+02]")  # 2. no seconds (106)
+    assert layout.line(record, 115) == ("epoch  7/40  train 2.345  acc 0.1009  val 2.307  acc 0.1004  lr 0.1    "
+                                        "|g| 0.595   [W1 1.0e-05 … W8 1e+02]")  # 2. no seconds, narrower columns
     assert " lr " not in layout.line(record, 105)  # 3. a constant lr goes (the header shows it) (96)
     assert not layout.layers_in_table
     assert layout.line(record, 95) == "epoch  7/40  train 2.345  acc 0.1009  val 2.307  acc 0.1004  |g| 0.595"
@@ -163,6 +164,18 @@ def test_every_command_piped_is_plain_text(tmp_path, monkeypatch):
     # the plot of a run is drawn with ASCII axes
     plotted = runner.invoke(app, ["plot", "run"], env=PIPED).output
     assert re.search(r"^ +\S+ \+", plotted, re.M) and re.search(r"^ +\+[+-]+$", plotted, re.M)
+
+
+def test_explain_rules_between_entries_are_ascii_when_piped():
+    from gdtrain import catalog
+
+    entries = catalog.explain("adam") + catalog.explain("sgd")  # (no name explains two entries today)
+    for terminal, rule in ((False, "-"), (True, "─")):
+        buffer = io.StringIO()
+        report.explanations(entries, Console(file=buffer, width=60, force_terminal=terminal, color_system=None))
+        lines = ANSI.sub("", buffer.getvalue()).splitlines()
+        assert rule * 60 in lines
+        assert bool(BOX_DRAWING.search(buffer.getvalue())) == terminal
 
 
 def test_gradcheck_into_a_real_pipe_draws_ascii_tables():
