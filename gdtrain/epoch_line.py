@@ -70,7 +70,8 @@ def metric_text(name: str, value: Optional[float]) -> str:
 
 
 def layer_norms(record, compact: bool) -> str:
-    """'[W1 1.1 W2 1.1]' (each weight gradient's norm), or compact '[W1 6.9e-05 … W8 0.54]' beyond 3 layers."""
+    """'[W1 1.1 W2 1.1]' (each weight gradient's norm), or compact '[W1 6.9e-05 … W8 0.54]' beyond 3 layers
+    (batch norm's γ and β are in the layer table and metrics.csv)."""
     norms = [(k.removeprefix("grad_norm_"), v) for k, v in record.grad_norms.items() if k.startswith("grad_norm_W")]
     if compact and len(norms) > 3:
         norms = [norms[0], None, norms[-1]]

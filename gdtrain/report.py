@@ -152,8 +152,8 @@ CHART_ASCII = str.maketrans({"┤": "+", "│": "|", "└": "+", "┬": "+", "�
 
 
 def chart_width(console: Console) -> int:
-    """Text charts: the terminal's width up to 100 columns; 80 when the output is plain (piped, CI)."""
-    return 80 if plain_output() else max(24, min(console.width, 100))
+    """Text charts: the terminal's width up to 100 columns; 80 when the output goes to a pipe or a file."""
+    return max(24, min(console.width, 100)) if console.is_terminal else 80
 
 
 def fmt(value: Optional[float], digits: int = 4) -> str:
@@ -297,7 +297,6 @@ class FitReporter:
         self.last = None  # the last epoch's record
         self.net = None
         self.layout = None  # epoch_line.EpochLine, from start()
-        self.printed = 0  # epoch lines printed
         self.since_table = 0  # epoch lines since the last layer table (narrow terminals)
 
     def start(self, info) -> None:
@@ -351,7 +350,6 @@ class FitReporter:
 
         had_layers = not self.layout.layers_in_table
         self.console.print(self.epoch_line(record), soft_wrap=True)
-        self.printed += 1
         if self.layout.layers_in_table and self.net is not None:
             if had_layers:
                 self.console.print(f"(each layer's ‖∂J/∂W‖: in the layer table, every {TABLE_EVERY} lines)")
