@@ -59,7 +59,7 @@ REGRESSION_LINE = re.compile(rf"^epoch +\d+/\d+  train {NUMBER} +val {NUMBER} +r
     ("vanishing_residual", 3, CLASSIFICATION_LINE),
     ("cosine_warmup", 3, CLASSIFICATION_LINE),  # a changing lr
     ("exploding", 3, REGRESSION_LINE),  # regression, clipping
-])
+], ids=["vanishing", "vanishing_batchnorm", "vanishing_residual", "cosine_warmup", "exploding"])
 @pytest.mark.parametrize("width", [80, 200])
 def test_fit_output_fits_the_terminal(tmp_path, name, epochs, line, width):
     lines = fit_on_terminal(name, width, tmp_path, epochs)
