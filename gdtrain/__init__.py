@@ -16,7 +16,7 @@ messages the CLI prints. ``import gdtrain`` imports nothing heavy: the API is lo
 
 from .errors import ConfigError, DataError, GdtrainError, TrainingFailed
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the package version (pyproject.toml reads it from here; gdtrain --version prints it)
 
 _API = ("fit", "load", "load_config", "Run", "Model")
 

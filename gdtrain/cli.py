@@ -32,8 +32,18 @@ app = typer.Typer(
 _state = {"debug": False}
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from . import __version__
+
+        typer.echo(f"gdtrain {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for internal errors.")] = False):
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for internal errors.")] = False,
+          version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                                help="Print gdtrain's version and exit.")] = False):
     _state["debug"] = debug
     from .report import ascii_fallback
 
@@ -245,7 +255,7 @@ def gradcheck(
       gdtrain gradcheck configs/iris.yaml --bug tanh-derivative   (a wrong derivative is caught)
     """
     from . import report
-    from .gradcheck import BUGS, check_config, layer_self_test, self_test
+    from .gradcheck import BUGS, check_config, diagnose_self_tests, layer_self_test, self_test
 
     if bug is not None and bug not in BUGS:
         from .registry import unknown_name_message
@@ -263,6 +273,8 @@ def gradcheck(
         failed += [name for name, checks in layers.items() if not all(c.passed for c in checks)]
         total = len(results) + len(layers)
         console.print(f"{total - len(failed)}/{total} networks pass" + (f"; failed: {', '.join(failed)}" if failed else ""))
+        if failed:
+            report.step_hint(diagnose_self_tests(results, layers, epsilon, threshold, atol), console)
     else:
         cfg = read_config(config, assignments=set_)
         checks, info = check_config(cfg, samples=samples, epsilon=epsilon, threshold=threshold, atol=atol, bug=bug)
@@ -274,6 +286,8 @@ def gradcheck(
         failed = [c.name for c in checks if not c.passed]
         console.print(f"all {'points' if cfg.problem is not None else 'tensors'} pass" if not failed
                       else f"FAILED: {', '.join(failed)}")
+        if info.get("diagnosis") is not None:  # (a problem's check has none)
+            report.step_hint(info["diagnosis"], console)
     if failed:
         raise typer.Exit(1)
 
@@ -346,12 +360,13 @@ def predict(
 @guarded
 def plot(
     run_dir: RunDirArg,
-    png: Annotated[Optional[str], typer.Option("--png", help="Also save the two panels as a PNG (needs matplotlib).")] = None,
+    png: Annotated[Optional[str], typer.Option("--png", help="Also save the panels as a PNG (needs matplotlib).")] = None,
     width: Annotated[Optional[int], typer.Option(min=24, help="Chart width in characters (default: the terminal's, "
                                                                "at most 100; 80 when piped).")] = None,
     height: Annotated[int, typer.Option(min=3, help="Rows of each chart's plot area.")] = 12,
 ):
-    """Draw a run's loss curves and per-layer gradient norms (log scale) in the terminal, from metrics.csv.
+    """Draw a run's loss curves, accuracy (or r2) and per-layer gradient norms (log scale) in the terminal, from
+    metrics.csv; or, given a compare-optimizers directory, the race's curves again (one line per contestant).
 
     Vanishing gradients show as the first layers' lines lying orders of magnitude below the last one's.
 
@@ -359,6 +374,7 @@ def plot(
     Examples:
       gdtrain plot runs/digits
       gdtrain plot runs/digits --png digits.png
+      gdtrain plot runs/compare-digits --png race.png     (a compare-optimizers directory)
     """
     from . import plot as plots
     from . import report, rundir
@@ -372,6 +388,9 @@ def plot(
         from .sweep_report import redraw
 
         return redraw(folder, report.make_console(), width, height, png)
+    if plots.is_race_dir(folder):
+        _plot_race(folder, png, width, height)
+        return
     rows = plots.read_metrics(folder / rundir.METRICS)
     if not rows:
         raise DataError(f"{folder / rundir.METRICS}: no epochs recorded yet")
@@ -382,6 +401,23 @@ def plot(
                        f"{folder / 'metrics.csv'}: {len(rows)} epoch{'s' if len(rows) != 1 else ''}")
     if png is not None:
         plots.save_png(rows, png, title=str(folder))
+        console.print(f"saved {png}", soft_wrap=True)
+
+
+def _plot_race(folder: Path, png: Optional[str], width: Optional[int], height: int) -> None:
+    """``gdtrain plot RACE_DIR``: a compare-optimizers directory's curves, read back from its files."""
+    from . import plot as plots
+    from . import report
+    from .errors import DataError
+
+    race = plots.read_race(folder)
+    console = report.make_console()
+    charts = plots.race_charts(race, width or report.chart_width(console), height)
+    if not charts:
+        raise DataError(f"{folder}: no epochs recorded in the contestants' metrics.csv files")
+    report.plot_report(charts, console, report.race_plot_header(race))
+    if png is not None:
+        plots.save_race_png(race, png)
         console.print(f"saved {png}", soft_wrap=True)
 
 

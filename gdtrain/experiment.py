@@ -27,7 +27,7 @@ from .data import Dataset, load_data, refused_object_array, require_zip_archive
 from .errors import ConfigError
 from .layers import BatchNorm, build_layers
 from .losses import LOSSES, Loss
-from .monitor import evaluate, metric_names
+from .monitor import evaluate, metric_names, train_metric_names
 from .network import Network
 from .optimizers import make_optimizer
 from .schedules import make_schedule
@@ -281,7 +281,8 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
     state = new_loop_state(config)
     train_rngs = {"shuffle": built.rngs["shuffle"], "dropout": built.rngs["dropout"]}
     config_text = dump_yaml(config)
-    columns = EpochRecord.columns(metric_names(loss.task) if len(data.X_val) else [], net)
+    columns = EpochRecord.columns(metric_names(loss.task) if len(data.X_val) else [], net,
+                                  train_metric_names(loss.task))
 
     if resume is not None:
         run_dir = Path(resume)

@@ -5,6 +5,12 @@ Metrics (evaluation mode, no dropout):
   regression      loss, mse = mean((ŷ − y)²), mae = mean|ŷ − y|, r2 = 1 − Σ(y − ŷ)²/Σ(y − ȳ)²
                   (r2 averaged over target columns, as scikit-learn's r2_score)
 
+Training accuracy (classification): the share of training samples the network classified right *during* the
+epoch's steps, read from the outputs of the same forward pass that computes the loss (no extra pass), so with
+dropout on and with the weights moving between batches — Keras's ``accuracy``: Σ correct / Σ samples over the
+epoch's batches (in batch mode, the accuracy at the start of the epoch's one step). It is not the accuracy of the
+epoch's final weights; that is summary.json's train accuracy.
+
 Gradient norms: the global norm ‖∇θJ‖₂ over all parameters (before clipping) and ‖∂J/∂W(ℓ)‖₂ per
 layer, averaged over the epoch's update steps. Uma Mahesh's advice "monitor gradient norms to diagnose
 vanishing or exploding behavior" ("Backpropagation and Gradient Descent", §27) is this.
@@ -56,6 +62,11 @@ def regression_metrics(pred: np.ndarray, y: np.ndarray) -> Dict[str, float]:
     return {"mse": float(np.mean(residual ** 2)), "mae": float(np.mean(np.abs(residual))), "r2": float(np.mean(r2))}
 
 
+def train_metric_names(task: str) -> List[str]:
+    """The metrics measured on the training batches as they are trained (metrics.csv's train_<name>)."""
+    return ["accuracy"] if task == "classification" else []
+
+
 def saturation_threshold(activation: str, derivative: float) -> Optional[float]:
     """|z| beyond which φ'(z) < ``derivative`` for a saturating activation (None for the others).
 
@@ -87,8 +98,9 @@ class EpochMeter:
       update_ratio_<name> ‖Δ‖ / ‖name‖ of the epoch's last update (a healthy rule of thumb: about 1e-3)
     """
 
-    def __init__(self, net, saturation_derivative: float = 1e-2):
+    def __init__(self, net, saturation_derivative: float = 1e-2, loss: Optional[Loss] = None):
         self.net = net
+        self.loss = loss if loss is not None and loss.task == "classification" else None
         self.names: List[str] = tracked_names(net)
         grads = net.views(net.grad)
         self.grads = [(name, grads[name], name in self.names) for name in net.names]
@@ -102,6 +114,8 @@ class EpochMeter:
         self.steps = 0
         self.total = 0.0
         self.clipped = 0
+        self.correct = 0  # training samples classified right in the epoch's forward passes ...
+        self.seen = 0  # ... out of these
         self.layers = np.zeros(len(self.names))
         self.touched = {i: np.zeros(layer.fan_out, dtype=bool) for i, layer in self.relu_layers}
         self.saturated = {i: 0 for i, _, _ in self.saturating}
@@ -130,6 +144,22 @@ class EpochMeter:
         self.total += norm
         self.steps += 1
         return norm
+
+    def count_correct(self, z: np.ndarray, y: np.ndarray) -> None:
+        """Tally a training batch's outputs ``z`` (the loss pass's own, before backpropagation) against ``y``."""
+        self.correct += int(np.count_nonzero(self.loss.classes(z) == y))
+        self.seen += len(y)
+
+    @property
+    def outputs_listener(self):
+        """What ``Network.loss_and_grad`` should hand each batch's outputs to (None: nothing to measure)."""
+        return self.count_correct if self.loss is not None else None
+
+    def train_metrics(self) -> Dict[str, float]:
+        """{"accuracy": Σ correct / Σ samples} over the epoch's batches (classification), else {}."""
+        if self.loss is None:
+            return {}
+        return {"accuracy": self.correct / self.seen if self.seen else math.nan}
 
     def means(self) -> Dict[str, float]:
         steps = max(self.steps, 1)

@@ -22,7 +22,7 @@ subgradient descent.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
@@ -162,14 +162,20 @@ class Network:
 
     def loss_and_grad(self, X: np.ndarray, y: np.ndarray, loss: Loss, l2: float = 0.0,
                       training: bool = True, rng: Optional[np.random.Generator] = None, l1: float = 0.0,
-                      frozen_grad: bool = False) -> float:
+                      frozen_grad: bool = False,
+                      on_outputs: Optional[Callable[[np.ndarray, np.ndarray], None]] = None) -> float:
         """One forward and backward pass; fills ``grad`` with ∇θ(J + penalty) and returns J + penalty.
+
+        ``on_outputs(z, y)``, when given, sees the forward pass's outputs before backpropagation (training
+        accuracy is measured from them, without a second forward pass).
 
         The penalty's gradient: 2λW (L2) and the subgradient λ₁ sign(W) (L1), added to each ∂J/∂W. Frozen
         tensors get a zero gradient (they are not trained, and a clipping norm does not count them, as in torch)
         unless ``frozen_grad`` (gradient checking checks them too).
         """
         z = self.forward(X, training, rng, reuse=True)
+        if on_outputs is not None:
+            on_outputs(z, y)
         value, delta = loss.value_and_delta(z, y)
         self.backward(delta, reuse=True)
         if l2:

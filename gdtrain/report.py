@@ -116,17 +116,44 @@ class PipeSafeConsole(Console):
             self.on_closed()
 
 
+def _is_tty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def make_console(stderr: bool = False) -> Console:
+    """Plain output (piped, CI, NO_COLOR) is 200 columns wide when it goes to a file or a pipe, the terminal's
+    width when it goes to a terminal (NO_COLOR there: plain text that still fits)."""
     ascii_fallback()
     if plain_output():
+        width = None if _is_tty(sys.stderr if stderr else sys.stdout) else 200
         return PipeSafeConsole(stderr=stderr, no_color=True, highlight=False, force_terminal=False, markup=False,
-                               width=200, emoji=False, color_system=None)
+                               width=width, emoji=False, color_system=None)
     return PipeSafeConsole(stderr=stderr, highlight=False, markup=False)  # text is printed as is: "[W1 ...]" stays
 
 
+def whole_lines(console: Console) -> bool:
+    """Whether long messages stay on one line: yes into a file or a pipe (logs, grep), no on a terminal, which
+    gets them wrapped at word boundaries to its width (rich's ``soft_wrap``)."""
+    return not console.is_terminal
+
+
+def table_box(console: Console):
+    """A table's rules: rich's heavy head on a terminal, ASCII ('-', '|', '+') into a pipe or a file."""
+    from rich import box
+
+    return box.HEAVY_HEAD if console.is_terminal else box.ASCII
+
+
+# box-drawing characters of the text charts (plot.py) and their ASCII stand-ins for output that is not a terminal
+CHART_ASCII = str.maketrans({"┤": "+", "│": "|", "└": "+", "┬": "+", "─": "-"})
+
+
 def chart_width(console: Console) -> int:
-    """Text charts: the terminal's width up to 100 columns; 80 when the output is plain (piped, CI)."""
-    return 80 if plain_output() else max(24, min(console.width, 100))
+    """Text charts: the terminal's width up to 100 columns; 80 when the output goes to a pipe or a file."""
+    return max(24, min(console.width, 100)) if console.is_terminal else 80
 
 
 def fmt(value: Optional[float], digits: int = 4) -> str:
@@ -272,13 +299,20 @@ class FitReporter:
         self.unprinted = None  # the last epoch's record when its line was skipped (shown if the run stops there)
         self.last = None  # the last epoch's record
         self.net = None
+        self.layout = None  # epoch_line.EpochLine, from start()
+        self.since_table = 0  # epoch lines since the last layer table (narrow terminals)
 
     def start(self, info) -> None:
+        from .epoch_line import EpochLine
         from .monitor import primary_metric
 
         c, data, config = self.console, info.data, info.config
         self.net = info.net
         self.metric = primary_metric(data.task)
+        schedule = config.schedule
+        lr_changes = (schedule["name"] != "constant" or bool(schedule.get("warmup_epochs"))
+                      or config.training.line_search is not None)
+        self.layout = EpochLine(self.epochs, self.metric, lr_changes)
         c.print(f"data      {data.source}: {describe_splits(data)}")
         c.print(f"network   {describe_network(info.net, info.loss)}  ({info.net.size} parameters, {config.dtype})")
         c.print(f"training  {describe_run(config)}")
@@ -302,32 +336,35 @@ class FitReporter:
             self.progress.start()
 
     def epoch_line(self, record) -> str:
-        val = record.val
-        parts = [f"epoch {record.epoch:>{len(str(self.epochs))}}/{self.epochs}",
-                 f"train {fmt(record.train_loss):<9}"]
-        if val:
-            parts.append(f"val {fmt(val['loss']):<9}")
-            parts.append(f"{'acc' if self.metric == 'accuracy' else self.metric} {fmt(val.get(self.metric)):<7}")
-        parts.append(f"lr {fmt(record.lr, 3):<7}")
-        norms = record.grad_norms
-        # each layer's weight gradient (batch norm's γ and β are in the layer table and metrics.csv)
-        layers = " ".join(f"{k.removeprefix('grad_norm_')} {fmt(v, 2)}" for k, v in norms.items()
-                          if k.startswith("grad_norm_W"))
-        parts.append(f"|g| {fmt(norms['grad_norm'], 3):<8} [{layers}]")
-        if record.clip_fraction:
-            parts.append(f"clipped {record.clip_fraction:.0%}")
-        parts.append(f"{record.seconds:.1f}s")
-        return "  ".join(parts)
+        """The epoch's figures, laid out to fit the console's width (epoch_line.py)."""
+        return self.layout.line(record, self.console.width)
 
     def epoch(self, record) -> None:
         self.unprinted = self.last = record
         if record.epoch == 1 or record.epoch == self.epochs or record.epoch % self.every == 0:
-            self.console.print(self.epoch_line(record), soft_wrap=True)
+            self.print_epoch(record)
             self.unprinted = None
         for warning in record.warnings:
-            self.console.print(f"warning (epoch {warning.epoch}): {warning.message}", style="yellow", soft_wrap=True)
+            self.console.print(f"warning (epoch {warning.epoch}): {warning.message}", style="yellow",
+                               soft_wrap=whole_lines(self.console))
         if self.progress is not None:
             self.progress.update(self.task, completed=record.epoch, status=f"loss {fmt(record.train_loss)}")
+
+    def print_epoch(self, record) -> None:
+        """The epoch line; once a narrow terminal has pushed the per-layer gradient norms off it, the layer table
+        every ``TABLE_EVERY`` lines instead (and a note saying so, the first time)."""
+        from .epoch_line import TABLE_EVERY
+
+        had_layers = not self.layout.layers_in_table
+        self.console.print(self.epoch_line(record), soft_wrap=True)
+        if self.layout.layers_in_table and self.net is not None:
+            if had_layers:
+                self.console.print(f"(each layer's ‖∂J/∂W‖: in the layer table, every {TABLE_EVERY} lines)")
+                self.since_table = TABLE_EVERY
+            self.since_table += 1
+            if self.since_table >= TABLE_EVERY and record.epoch != self.epochs:
+                self.console.print(layer_table(self.net, record))
+                self.since_table = 0
 
     def stop_progress(self) -> None:
         if self.progress is not None:
@@ -343,7 +380,7 @@ class FitReporter:
             self.console.print(layer_table(self.net, self.last))
         c, s = self.console, result.summary
         if s["stop_reason"] == "diverged":
-            c.print(s["message"], style="bold red", soft_wrap=True)
+            c.print(s["message"], style="bold red", soft_wrap=whole_lines(c))
         table = Table(show_edge=False, pad_edge=False, box=None)
         table.add_column("split")
         metrics: List[str] = []
@@ -362,14 +399,14 @@ class FitReporter:
 
             rows = plot.read_metrics(result.run_dir / rundir.METRICS)
             plot_report(plot.charts(rows, max(24, min(c.width, 100)), 8), c)
-        c.print(stop_line(s), soft_wrap=True)
+        c.print(stop_line(s), soft_wrap=whole_lines(c))
         c.print(f"saved to  {result.run_dir}")
 
 
 def gradcheck_table(checks, console: Console, title: str = "") -> None:
     if title:
         console.print(title, soft_wrap=True)
-    table = Table(show_edge=False)
+    table = Table(show_edge=False, box=table_box(console))
     for col, justify in (("tensor", "left"), ("size", "right"), ("checked", "right"), ("kinks", "right"),
                          ("max |a−n|", "right"), ("rel error", "right"), ("", "left")):
         table.add_column(col, justify=justify)
@@ -386,7 +423,7 @@ def gradcheck_matrix(results: Dict[Tuple[str, str], list], console: Console, thr
     console.print(f"gradient check of a 4-5-4-out network (L2 0.01, dropout 0.25 held fixed) for every "
                   f"activation x loss: the worst relative error of its tensors (threshold {threshold:g})",
                   soft_wrap=True)
-    table = Table(show_edge=False)
+    table = Table(show_edge=False, box=table_box(console))
     table.add_column("activation \\ loss")
     for loss in losses:
         table.add_column(loss, justify="right")
@@ -409,7 +446,7 @@ def gradcheck_layers(results: Dict[str, list], console: Console, threshold: floa
     from .gradcheck import LAYER_NETWORKS
 
     console.print("and a small network of each layer type, in training mode on one fixed batch:", soft_wrap=True)
-    table = Table(show_edge=False)
+    table = Table(show_edge=False, box=table_box(console))
     for col in ("network", "loss", "tensors", "worst rel error", ""):
         table.add_column(col, justify="left" if col in ("network", "loss", "tensors") else "right")
     for name, checks in results.items():
@@ -418,6 +455,11 @@ def gradcheck_layers(results: Dict[str, list], console: Console, threshold: floa
                       f"{max((c.rel_error for c in checks if not c.passed or c.rel_error < threshold), default=0):.1e}",
                       Text("ok" if ok else "FAIL", style="" if ok else "red"))
     console.print(table)
+
+
+def step_hint(diagnosis, console: Console) -> None:
+    """After a failed gradient check: which error dominates, the step ε's or the gradient's (gradcheck.StepDiagnosis)."""
+    console.print(f"hint: {diagnosis.message()}", soft_wrap=whole_lines(console))
 
 
 # === evaluate / predict / plot (issue 4) ==========================================================
@@ -468,9 +510,10 @@ def predictions_summary(count: int, path, console: Console) -> None:
     console.print(f"wrote {count} predictions to {path}", soft_wrap=True)
 
 
-def chart_text(chart) -> List[Text]:
-    """A plot.Chart as rich Text lines, each series' markers in its own colour (plain on a non-TTY console)."""
-    texts = [Text(line) for line in chart.lines]
+def chart_text(chart, ascii_axes: bool = False) -> List[Text]:
+    """A plot.Chart as rich Text lines, each series' markers in its own colour (plain on a non-TTY console);
+    ``ascii_axes``: the axes drawn with '|', '+' and '-' instead of box-drawing characters."""
+    texts = [Text(line.translate(CHART_ASCII) if ascii_axes else line) for line in chart.lines]
     for line, col, series in chart.marks:
         if line < len(texts) and col < len(texts[line].plain):
             texts[line].stylize(SERIES_STYLES[series % len(SERIES_STYLES)], col, col + 1)
@@ -484,8 +527,17 @@ def plot_report(charts, console: Console, header: str = "") -> None:
     for i, chart in enumerate(charts):
         if i or header:
             console.print()
-        for text in chart_text(chart):
+        for text in chart_text(chart, ascii_axes=not console.is_terminal):
             console.print(text, soft_wrap=True, no_wrap=True, overflow="ignore")
+
+
+def race_plot_header(race) -> str:
+    """'runs/compare-iris: a race of 2 optimizers on iris, seeds 0-1, won by adam ★ (summary.json)'."""
+    what = "modes" if race.kind == "modes" else "optimizers"
+    seeds = f"seed {race.seeds[0]}" if len(race.seeds) == 1 else f"seeds {race.seeds[0]}-{race.seeds[-1]}"
+    winner = next((c.label for c in race.contestants if c.winner), None)
+    won = f", won by {winner} ★" if winner else ", no winner"
+    return f"{race.folder}: a race of {len(race.contestants)} {what} on {race.config}, {seeds}{won}"
 
 
 # === compare-optimizers (issue 5) =================================================================
@@ -932,7 +984,7 @@ def explanations(items, console: Console) -> None:
     for i, ex in enumerate(items):
         if i:
             console.print()
-            console.rule()
+            console.rule(characters="─" if console.is_terminal else "-")
         (idea_explanation if hasattr(ex, "idea") else explanation)(ex, console)
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -53,17 +53,21 @@ class EpochRecord:
     steps: int
     seconds: float  # training time since the start of the run
     warnings: List[TrainingWarning] = field(default_factory=list)  # named warnings first raised this epoch
+    train: Dict[str, float] = field(default_factory=dict)  # metrics of the training batches (monitor.EpochMeter)
 
     @classmethod
-    def columns(cls, val_metrics: List[str], net) -> List[str]:
-        """metrics.csv's header for a run with these validation metrics and this network."""
+    def columns(cls, val_metrics: List[str], net, train_metrics: Sequence[str] = ()) -> List[str]:
+        """metrics.csv's header for a run with these validation (and training-batch) metrics and this network."""
         grads = {"grad_norm": 0.0, **{f"grad_norm_{name}": 0.0 for name in tracked_names(net)}}
         stats = dict.fromkeys(EpochMeter.columns(net), 0.0)
-        return list(cls(0, 0.0, dict.fromkeys(val_metrics, 0.0), 0.0, grads, stats, 0.0, 0, 0.0).row())
+        return list(cls(0, 0.0, dict.fromkeys(val_metrics, 0.0), 0.0, grads, stats, 0.0, 0, 0.0,
+                        train=dict.fromkeys(train_metrics, 0.0)).row())
 
     def row(self) -> Dict[str, float]:
-        """The metrics.csv row: epoch, train_loss, val_*, lr, grad norms, layer stats, clip_fraction, seconds."""
+        """The metrics.csv row: epoch, train_loss, train_accuracy (classification), val_*, lr, grad norms,
+        layer stats, clip_fraction, seconds."""
         row: Dict[str, float] = {"epoch": self.epoch, "train_loss": self.train_loss}
+        row.update({f"train_{k}": v for k, v in self.train.items()})
         row.update({f"val_{k}": v for k, v in self.val.items()})
         row["lr"] = self.lr
         row.update(self.grad_norms)
@@ -221,7 +225,8 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
     stop_requested = stop_requested or (lambda: False)
     x_buf = np.empty((bs,) + X.shape[1:], X.dtype)
     y_buf = np.empty((bs,) + y.shape[1:], y.dtype)
-    meter = EpochMeter(net, state.diagnostics.saturation_derivative)
+    meter = EpochMeter(net, state.diagnostics.saturation_derivative, loss)
+    tally = meter.outputs_listener  # training accuracy, from the loss pass's own outputs
     monitor = "val_loss" if len(X_val) else "train_loss"
     # The batch-mode train_loss is J at the start of the epoch's step, so the weights it judges are those.
     best_judges_start = monitor == "train_loss" and bs == n
@@ -264,7 +269,7 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
                 xb, yb = x_buf[:len(idx)], y_buf[:len(idx)]
                 np.take(X, idx, axis=0, out=xb, mode="clip")  # (idx is valid: "clip" skips a buffered copy)
                 np.take(y, idx, axis=0, out=yb, mode="clip")
-            value = net.loss_and_grad(xb, yb, loss, s.l2, training=True, rng=dropout_rng, l1=s.l1)
+            value = net.loss_and_grad(xb, yb, loss, s.l2, training=True, rng=dropout_rng, l1=s.l1, on_outputs=tally)
             norm = meter.add()
             if not (math.isfinite(value) and math.isfinite(norm)):
                 what = f"the loss became {value}" if not math.isfinite(value) else f"the gradient norm became {norm}"
@@ -366,7 +371,7 @@ def _finish_epoch(state: LoopState, net, loss, X_val, y_val, meter: EpochMeter, 
     state.warnings += [w.as_dict() for w in warnings]
     state.seconds = time.perf_counter() - started
     return EpochRecord(epoch, train_loss, val, lr, grad_norms, layer_stats, meter.clipped / meter.steps,
-                       meter.steps, state.seconds, warnings)
+                       meter.steps, state.seconds, warnings, meter.train_metrics())
 
 
 def _finish(result: TrainResult, state: LoopState, net, started: float) -> TrainResult:
