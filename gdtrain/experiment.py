@@ -282,7 +282,7 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
     train_rngs = {"shuffle": built.rngs["shuffle"], "dropout": built.rngs["dropout"]}
     config_text = dump_yaml(config)
     columns = EpochRecord.columns(metric_names(loss.task) if len(data.X_val) else [], net,
-                                  train_metric_names(loss.task))
+                                  train_metric_names(loss.task) if loss is not None else [])  # (a problem: no loss)
 
     if resume is not None:
         run_dir = Path(resume)

@@ -26,7 +26,7 @@ import numpy as np
 
 from .plot import Chart
 from .problems import Problem
-from .report import FitReporter
+from .report import FitReporter, whole_lines
 
 LEVELS = 7
 CONTOUR, START, MINIMUM = ".", "S", "*"
@@ -259,10 +259,10 @@ class ProblemReporter(FitReporter):
         self.net = None  # (no layer table)
         self.problem = info.net.problem
         c = self.console
-        c.print(f"problem   {self.problem.describe()}", soft_wrap=True)
-        c.print(f"          {describe_function(self.problem)}", soft_wrap=True)
+        c.print(f"problem   {self.problem.describe()}", soft_wrap=whole_lines(c))
+        c.print(f"          {describe_function(self.problem)}", soft_wrap=whole_lines(c))
         c.print(f"training  {describe_run(info.config).replace(' epochs', ' steps').replace(', full batch', '')}",
-                soft_wrap=True)
+                soft_wrap=whole_lines(c))
         c.print(f"run dir   {info.run_dir}")
         self.start_progress(info)
 
@@ -270,10 +270,20 @@ class ProblemReporter(FitReporter):
         from .report import fmt
 
         s = record.layer_stats
-        return "  ".join([f"step {record.epoch:>{len(str(self.epochs))}}/{self.epochs}",
-                          f"x {fmt(s['x'], 5):<10}", f"y {fmt(s['y'], 5):<10}", f"f {fmt(s['f']):<10}",
-                          f"|grad f| {fmt(record.grad_norms['grad_norm'], 3):<9}", f"step {fmt(s['step_length'], 3):<9}",
-                          f"distance {fmt(s['distance'], 3):<9}", f"lr {fmt(record.lr, 3)}"])
+        parts = [f"step {record.epoch:>{len(str(self.epochs))}}/{self.epochs}",
+                 f"x {fmt(s['x'], 5):<10}", f"y {fmt(s['y'], 5):<10}", f"f {fmt(s['f']):<10}",
+                 f"|grad f| {fmt(record.grad_norms['grad_norm'], 3):<9}", f"step {fmt(s['step_length'], 3):<9}",
+                 f"distance {fmt(s['distance'], 3):<9}", f"lr {fmt(record.lr, 3)}"]
+        # on a narrow terminal the line drops lr, then the step length, the distance and |grad f| (the point and f
+        # stay): metrics.csv has them all
+        for drop in (7, 5, 6, 4):
+            if len("  ".join(parts).rstrip()) <= self.console.width:
+                break
+            parts[drop] = ""
+        return "  ".join(part for part in parts if part).rstrip()
+
+    def print_epoch(self, record) -> None:
+        self.console.print(self.epoch_line(record), soft_wrap=True)
 
     def finish(self, result) -> None:
         from . import plot, rundir
@@ -284,7 +294,7 @@ class ProblemReporter(FitReporter):
         if self.unprinted is not None:
             c.print(self.epoch_line(self.unprinted), soft_wrap=True)
         if s["stop_reason"] == "diverged":
-            c.print(s["message"], style="bold red", soft_wrap=True)
+            c.print(s["message"], style="bold red", soft_wrap=whole_lines(c))
         rows = plot.read_metrics(result.run_dir / rundir.METRICS)
         path = path_from_rows(self.problem, rows)
         if self.chart:
@@ -297,9 +307,9 @@ class ProblemReporter(FitReporter):
         nearest = p["nearest"]
         to = f"({nearest[0]:.4g}, {nearest[1]:.4g})" if nearest else "-"
         c.print(f"ended at  ({fmt(p['x'], 6)}, {fmt(p['y'], 6)}): f = {fmt(p['f'])}{gap}, |grad f| = "
-                f"{fmt(p['grad_norm'], 3)}, distance to {to} = {fmt(p['distance'], 3)}", soft_wrap=True)
+                f"{fmt(p['grad_norm'], 3)}, distance to {to} = {fmt(p['distance'], 3)}", soft_wrap=whole_lines(c))
         c.print(stop_line(s).replace(" epochs", " steps").replace("epoch ", "step ").replace("the weights", "the point"),
-                soft_wrap=True)
+                soft_wrap=whole_lines(c))
         c.print(f"saved to  {result.run_dir}")
 
 
@@ -307,10 +317,10 @@ class ProblemReporter(FitReporter):
 
 def race_header(race, out_dir, console) -> None:
     console.print(f"race      {len(race.contestants)} contestants on {race.problem.describe()}, "
-                  f"{race.config.training.epochs} steps each, target f - f* < {race.tol:g}", soft_wrap=True)
-    console.print(f"          {describe_function(race.problem)}", soft_wrap=True)
-    console.print("contestants " + "  ·  ".join(c.describe() for c in race.contestants), soft_wrap=True)
-    console.print(f"out dir   {out_dir}", soft_wrap=True)
+                  f"{race.config.training.epochs} steps each, target f - f* < {race.tol:g}", soft_wrap=whole_lines(console))
+    console.print(f"          {describe_function(race.problem)}", soft_wrap=whole_lines(console))
+    console.print("contestants " + "  ·  ".join(c.describe() for c in race.contestants), soft_wrap=whole_lines(console))
+    console.print(f"out dir   {out_dir}", soft_wrap=whole_lines(console))
 
 
 def race_report(result, console, width: Optional[int] = None) -> None:
@@ -337,6 +347,6 @@ def race_report(result, console, width: Optional[int] = None) -> None:
     if winner is not None:
         console.print(f"winner    {winner.label}" + (f" (f - f* < {result.race.tol:g} after {winner.steps_to_target} "
                                                      "steps)" if winner.steps_to_target is not None else ""),
-                      soft_wrap=True)
+                      soft_wrap=whole_lines(console))
     console.print(f"saved to  {result.out_dir} (comparison.csv, summary.json, one run directory per contestant)",
-                  soft_wrap=True)
+                  soft_wrap=whole_lines(console))

@@ -65,8 +65,9 @@ class PointModel:
         return self.problem.value(self.params)
 
     def loss_and_grad(self, X=None, y=None, loss=None, l2: float = 0.0, training: bool = True, rng=None,
-                      l1: float = 0.0, frozen_grad: bool = False) -> float:
-        """f(θ), and ∇f(θ) into ``grad`` (the data arguments are the network's and are not used)."""
+                      l1: float = 0.0, frozen_grad: bool = False, on_outputs=None) -> float:
+        """f(θ), and ∇f(θ) into ``grad`` (the data arguments, and ``on_outputs``, the training-accuracy tally,
+        are the network's and are not used)."""
         self.grad[...] = self.problem.gradient(self.params)
         return self.f()
 

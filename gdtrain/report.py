@@ -312,7 +312,7 @@ class FitReporter:
         schedule = config.schedule
         lr_changes = (schedule["name"] != "constant" or bool(schedule.get("warmup_epochs"))
                       or config.training.line_search is not None)
-        self.layout = EpochLine(self.epochs, self.metric, lr_changes)
+        self.layout = EpochLine(config.training.epochs, self.metric, lr_changes)
         c.print(f"data      {data.source}: {describe_splits(data)}")
         c.print(f"network   {describe_network(info.net, info.loss)}  ({info.net.size} parameters, {config.dtype})")
         c.print(f"training  {describe_run(config)}")

@@ -384,3 +384,28 @@ def test_validate_evaluate_and_predict_on_a_problem_run(tmp_path):
         result = runner.invoke(app, command)
         assert result.exit_code == 2
         assert "holds the point of a problem: run (a 2-D test function), not a network" in result.output
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_a_problem_run_fits_the_terminal(tmp_path, width):
+    """Step lines, header and ending of `gdtrain fit` on a problem fit an 80- and a 200-column terminal."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    from gdtrain import landscape
+    from gdtrain.cli import find_config
+    from gdtrain.config import load_config
+    from gdtrain.experiment import fit
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=True, highlight=False, markup=False)
+    reporter = landscape.ProblemReporter(console=console, chart=True)
+    config = load_config(find_config("rosenbrock"), overrides={"training.epochs": 5})
+    reporter.finish(fit(config, out=str(tmp_path / "rb"), on_start=reporter.start, on_epoch=reporter.epoch))
+    lines = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text) for text in buffer.getvalue().splitlines()]
+    assert max(len(text) for text in lines) <= width
+    steps = [text for text in lines if text.startswith("step ")]
+    assert len(steps) == 5 and all(" x " in t and " y " in t and " f " in t for t in steps)
+    assert all((" lr " in t) == (width == 200) for t in steps)
