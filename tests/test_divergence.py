@@ -108,8 +108,8 @@ def test_runaway_rule():
 def test_evaluate_and_predict_warn_first_on_a_diverged_run(diverged, tmp_path):
     out, _ = diverged
     expected = ("warning: this run diverged at epoch 5 (the training loss grew to 1.1e+10, more than 1e+04 x its "
-                "lowest (2.8e+04 at epoch 1)); model.npz holds the weights of epoch 1, its best, so these numbers "
-                "are not those of a trained model")
+                "lowest (2.8e+04 at epoch 1)); model.npz holds its best weights, from epoch 1, which are not a "
+                "trained model's")
     evaluation = invoke(["evaluate", out])
     assert evaluation.exit_code == 0, evaluation.output
     assert evaluation.stderr.splitlines()[0] == expected
@@ -122,7 +122,7 @@ def test_evaluate_and_predict_warn_first_on_a_diverged_run(diverged, tmp_path):
     prediction = invoke(["predict", out, x])
     assert prediction.exit_code == 0, prediction.output
     assert prediction.stderr.splitlines() == [expected]
-    assert prediction.stdout.splitlines()[0] == "y"  # the CSV on stdout is untouched
+    assert prediction.stdout.splitlines()[0] == "target"  # the CSV on stdout is untouched
     assert len(prediction.stdout.splitlines()) == 2
 
 
