@@ -1,8 +1,9 @@
 """The named warnings (diagnostics.py) on every shipped config and every variant the tour runs.
 
 A warning a learner cannot trust is worse than none, so each shipped config is trained as shipped (every one
-in full: the slowest, overfitting, takes about 1.5 s, the whole file about 10 s on 2 cores) and the exact set
-of named warnings it gives is asserted: the ones the tour explains (docs/tour.md) and nothing else. Then the
+in full, none shortened: a shorter run could only miss a warning; the slowest, overfitting and its two tour
+variants, take about 2 s each with one BLAS thread, the whole file about 15 s on a loaded 2-core machine) and
+the exact set of named warnings it gives is asserted: the ones the tour explains (docs/tour.md) and nothing else. Then the
 lr_too_large rule on crafted loss curves: the mini-batch noise, dropout, momentum and subgradient curves of
 the shipped configs stay quiet, a real blow-up warns, and the printed figures differ at the precision printed.
 """
@@ -67,6 +68,19 @@ VARIANTS = {
     # not because a signal vanished through many layers
     "mazur-10000": ("backprop_by_hand", ["training.epochs=10000"], set(), False),
 }
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_blas_thread():
+    """These networks are small: with two BLAS threads on a loaded 2-core machine overfitting.yaml's wide layers
+    take 15 x longer (34 s against 2.2 s measured), so the runs here use one. The warnings do not depend on it."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def warnings_of(tmp_path, name, assignments=()):
