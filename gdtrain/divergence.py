@@ -14,7 +14,8 @@ runaway     after every epoch t, its training loss J_t against the losses of the
             a loss that wobbles near zero from counting: a classifier at 1e-5 whose loss spikes to 0.1 has risen
             1e4-fold, but it is still below where training started, and it recovers. (Measured on the shipped
             configs, the tour's variants and the default race with its tuning runs over 3 seeds: one tuning run
-            spikes 28 000-fold over its lowest, below its first epoch's loss; above it, none rose past 360-fold.)
+            jumps 28 000-fold over its lowest, to below its first epoch's loss, and recovers; above its first
+            epoch's loss, no run rose past 360-fold.)
 
 The run then stops with stop_reason "diverged" and keeps the weights of its best epoch (train.py).
 """
