@@ -46,7 +46,13 @@ SHIPPED = {
     "vanishing_residual": set(),
     "xor": set(),
     "xor_linear": set(),
+    # configs that other work adds (issue 18's problems, the l1 penalty): checked there against this rule
+    "l1_subgradient": set(),
+    "quadratic": set(),
+    "rosenbrock": set(),
+    "saddle": set(),
 }
+PRESENT = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
 
 # the tour's --set variants (docs/tour.md): (config, assignments) -> warnings, and whether the run diverges
 TOO_LARGE = {"lr_too_large", "exploding_gradients"}
@@ -89,10 +95,10 @@ def warnings_of(tmp_path, name, assignments=()):
 
 
 def test_every_shipped_config_is_listed():
-    assert sorted(p.stem for p in CONFIGS.glob("*.yaml")) == sorted(SHIPPED)
+    assert [name for name in PRESENT if name not in SHIPPED] == []  # a new config must say what it warns about
 
 
-@pytest.mark.parametrize("name", sorted(SHIPPED))
+@pytest.mark.parametrize("name", PRESENT)
 def test_shipped_config_gives_exactly_its_warnings(tmp_path, name):
     summary = warnings_of(tmp_path, name)
     given = {w["name"] for w in summary["warnings"]}
