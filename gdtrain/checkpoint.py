@@ -4,7 +4,8 @@ One atomically written .npz (a crash or kill -9 leaves the previous checkpoint i
 
     params                    the flat parameter vector (W1, b1, W2, ... as network.py lays them out)
     optimizer.<name>          each state array of the optimizer (momentum_buffer, exp_avg, ...)
-    best_params, early_best_params   the weights kept for keep: best / early stopping's restore_best
+    best_params               the best epoch's weights (what keep: best and a diverged run keep)
+    early_best_params         early stopping's best weights (restore_best)
     meta                      JSON: the epoch, the optimizer's step count, the schedule's state, the loop's
                               state (best epoch, losses, warnings given, early stopping), the state of the
                               shuffling and dropout random generators, and the resolved config

@@ -316,7 +316,19 @@ def evaluate(
     from . import report
     from .inference import evaluate_run
 
-    report.evaluation_report(evaluate_run(run_dir, data), report.make_console())
+    evaluation = evaluate_run(run_dir, data)
+    _warn_if_diverged(run_dir)
+    report.evaluation_report(evaluation, report.make_console())
+
+
+def _warn_if_diverged(run_dir: str) -> None:
+    """evaluate / predict on a diverged run: one warning line on stderr before the output."""
+    from . import report
+    from .inference import diverged_notice
+
+    notice = diverged_notice(run_dir)
+    if notice is not None:
+        report.make_console(stderr=True).print(notice, soft_wrap=True)
 
 
 @app.command()
@@ -349,6 +361,7 @@ def predict(
         require_folder(out)
     predictions = predict_file(run_dir, input_)
     text = to_csv(predictions)
+    _warn_if_diverged(run_dir)
     if out is None:
         typer.echo(text, nl=False)
         return

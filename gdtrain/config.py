@@ -317,6 +317,7 @@ class MonitorConfig:
     saturation_derivative: float = _option(1e-2, number(0, 1, low_open=True, high_open=True),
                                            "φ'(z) below this counts as saturated")
     rising_epochs: int = _option(3, integer(1), "warn when the training loss rises this many epochs in a row")
+    rising_factor: float = _option(2.0, number(1), "... and ends above this many times the first epoch's loss")
 
 
 def _every(v) -> Optional[str]:

@@ -360,6 +360,8 @@ def _fit_locked(config, run_dir, resume, on_start, on_epoch, stop_requested, bui
         **final,
         "warnings": result.warnings,
     }
+    if result.diverged_epoch is not None:
+        summary["diverged_epoch"], summary["diverged_cause"] = result.diverged_epoch, result.diverged_cause
     if resume is not None:
         summary["resumed_from_epoch"] = saved["meta"]["epoch"]
     if result.message:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -344,6 +345,23 @@ def load_model(run_dir: PathLike) -> Model:
     target = (TargetScaling(arrays["y_mean"].astype(np.float64), arrays["y_scale"].astype(np.float64))
               if "y_mean" in arrays else None)
     return Model(net, loss, feature_names, target_names, classes, x_mean, x_scale, run_dir, target)
+
+
+def diverged_notice(run_dir: PathLike) -> Optional[str]:
+    """The warning line ``evaluate`` and ``predict`` print first when the run diverged (from its summary.json),
+    or None: a healthy run, or a summary that is missing or unreadable (the model alone still works)."""
+    try:
+        summary = json.loads((Path(run_dir) / rundir.SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(summary, dict) or summary.get("stop_reason") != "diverged":
+        return None
+    epoch, cause, kept = summary.get("diverged_epoch"), summary.get("diverged_cause"), summary.get("kept_epoch")
+    where = f" at epoch {epoch}" if isinstance(epoch, int) else ""
+    why = f" ({cause})" if isinstance(cause, str) and cause else ""
+    weights = (f"its best weights, from epoch {kept}" if isinstance(kept, int) and kept > 0
+               else "the weights it started from")
+    return f"warning: this run diverged{where}{why}; model.npz holds {weights}, which are not a trained model's"
 
 
 # --- reading inputs -------------------------------------------------------------------------------

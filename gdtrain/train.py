@@ -13,6 +13,11 @@ the convergence criteria are checked (convergence.py), and the best epoch so far
 (``keep: best`` — subgradient descent is not a descent method, so its last iterate need not be its best),
 early stopping is consulted (early_stopping.py) and the named warnings are checked (diagnostics.py).
 
+Divergence (divergence.py): a non-finite loss, gradient norm or weight stops the run during its epoch, and so does
+an epoch whose training loss ran away (more than 1e4 x its lowest, and above the first epoch's) once it is
+recorded. The network then holds the weights of the best epoch (by ``monitor``, as ``keep: best`` would keep;
+the loop always keeps a copy of them for this), or those it started from when no epoch completed.
+
 The loop never prints: it hands an ``EpochRecord`` to a listener after every epoch (the CLI's reporter,
 the metrics.csv writer, a notebook's callback) and returns a ``TrainResult``. Everything it carries from
 one epoch to the next is in a ``LoopState``, which a checkpoint saves together with the optimizer's and the
@@ -33,6 +38,7 @@ import numpy as np
 from .clipping import clip_by_norm, clip_by_value
 from .convergence import Criteria
 from .diagnostics import Diagnostics, TrainingWarning
+from .divergence import Runaway
 from .early_stopping import EarlyStopping
 from .linesearch import SearchResult, search
 from .losses import Loss
@@ -113,7 +119,7 @@ class LoopState(NamedState):
     losses: List[float] = field(default_factory=list)  # train_loss of every epoch so far
     last_finite: float = math.nan  # the last finite step loss (for the divergence message)
     warnings: List[Dict[str, Any]] = field(default_factory=list)
-    best_params: Optional[np.ndarray] = None  # keep: best
+    best_params: Optional[np.ndarray] = None  # the best epoch's weights (what keep: best and a divergence keep)
     early: Optional[EarlyStopping] = None
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
@@ -160,6 +166,8 @@ class TrainResult:
     kept_epoch: int = 0  # the epoch whose weights the network holds at the end
     warnings: List[Dict[str, Any]] = field(default_factory=list)
     losses: List[float] = field(default_factory=list)  # train_loss of every epoch of the run
+    diverged_epoch: Optional[int] = None  # the epoch a diverged run stopped in
+    diverged_cause: str = ""  # what diverged: "the loss became inf (last finite loss: 3.5e+305)", ...
 
 
 Listener = Callable[[EpochRecord], None]
@@ -230,8 +238,9 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
     monitor = "val_loss" if len(X_val) else "train_loss"
     # The batch-mode train_loss is J at the start of the epoch's step, so the weights it judges are those.
     best_judges_start = monitor == "train_loss" and bs == n
-    if s.keep == "best" and state.best_params is None:
+    if state.best_params is None:
         state.best_params = net.params.copy()
+    runaway = Runaway.of(state.losses)
     searcher = LineSearchStep(s.line_search, net, loss, X, y, s.l2, s.l1) if s.line_search else None
     result = TrainResult("completed", state.epoch, state.seconds, state.best_epoch, state.best_value, monitor)
     started = time.perf_counter() - state.seconds
@@ -273,7 +282,7 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
             norm = meter.add()
             if not (math.isfinite(value) and math.isfinite(norm)):
                 what = f"the loss became {value}" if not math.isfinite(value) else f"the gradient norm became {norm}"
-                return _diverged(result, state, net, last_good, epoch, what, started)
+                return _diverged(result, state, net, last_good, epoch, what, started, s.keep)
             state.last_finite = value
             loss_sum += value
             if start + bs >= n:
@@ -309,7 +318,7 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
         if stop is not None and stop[0] == "interrupted":
             break
         if not np.isfinite(net.params).all():  # finite losses, but the last update overflowed
-            return _diverged(result, state, net, last_good, epoch, "the weights became non-finite", started)
+            return _diverged(result, state, net, last_good, epoch, "the weights became non-finite", started, s.keep)
         optimizer.flush_subnormals()
         record = _finish_epoch(state, net, loss, X_val, y_val, meter, before_last, epoch, loss_sum, epoch_lr,
                                started, s.target)
@@ -324,6 +333,9 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
                 state.best_params[...] = last_good if best_judges_start else net.params
         if on_epoch is not None:
             on_epoch(record)
+        ran_away = runaway.update(epoch, record.train_loss)
+        if ran_away is not None:
+            return _diverged(result, state, net, last_good, epoch, ran_away, started, s.keep)
         if stop is None and state.early is not None and state.early.update(epoch, logged, net.params):
             stop = ("early_stopping", state.early.message())
         if stop is None and s.criteria.active:
@@ -338,7 +350,7 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
             saved_epoch, saved_at = epoch, time.perf_counter()
     if stop is not None:
         result.stop_reason, result.message = stop
-    return _finish(result, state, net, started)
+    return _finish(result, state, net, started, s.keep)
 
 
 class EpochStart:
@@ -374,7 +386,7 @@ def _finish_epoch(state: LoopState, net, loss, X_val, y_val, meter: EpochMeter, 
                        meter.steps, state.seconds, warnings, meter.train_metrics())
 
 
-def _finish(result: TrainResult, state: LoopState, net, started: float) -> TrainResult:
+def _finish(result: TrainResult, state: LoopState, net, started: float, keep: str) -> TrainResult:
     """Copy the state into the result and leave the network with the weights to keep."""
     result.epochs, result.best_epoch, result.best_value = state.epoch, state.best_epoch, state.best_value
     result.warnings, result.losses = state.warnings, state.losses
@@ -383,7 +395,7 @@ def _finish(result: TrainResult, state: LoopState, net, started: float) -> Train
     if early is not None and early.restore_best and early.best_params is not None and early.best_epoch != state.epoch:
         net.params[...] = early.best_params
         result.kept_epoch = early.best_epoch
-    elif state.best_params is not None and state.best_epoch:
+    elif keep == "best" and state.best_epoch:
         net.params[...] = state.best_params
         result.kept_epoch = state.best_epoch
     result.seconds = time.perf_counter() - started
@@ -391,15 +403,21 @@ def _finish(result: TrainResult, state: LoopState, net, started: float) -> Train
 
 
 def _diverged(result: TrainResult, state: LoopState, net, last_good: np.ndarray, epoch: int, what: str,
-              started: float) -> TrainResult:
-    """Stop: go back to the weights at the start of this epoch (the last ones with a finite loss),
-    or to the best epoch's weights when those are kept."""
-    net.params[...] = last_good
-    _finish(result, state, net, started)
-    kept = (f"the weights of epoch {result.kept_epoch} (the best)" if result.kept_epoch != state.epoch
-            else f"the weights from the start of epoch {epoch}")
-    last = "none" if math.isnan(state.last_finite) else f"{state.last_finite:.4g}"
-    result.stop_reason = "diverged"
-    result.message = (f"training diverged at epoch {epoch}: {what} (last finite loss: {last}); {kept} are kept. "
+              started: float, keep: str) -> TrainResult:
+    """Stop: keep the best epoch's weights, or those from the start of this epoch when no epoch is complete."""
+    _finish(result, state, net, started, keep)
+    if state.best_epoch:
+        net.params[...] = state.best_params
+        result.kept_epoch = state.best_epoch
+        kept = f"the weights of epoch {state.best_epoch} (the best {result.monitor})"
+    else:
+        net.params[...] = last_good
+        result.kept_epoch = 0
+        kept = f"the weights from the start of epoch {epoch}"
+    if epoch > state.epoch:  # stopped during the epoch: a non-finite loss, gradient or weight
+        last = "none" if math.isnan(state.last_finite) else f"{state.last_finite:.4g}"
+        what += f" (last finite loss: {last})"
+    result.stop_reason, result.diverged_epoch, result.diverged_cause = "diverged", epoch, what
+    result.message = (f"training diverged at epoch {epoch}: {what}; {kept} are kept. "
                       "Try a lower learning rate, gradient clipping (clip.norm) or standardized inputs.")
     return result

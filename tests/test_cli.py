@@ -260,7 +260,9 @@ def test_diverging_run_exits_1(runner, tmp_path):
     assert result.exception is None or isinstance(result.exception, SystemExit)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["stop_reason"] == "diverged"
-    assert summary["message"].startswith(f"training diverged at epoch {summary['epochs'] + 1}:")
+    # (lr 1e6: the loss runs away after epoch 1 and is recorded; a non-finite one would stop during its epoch)
+    assert summary["message"].startswith(f"training diverged at epoch {summary['diverged_epoch']}:")
+    assert summary["diverged_epoch"] in (summary["epochs"], summary["epochs"] + 1)
     assert summary["message"] in lines(result.output)  # printed whole, on one line
     assert f"diverged after {summary['epochs']} epochs" in result.output
 

@@ -253,10 +253,11 @@ def test_lr_too_large_fires_on_the_third_rise_and_a_dip_resets():
     found = [examine(diag, epoch=e, loss=v, norms=norms) for e, v in enumerate([1, 2, 3, 4, 5], start=1)]
     assert [len(f) for f in found] == [0, 0, 0, 1, 0]  # on the 3rd rise (epoch 4), once
     assert found[3][0].epoch == 4
-    assert "rose 3 epochs in a row (1 → 2 → 3 → 4)" in found[3][0].message
+    assert "rose 3 epochs in a row (1 → 2 → 3 → 4), to more than 2 x the first epoch's 1" in found[3][0].message
     diag = Diagnostics(rising_epochs=1)
     assert examine(diag, loss=1.0, norms=norms) == []
-    assert [w.name for w in examine(diag, epoch=2, loss=1.1, norms=norms)] == ["lr_too_large"]
+    assert examine(diag, epoch=2, loss=1.1, norms=norms) == []  # rose, but not above 2 x the first epoch's
+    assert [w.name for w in examine(diag, epoch=3, loss=2.1, norms=norms)] == ["lr_too_large"]
 
 
 def test_warnings_false_gives_nothing_but_keeps_state():

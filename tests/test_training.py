@@ -447,16 +447,19 @@ def _diabetes_raw(lr, epochs):
             "optimizer": {"name": "sgd", "lr": lr}, "training": {"epochs": epochs}}
 
 
-def test_divergence_in_a_later_epoch_keeps_the_last_completed_epoch(tmp_path):
-    # lr 0.003 on raw-scale diabetes targets blows up in epoch 4 (3 epochs complete).
+def test_divergence_in_a_later_epoch_keeps_the_best_epoch(tmp_path):
+    # lr 0.003 on raw-scale diabetes targets blows up in epoch 4 (3 epochs complete; val_loss was lowest at 2).
     late = fit(from_dict(_diabetes_raw(0.003, 30), name="late"), out=str(tmp_path / "late"))
     assert late.summary["stop_reason"] == "diverged"
-    assert "diverged at epoch 4" in late.summary["message"]
-    assert late.summary["epochs"] == 3
+    assert "diverged at epoch 4: the loss became inf" in late.summary["message"]
+    assert late.summary["epochs"] == 3 and late.summary["diverged_epoch"] == 4
     _, rows = read_metrics(late.run_dir)
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
-    # The weights kept are exactly those a 3-epoch run ends with.
-    short = fit(from_dict(_diabetes_raw(0.003, 3), name="short"), out=str(tmp_path / "short"))
+    val = [float(r["val_loss"]) for r in rows]
+    assert late.summary["best_epoch"] == late.summary["kept_epoch"] == 1 + val.index(min(val)) == 2
+    assert "the weights of epoch 2 (the best val_loss) are kept" in late.summary["message"]
+    # The weights kept are exactly those a 2-epoch run ends with.
+    short = fit(from_dict(_diabetes_raw(0.003, 2), name="short"), out=str(tmp_path / "short"))
     assert short.summary["stop_reason"] == "completed"
     kept, reference = load_model(late.run_dir), load_model(short.run_dir)
     for name in ("W1", "b1", "W2", "b2"):

@@ -122,7 +122,7 @@ def run_job(job: Job, stop_requested: Optional[Callable[[], bool]] = None) -> Ou
     out.status, out.message = summary["stop_reason"], summary.get("message", "")
     out.epochs, out.seconds = summary["epochs"], float(summary["seconds"])
     if out.status == "diverged":
-        out.diverged_epoch = out.epochs + 1
+        out.diverged_epoch = summary["diverged_epoch"]
     val = [v for v in history.get("val_loss", []) if math.isfinite(v)]
     out.best_val_loss = min(val) if val else None
     metric = [v for v in history.get(f"val_{primary_metric(data.task)}", []) if math.isfinite(v)]
