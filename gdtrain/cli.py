@@ -121,6 +121,8 @@ def read_config(config: str, overrides=None, assignments=None):
 ConfigArg = Annotated[str, typer.Argument(help="YAML config file (or the name of a shipped one, e.g. quickstart).",
                                           show_default=False)]
 SetOpt = Annotated[Optional[List[str]], typer.Option("--set", help="Override a key: --set optimizer.lr=0.05 (repeatable).")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="BLAS threads (overrides training.threads; "
+                                                                         "default auto: 1 for small products).")]
 
 
 @app.command()
@@ -136,6 +138,7 @@ def fit(
                                                                    "checkpoint (same config; --epochs may grow).")] = None,
     chart: Annotated[Optional[bool], typer.Option("--chart/--no-chart", help="Draw the loss and gradient-norm charts "
                                                                          "at the end (default: on a terminal).")] = None,
+    threads: ThreadsOpt = None,
 ):
     """Train the network a config describes and save a run directory.
 
@@ -155,7 +158,7 @@ def fit(
 
     if resume is not None and out is not None:
         _fail("use either --resume RUN_DIR (continue that run) or --out DIR (a new run), not both", 2)
-    cfg = read_config(config, {"training.epochs": epochs, "seed": seed}, set_)
+    cfg = read_config(config, {"training.epochs": epochs, "seed": seed, "training.threads": threads}, set_)
     reporter = report.FitReporter(chart=chart)
     notice = report.make_console(stderr=True)
     # a closed stdout (`| head`, quitting `less`) never loses the run: training goes on, printing nothing more
@@ -210,6 +213,7 @@ def gradcheck(
     bug: Annotated[Optional[str], typer.Option("--bug", help="Plant a deliberate mistake in backpropagation to see "
                                                              "the check catch it: tanh-derivative, sigmoid-derivative, "
                                                              "relu-derivative, l2-gradient, output-delta.")] = None,
+    threads: ThreadsOpt = None,
 ):
     """Check backpropagation's gradients against central differences (float64).
 
@@ -230,16 +234,19 @@ def gradcheck(
         _fail("--bug needs a CONFIG to plant it in (e.g. gdtrain gradcheck configs/iris.yaml --bug tanh-derivative)", 2)
     console = report.make_console()
     if config is None:
-        results = self_test(epsilon=epsilon, threshold=threshold, atol=atol)
+        from .threads import ThreadChoice, limited
+
+        with limited(ThreadChoice(threads or 1, "requested" if threads else "auto: tiny networks")):
+            results = self_test(epsilon=epsilon, threshold=threshold, atol=atol)
+            layers = layer_self_test(epsilon=epsilon, threshold=threshold, atol=atol)
         report.gradcheck_matrix(results, console, threshold)
         failed = [f"{a} x {l}" for (a, l), checks in results.items() if not all(c.passed for c in checks)]
-        layers = layer_self_test(epsilon=epsilon, threshold=threshold, atol=atol)
         report.gradcheck_layers(layers, console, threshold)
         failed += [name for name, checks in layers.items() if not all(c.passed for c in checks)]
         total = len(results) + len(layers)
         console.print(f"{total - len(failed)}/{total} networks pass" + (f"; failed: {', '.join(failed)}" if failed else ""))
     else:
-        cfg = read_config(config, assignments=set_)
+        cfg = read_config(config, {"training.threads": threads}, set_)
         checks, info = check_config(cfg, samples=samples, epsilon=epsilon, threshold=threshold, atol=atol, bug=bug)
         if bug is not None:
             console.print(f"planted bug {bug}: {BUGS[bug][0]}", soft_wrap=True)
@@ -384,6 +391,7 @@ def compare_optimizers(
     set_: SetOpt = None,
     png: Annotated[Optional[str], typer.Option("--png", help="Also save the overlaid curves as a PNG "
                                                              "(needs matplotlib).")] = None,
+    threads: ThreadsOpt = None,
 ):
     """Race optimizers (or batch / stochastic / mini-batch modes) on one problem: same initial weights, same
     mini-batches, only the optimizer differs. Prints a ranked table and the overlaid loss curves; writes
@@ -406,7 +414,7 @@ def compare_optimizers(
             raise ConfigError("compare-optimizers: the built-in demo config (configs/compare.yaml) is missing; "
                               "give a CONFIG")
         config = str(demo)
-    cfg = read_config(config, {"training.epochs": epochs}, set_)
+    cfg = read_config(config, {"training.epochs": epochs, "training.threads": threads}, set_)
     race = compare.plan(cfg, optimizers=optimizers, modes=modes, seeds=seeds, tune_lr=tune_lr,
                         target_loss=target_loss, target_metric=target_metric)
     out_dir = compare.prepare_dir(race, out, overwrite)

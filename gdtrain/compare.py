@@ -55,6 +55,7 @@ from .interrupt import GracefulStop
 from .optimizers import ALIASES, OPTIMIZERS, resolve_optimizer
 from .options import describe
 from .registry import unknown_name_message
+from .threads import available_cores
 
 MODES = ("batch", "sgd", "minibatch")
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
@@ -517,13 +518,6 @@ class RaceEvent:
 Listener = Callable[[RaceEvent], None]
 BLAS_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
                   "NUMEXPR_NUM_THREADS")
-
-
-def available_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def blas_threads(workers: int) -> int:

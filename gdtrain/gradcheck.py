@@ -403,16 +403,21 @@ def plant_bug(name: str, net: Network, loss: Loss, l2: float) -> Loss:
 def check_config(config, samples: int = 32, epsilon: float = 1e-6, threshold: float = 1e-6,
                  atol: float = 1e-8, bug: Optional[str] = None) -> Tuple[List[TensorCheck], Dict[str, object]]:
     """Gradient-check the network a config describes, in float64, on its first ``samples`` training rows
-    (with a deliberate ``bug`` from BUGS planted in backpropagation, to see the check catch it)."""
+    (with a deliberate ``bug`` from BUGS planted in backpropagation, to see the check catch it), with the BLAS
+    threads ``training.threads`` asks for (auto: the thread policy for products of ``samples`` rows)."""
     import dataclasses
 
     from .experiment import setup
+    from .threads import choose_for, limited
 
     built = setup(dataclasses.replace(config, dtype="float64"))
     net, loss, data = built.net, built.loss, built.data
     if bug is not None:
         loss = plant_bug(bug, net, loss, config.regularization.l2)
     X, y = data.X_train[:samples], data.y_train[:samples]
-    checks = check_gradients(net, X, y, loss, config.regularization.l2, epsilon, threshold, config.seed, atol,
-                             l1=config.regularization.l1)
-    return checks, {"samples": len(X), "parameters": net.size, "sizes": net.sizes, "net": net, "loss": loss}
+    threads = choose_for(net, len(X), config.training.threads)
+    with limited(threads):
+        checks = check_gradients(net, X, y, loss, config.regularization.l2, epsilon, threshold, config.seed, atol,
+                                 l1=config.regularization.l1)
+    return checks, {"samples": len(X), "parameters": net.size, "sizes": net.sizes, "net": net, "loss": loss,
+                    "threads": threads}
