@@ -89,7 +89,7 @@ def choose_threads(flops: float, ceiling: int, cores: int, load: float = 0.0,
         return ThreadChoice(int(requested), source)
     mflop = f"{flops / 1e6:.3g} MFLOP per product"
     if flops < SMALL_GEMM_FLOPS or ceiling <= 1:
-        why = "small GEMMs" if flops < SMALL_GEMM_FLOPS else "the BLAS library has 1 thread"
+        why = "small GEMMs" if flops < SMALL_GEMM_FLOPS else "BLAS limited to 1 thread"
         return ThreadChoice(1, f"auto: {why}, {mflop}")
     idle = max(1, cores - round(max(0.0, load - 1.0)))
     if idle < ceiling:
