@@ -17,10 +17,18 @@ oversubscribed 2-core machine than with one). The policy:
              busy gets fewer threads (up to one unit of the load is taken to be this process itself, which in a
              notebook or a test session has been running all along)
 
-SMALL_GEMM_FLOPS comes from timing one product at 1 and 2 threads on a 2-core machine (OpenBLAS 0.3.31,
-float64, quiet; docs/performance.md has the table): 2 threads were no faster at 0.8 MFLOP (100x40x100), 0.9x at
-2 MFLOP, 0.6-0.7x from 8 MFLOP on (SkylakeX and Haswell kernels alike; float32 with the Haswell kernels was
-slower with 2 threads up to 4 MFLOP). The threshold sits at 8 MFLOP.
+SMALL_GEMM_FLOPS comes from timing one product at 1 and 2 threads on a quiet 2-core machine (OpenBLAS 0.3.31;
+docs/performance.md has the table). Time with 2 threads / time with 1, by the product's MFLOP:
+
+    MFLOP (shape)           0.8 (100x40x100)  2.0 (100³)  4.2 (128³)  8.4 (128x256x128)  ≥ 34
+    float64 SkylakeX        0.99              0.89        0.76        0.63               0.50-0.56
+    float64 Haswell         1.01              0.91        0.72        0.62               0.51-0.57
+    float32 SkylakeX        1.00              1.70        0.82        0.76               0.54-0.66
+    float32 Haswell         1.00              1.24        1.13        0.71               0.52-0.60
+
+A second thread starts to pay at about 4 MFLOP (float32 with the Haswell kernels a little later), so the
+threshold sits there: the quickstart (0.26 MFLOP) and a 40-100-100-10 MLP at batch 100 (2 MFLOP) train on one
+thread, digits full-batch (1259x64x32, 5.2 MFLOP) and MNIST's 784-256 layer at batch 128 (51 MFLOP) on all.
 
 ``training.threads: N`` (or ``--threads N``) overrides the policy (the header says "N (requested)"). The chosen number is applied with
 ``threadpoolctl.threadpool_limits`` around the training only, so the process's BLAS is as it was afterwards
@@ -34,7 +42,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterator, Optional, Union
 
-SMALL_GEMM_FLOPS = 8e6  # below this, one product's work is not worth a second thread (see the module doc)
+SMALL_GEMM_FLOPS = 4e6  # below this, one product's work is not worth a second thread (see the module doc)
 
 
 @dataclass(frozen=True)
