@@ -106,3 +106,20 @@ def test_threads_changes_nothing_but_speed(tmp_path):
     a = fit(tiny(threads=1), out=str(tmp_path / "a")).net.params
     b = fit(tiny(threads=2), out=str(tmp_path / "b")).net.params
     np.testing.assert_array_equal(a, b)
+
+
+def test_compare_and_gradcheck_take_threads(tmp_path):
+    """--threads reaches every run of a race (its config.yaml says so) and gradcheck accepts it."""
+    import yaml
+
+    config = tmp_path / "race.yaml"
+    config.write_text(yaml.safe_dump({"seed": 0, "data": {"source": "iris"}, "model": {"hidden": [{"units": 8}]},
+                                      "loss": "cross_entropy", "training": {"epochs": 1, "batch_size": 16}}))
+    runner = CliRunner()
+    out = runner.invoke(app, ["compare-optimizers", str(config), "--optimizers", "sgd,adam", "--threads", "1",
+                              "--out", str(tmp_path / "race")], env=ENV)
+    assert out.exit_code == 0, out.output
+    saved = sorted((tmp_path / "race").glob("*/config.yaml"))
+    assert len(saved) == 2 and all(yaml.safe_load(p.read_text())["training"]["threads"] == 1 for p in saved)
+    out = runner.invoke(app, ["gradcheck", str(config), "--threads", "1", "--samples", "8"], env=ENV)
+    assert out.exit_code == 0 and "all tensors pass" in out.output, out.output
