@@ -18,7 +18,7 @@ Workloads (every measurement in a fresh process, the contestants interleaved A B
       training mode. No scikit-learn (it has no batch norm).
   W2  digits, 64-32-10 tanh, full-batch gradient descent, 1000 epochs: seconds per epoch (gdtrain with its
       metrics.csv and terminal output on).
-  W3  gradient check of every parameter of a 64-32-10 tanh net on 20 samples, float64: gdtrain's check vs
+  W3  gradient check of every parameter of a 64-32-10 tanh net (--quick: 64-8-10) on 20 samples, float64: gdtrain's check vs
       torch.autograd.gradcheck of the same function.
   W4  under load: the quickstart fit and an MNIST-1D-sized MLP (4000 x 40, 40-100-100-10 ReLU, batch 100, Adam,
       20 epochs) with two CPU-bound processes running beside: gdtrain (its thread policy) against its own quiet
@@ -454,7 +454,8 @@ from gdtrain.losses import LOSSES
 from gdtrain.network import Network
 rng = np.random.default_rng(0)
 X, y = rng.normal(size=(20, 64)), rng.integers(0, 10, 20)
-net = Network([64, 32, 10], ["tanh", "identity"])
+hidden = int(sys.argv[1])  # 32 (--quick: 8)
+net = Network([64, hidden, 10], ["tanh", "identity"])
 net.params[...] = rng.normal(0, 0.3, net.size)
 start = time.perf_counter()
 checks = check_gradients(net, X, y, LOSSES.get("cross_entropy"))
@@ -469,7 +470,8 @@ import numpy as np, torch
 torch.set_num_threads(2)
 rng = np.random.default_rng(0)
 X, y = torch.tensor(rng.normal(size=(20, 64))), torch.tensor(rng.integers(0, 10, 20))
-sizes = [(32, 64), (32,), (10, 32), (10,)]
+hidden = int(sys.argv[1])  # 32 (--quick: 8)
+sizes = [(hidden, 64), (hidden,), (10, hidden), (10,)]
 theta = torch.tensor(rng.normal(0, 0.3, sum(int(np.prod(s)) for s in sizes)), requires_grad=True)
 def J(theta):
     parts, i = [], 0
@@ -655,6 +657,7 @@ KERNELS = {"native": {}, "haswell": {"OPENBLAS_CORETYPE": "Haswell"}}  # --kerne
 def run_path(args, runs: int, only: set, n_w1: int, w2_epochs: int, tmp: Path) -> dict:
     """Every workload asked for, ``runs`` times, on the kernel path BLAS_ENV sets: {workload: {contestant: [..]}}."""
     use_torch, use_sklearn = have("torch"), have("sklearn")
+    w3_hidden = 8 if args.quick else 32
     results: dict = {}
 
     def note(key, contestant, value):
@@ -670,9 +673,10 @@ def run_path(args, runs: int, only: set, n_w1: int, w2_epochs: int, tmp: Path) -
                 for opt in W1_OPTIMIZERS:
                     key = f"W1 {dtype[-2:] and 'f' + dtype[-2:]} {opt}"
                     note(key, "gdtrain", gdtrain_w1(data, dtype, opt, tmp))
-                    if use_torch:
+                    # (--quick, a smoke test of the scripts: the references in float32 only, the same code)
+                    if use_torch and not (args.quick and dtype == "float64"):
                         note(key, "pytorch", script_w1(TORCH_W1, data, dtype, opt))
-                    if use_sklearn:
+                    if use_sklearn and not (args.quick and dtype == "float64"):
                         note(key, "scikit-learn", script_w1(SKLEARN_W1, data, dtype, opt))
                     note(key, PLAIN, script_w1(PLAIN_W1, data, dtype, opt))
                     if opt == "sgd-momentum":  # (the floor has no optimizer: one per dtype)
@@ -685,7 +689,7 @@ def run_path(args, runs: int, only: set, n_w1: int, w2_epochs: int, tmp: Path) -
             for opt in W1_OPTIMIZERS:
                 key = f"W1-BN f32 {opt}"
                 note(key, "gdtrain", gdtrain_w1(data, "float32", opt, tmp, batchnorm=True))
-                if use_torch:
+                if use_torch and not (args.quick and opt != "sgd-momentum"):
                     note(key, "pytorch", script_w1(TORCH_W1, data, "float32", opt, 2, "bn"))
     if "W2" in only:
         for r in range(runs):
@@ -696,9 +700,9 @@ def run_path(args, runs: int, only: set, n_w1: int, w2_epochs: int, tmp: Path) -
     if "W3" in only:
         for r in range(runs):
             print(f"W3 run {r + 1}/{runs}", flush=True)
-            note("W3", "gdtrain", {"epoch": script_value(GDTRAIN_W3)})
+            note("W3", "gdtrain", {"epoch": script_value(GDTRAIN_W3, w3_hidden)})
             if use_torch:
-                note("W3", "pytorch", {"epoch": script_value(TORCH_W3)})
+                note("W3", "pytorch", {"epoch": script_value(TORCH_W3, w3_hidden)})
     if "W4" in only:
         for r in range(runs):
             print(f"W4 run {r + 1}/{runs} (under load: {LOADERS} busy processes beside it)", flush=True)
