@@ -1,7 +1,8 @@
 """Activation functions φ and their derivatives, as used by backpropagation.
 
 Forward:   a = φ(z)
-Backward:  δ = ∂L/∂z = ∂L/∂a ⊙ φ'(z)        (the seed's δ(ℓ) = (W(ℓ+1)ᵀ δ(ℓ+1)) ⊙ φ'(z(ℓ)))
+Backward:  δ = ∂L/∂z = ∂L/∂a ⊙ φ'(z)        (equation BP2 of Nielsen, Neural Networks and Deep Learning, ch. 2:
+                                              δ(ℓ) = (W(ℓ+1)ᵀ δ(ℓ+1)) ⊙ φ'(z(ℓ)))
 
 Each activation gives ``forward(z)`` and its ``derivative(z, a)``, written in terms of whichever of z or
 a makes it cheapest (σ' = a(1 − a), tanh' = 1 − a²); ``backward(z, a, grad_a)`` = grad_a ⊙ φ'(z). Both

@@ -8,7 +8,8 @@ and names the shipped configs that use the component.
 
     families()            the component families: datasets, activations, losses, initializers, optimizers,
                           schedules, line-searches, early-stopping
-    explain("adam")       formula, docstring block, options, torch equivalent, shipped configs
+    explain("adam")       formula, docstring block, options, torch equivalent, shipped configs, tour stops
+    explain("dropout")    an idea of the tour (ideas.py): formula, what it does, keys, configs, tour stops, reading
     config_keys()         every config key with its default and doc (the dataclasses in config.py)
     templates()           the shipped configs, as starters for ``gdtrain init``
 """
@@ -333,8 +334,17 @@ def _datasets() -> Family:
     return Family("datasets", "dataset", "data.source", tuple(entries), module="data")
 
 
+def _functions() -> Family:
+    from .problems import FUNCTIONS
+
+    entries = [Entry(name, f"f = {fn.formula}",
+                     (OptionInfo("start", list(fn.start), "the starting point [x, y]"), *_options(fn.options)),
+                     formula=fn.formula) for name, fn in FUNCTIONS.items()]
+    return Family("functions", "test function", "problem.function", tuple(entries), module="problems")
+
+
 _BUILDERS: Tuple[Callable[[], Family], ...] = (_datasets, _layers, _activations, _losses, _initializers, _optimizers,
-                                                _schedules, _line_searches, _early_stopping)
+                                                _schedules, _line_searches, _early_stopping, _functions)
 
 
 def families() -> List[Family]:
@@ -342,7 +352,7 @@ def families() -> List[Family]:
     return [build() for build in _BUILDERS]
 
 
-EXTRA_LISTS = ("config", "templates")  # `gdtrain list` also shows these (not components)
+EXTRA_LISTS = ("ideas", "config", "templates")  # `gdtrain list` also shows these (not components)
 
 
 def list_names() -> List[str]:
@@ -476,6 +486,10 @@ def _named_components(raw: Mapping) -> List[Tuple[str, str, str]]:
     if isinstance(model.get("init"), str):
         out.append(("initializers", model["init"], "model.init"))
     out += _layer_usages(model.get("hidden"))
+    problem = raw.get("problem")
+    name = _component_name(problem.get("function") if isinstance(problem, dict) else problem)
+    if name is not None:
+        out.append(("functions", name, "problem.function"))
     data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
     if isinstance(data.get("source"), str) and data["source"] in DATASETS:
         out.append(("datasets", data["source"], "data.source"))
@@ -544,11 +558,28 @@ def _example(fam: Family, entry: Entry) -> str:
         return f"model: {{init: {name}}}    (or one layer's:  {{units: 64, init: {name}}})"
     if fam.name == "datasets":
         return f"data: {{source: {name}}}"
+    if fam.name == "functions":
+        start = next(o.default for o in entry.options if o.name == "start")
+        return f"problem: {{function: {name}, start: {inline(start)}}}    (instead of data, model and loss)"
     return f"{fam.key}: {name}"
 
 
+def _tour_note(stops: Sequence[int]) -> str:
+    from .ideas import TOUR
+
+    return "; ".join(f"tour stop {n}: {TOUR[n]}" for n in stops) + " (docs/tour.md)"
+
+
 def _notes(fam: Family, entry: Entry) -> List[str]:
+    from .ideas import COMPONENT_TOUR, IDEAS
+
     notes = []
+    if entry.name in COMPONENT_TOUR:
+        notes.append(_tour_note(COMPONENT_TOUR[entry.name]))
+    ideas = [idea.name for idea in IDEAS.values() if entry.name in idea.see]
+    if ideas:
+        notes.append(f"the idea{'s' if len(ideas) > 1 else ''} behind it: "
+                     + ", ".join(f"gdtrain explain {name}" for name in ideas))
     if entry.alias_of:
         given = ", ".join(f"{k}: {inline(v)}" for k, v in entry.preset.items())
         notes.append(f"an alias: {entry.name} is {{name: {entry.alias_of}, {given}}} (ALIASES in optimizers.py); "
@@ -579,6 +610,15 @@ def _notes(fam: Family, entry: Entry) -> List[str]:
         else:
             notes.append(f"task: {loss.task}; ŷ is the last layer's output after model.output_activation "
                          "(identity by default; sigmoid, tanh or softmax)")
+    if fam.name == "functions":
+        from .landscape import describe_function
+        from .problems import FUNCTIONS, make_problem, resolve_problem
+
+        fn = FUNCTIONS.get(entry.name)
+        notes.append(f"{'subgradient' if not fn.smooth else 'gradient'}: ∇f = {fn.gradient_formula} (analytic; "
+                     "gdtrain gradcheck CONFIG checks it against central differences)")
+        notes.append(describe_function(make_problem(resolve_problem({"function": entry.name}))).split(", ", 1)[1]
+                     + " (with the default options)")
     if fam.name == "datasets":
         from .data import DATASETS
 
@@ -624,9 +664,13 @@ def _block(fam: Family, entry: Entry) -> str:
 def _equivalent(fam: Family, entry: Entry) -> Optional[str]:
     name = entry.alias_of or entry.name
     if fam.name == "optimizers":
+        from .optimizers import OPTIMIZERS
+
         torch = _optimizer_torch(name)
-        if torch and entry.preset:
-            torch += "(" + ", ".join(f"{k}={v!r}" for k, v in entry.preset.items()) + ")"
+        cls = OPTIMIZERS.get(name)  # the arguments torch needs to match: our defaults that differ, the preset
+        args = {**{k: cls.OPTIONS[k].default for k in cls.TORCH_DEFAULTS}, **(entry.preset or {})}
+        if torch and args:
+            torch += "(" + ", ".join(f"{k}={v!r}" for k, v in args.items()) + ")"
         return torch
     if fam.name == "schedules":
         return _schedule_torch(name)
@@ -649,10 +693,74 @@ def _explain(fam: Family, entry: Entry) -> Explanation:
                        _example(fam, entry), _notes(fam, entry), usages(fam, entry))
 
 
-def explain(name: str) -> List[Explanation]:
-    """What `gdtrain explain NAME` shows; a ConfigError with the nearest name when nothing is called that."""
+@dataclass
+class KeyInfo:
+    """A config key an idea names, with its default and doc (from config_keys or a component's options)."""
+
+    path: str
+    default: Any
+    doc: str
+
+
+@dataclass
+class IdeaExplanation:
+    """Everything `gdtrain explain IDEA` shows about an idea of the tour (ideas.py)."""
+
+    idea: Any  # ideas.Idea
+    keys: List[KeyInfo]
+    usages: List[Usage]  # the shipped configs that show it
+    tour: List[Tuple[int, str]]  # (stop, title)
+    reading: List[str]  # full citations
+
+
+def key_info(path: str) -> Optional[KeyInfo]:
+    """The default and doc of a key path: a row of config_keys(), or ``optimizer.NAME`` / ``schedule.NAME`` /
+    ``training.line_search.NAME`` / ``training.early_stopping.NAME``, an option of such a component; else None."""
+    for row in config_keys():
+        if row.path == path:
+            return KeyInfo(path, row.default, row.doc)
+    owners = {"optimizer": "optimizers", "schedule": "schedules", "training.line_search": "line-searches",
+              "training.early_stopping": "early-stopping"}
+    section, _, option = path.rpartition(".")
+    if section in owners:
+        fam = family(owners[section])
+        for entry in fam.entries:
+            for info in entry.options + fam.shared:
+                if info.name == option:
+                    return KeyInfo(path, info.default, f"{info.doc} ({entry.name}; see gdtrain list {fam.name})")
+    return None
+
+
+def _config_usage(stem: str) -> Usage:
+    path = dict(shipped_configs())[stem]
+    header = config_header(path.read_text(encoding="utf-8"))
+    command = f"gdtrain {'compare-optimizers' if stem in ('compare', 'modes') else 'fit'} {stem}"
+    return Usage(stem, f"configs/{stem}.yaml", (), header_summary(header), True, command)
+
+
+def explain_idea(idea) -> IdeaExplanation:
+    from .ideas import TOUR, citation
+
+    keys = [key_info(path) or KeyInfo(path, None, "") for path in idea.keys]
+    return IdeaExplanation(idea, keys, [_config_usage(stem) for stem in idea.configs],
+                           [(n, TOUR[n]) for n in idea.tour], [citation(key, where) for key, where in idea.reading])
+
+
+def explain_names(aliases: bool = False) -> List[str]:
+    """What `gdtrain explain` takes: every component name, then the ideas' names (and their aliases)."""
+    from . import ideas
+
+    return every_name() + list(ideas.names(aliases))
+
+
+def explain(name: str) -> List[Any]:
+    """What `gdtrain explain NAME` shows: the components called NAME (Explanation) or the idea (IdeaExplanation);
+    a ConfigError with the nearest name when nothing is called that."""
+    from . import ideas
+
     matches = find(name)
-    if not matches:
+    idea = ideas.find(name)
+    if not matches and idea is None:
         try:
             family_name = resolve_list_name(name)
         except ConfigError:
@@ -660,12 +768,11 @@ def explain(name: str) -> List[Explanation]:
         if family_name is not None:
             raise ConfigError(f"explain: '{name}' is a list of components, not one; gdtrain list {family_name} "
                               "shows them, gdtrain explain NAME one of them")
-        names = every_name()
-        guess = nearest(normalize(name), names)
+        guess = nearest(normalize(name), explain_names(aliases=True))
         hint = f"; did you mean '{guess}'?" if guess else ""
-        raise ConfigError(f"explain: nothing called '{name}'{hint} (see gdtrain list; kinds: "
-                          f"{', '.join(f.kind for f in families())})")
-    return [_explain(fam, entry) for fam, entry in matches]
+        raise ConfigError(f"explain: nothing called '{name}'{hint} (see gdtrain list and gdtrain list ideas; kinds: "
+                          f"{', '.join(f.kind for f in families())}, idea)")
+    return [_explain(fam, entry) for fam, entry in matches] + ([explain_idea(idea)] if idea is not None else [])
 
 
 # --- the config's keys ------------------------------------------------------------------------------

@@ -32,8 +32,18 @@ app = typer.Typer(
 _state = {"debug": False}
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from . import __version__
+
+        typer.echo(f"gdtrain {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for internal errors.")] = False):
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for internal errors.")] = False,
+          version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                                help="Print gdtrain's version and exit.")] = False):
     _state["debug"] = debug
     from .report import ascii_fallback
 
@@ -104,12 +114,9 @@ def _need_matplotlib_for(png: Optional[str]) -> None:
 
 def find_config(name: str) -> Path:
     """A config path as given, else a config shipped with gdtrain (``gdtrain fit quickstart``)."""
-    path = Path(name)
-    if path.exists() or path.suffix not in ("", ".yaml", ".yml") or "/" in name:
-        return path
-    from .resources import shipped_file
+    from .resources import find_config as find
 
-    return shipped_file("configs", f"{path.stem}.yaml") or path
+    return find(name)
 
 
 def read_config(config: str, overrides=None, assignments=None):
@@ -138,6 +145,9 @@ def fit(
                                                                    "checkpoint (same config; --epochs may grow).")] = None,
     chart: Annotated[Optional[bool], typer.Option("--chart/--no-chart", help="Draw the loss and gradient-norm charts "
                                                                          "at the end (default: on a terminal).")] = None,
+    png: Annotated[Optional[str], typer.Option("--png", help="Also save a PNG at the end (needs matplotlib): a "
+                                                             "problem's path over its contour map, else the loss and "
+                                                             "gradient-norm charts.")] = None,
     threads: ThreadsOpt = None,
 ):
     """Train the network a config describes and save a run directory.
@@ -151,6 +161,7 @@ def fit(
       gdtrain fit quickstart
       gdtrain fit configs/digits.yaml --epochs 20 --set optimizer.lr=0.05
       gdtrain fit configs/digits.yaml --resume runs/digits
+      gdtrain fit rosenbrock --png path.png          a 2-D problem: the path over its contour map
     """
     from . import report
     from .experiment import fit as run_fit
@@ -158,8 +169,14 @@ def fit(
 
     if resume is not None and out is not None:
         _fail("use either --resume RUN_DIR (continue that run) or --out DIR (a new run), not both", 2)
+    _need_matplotlib_for(png)
     cfg = read_config(config, {"training.epochs": epochs, "seed": seed, "training.threads": threads}, set_)
-    reporter = report.FitReporter(chart=chart)
+    if cfg.problem is not None:
+        from .landscape import ProblemReporter
+
+        reporter = ProblemReporter(chart=chart)
+    else:
+        reporter = report.FitReporter(chart=chart)
     notice = report.make_console(stderr=True)
     # a closed stdout (`| head`, quitting `less`) never loses the run: training goes on, printing nothing more
     reporter.console.on_closed = lambda: notice.print("stdout was closed (broken pipe): training goes on without "
@@ -181,6 +198,8 @@ def fit(
         finally:
             reporter.stop_progress()
         reporter.finish(result)  # (a signal here, too, is only noted: the run's files are all written)
+        if png is not None:
+            _save_run_png(result, png, reporter.console)
     reason = result.summary["stop_reason"]
     if getattr(reporter.console, "closed", False):
         notice.print(f"{report.stop_line(result.summary).splitlines()[0]}; saved to {result.run_dir} "
@@ -198,6 +217,22 @@ def fit(
         raise typer.Exit(stop.exit_code)
     if reason == "diverged":
         raise typer.Exit(1)
+
+
+def _save_run_png(result, png: str, console) -> None:
+    """fit --png: a problem's path over its contour map (landscape.py), else the run's two chart panels (plot.py)."""
+    from . import plot as plots
+    from . import rundir
+
+    rows = plots.read_metrics(result.run_dir / rundir.METRICS)
+    problem = getattr(result.net, "problem", None)
+    if problem is not None:
+        from .landscape import path_from_rows, save_png
+
+        save_png(problem, {"path": path_from_rows(problem, rows)}, png)
+    else:
+        plots.save_png(rows, png, title=str(result.run_dir))
+    console.print(f"saved {png}", soft_wrap=True)
 
 
 @app.command()
@@ -224,7 +259,7 @@ def gradcheck(
       gdtrain gradcheck configs/iris.yaml --bug tanh-derivative   (a wrong derivative is caught)
     """
     from . import report
-    from .gradcheck import BUGS, check_config, layer_self_test, self_test
+    from .gradcheck import BUGS, check_config, diagnose_self_tests, layer_self_test, self_test
 
     if bug is not None and bug not in BUGS:
         from .registry import unknown_name_message
@@ -245,15 +280,21 @@ def gradcheck(
         failed += [name for name, checks in layers.items() if not all(c.passed for c in checks)]
         total = len(results) + len(layers)
         console.print(f"{total - len(failed)}/{total} networks pass" + (f"; failed: {', '.join(failed)}" if failed else ""))
+        if failed:
+            report.step_hint(diagnose_self_tests(results, layers, epsilon, threshold, atol), console)
     else:
         cfg = read_config(config, {"training.threads": threads}, set_)
         checks, info = check_config(cfg, samples=samples, epsilon=epsilon, threshold=threshold, atol=atol, bug=bug)
         if bug is not None:
             console.print(f"planted bug {bug}: {BUGS[bug][0]}", soft_wrap=True)
-        report.gradcheck_table(checks, console, f"gradient check of {report.describe_network(info['net'], info['loss'])}"
-                                                f" on {info['samples']} training samples, float64, ε={epsilon:g}")
+        report.gradcheck_table(checks, console, info.get("title") or  # (a problem's title says what was checked)
+                               f"gradient check of {report.describe_network(info['net'], info['loss'])}"
+                               f" on {info['samples']} training samples, float64, ε={epsilon:g}")
         failed = [c.name for c in checks if not c.passed]
-        console.print("all tensors pass" if not failed else f"FAILED: {', '.join(failed)}")
+        console.print(f"all {'points' if cfg.problem is not None else 'tensors'} pass" if not failed
+                      else f"FAILED: {', '.join(failed)}")
+        if info.get("diagnosis") is not None:  # (a problem's check has none)
+            report.step_hint(info["diagnosis"], console)
     if failed:
         raise typer.Exit(1)
 
@@ -326,12 +367,13 @@ def predict(
 @guarded
 def plot(
     run_dir: RunDirArg,
-    png: Annotated[Optional[str], typer.Option("--png", help="Also save the two panels as a PNG (needs matplotlib).")] = None,
+    png: Annotated[Optional[str], typer.Option("--png", help="Also save the panels as a PNG (needs matplotlib).")] = None,
     width: Annotated[Optional[int], typer.Option(min=24, help="Chart width in characters (default: the terminal's, "
                                                                "at most 100; 80 when piped).")] = None,
     height: Annotated[int, typer.Option(min=3, help="Rows of each chart's plot area.")] = 12,
 ):
-    """Draw a run's loss curves and per-layer gradient norms (log scale) in the terminal, from metrics.csv.
+    """Draw a run's loss curves, accuracy (or r2) and per-layer gradient norms (log scale) in the terminal, from
+    metrics.csv; or, given a compare-optimizers directory, the race's curves again (one line per contestant).
 
     Vanishing gradients show as the first layers' lines lying orders of magnitude below the last one's.
 
@@ -339,6 +381,7 @@ def plot(
     Examples:
       gdtrain plot runs/digits
       gdtrain plot runs/digits --png digits.png
+      gdtrain plot runs/compare-digits --png race.png     (a compare-optimizers directory)
     """
     from . import plot as plots
     from . import report, rundir
@@ -348,6 +391,13 @@ def plot(
     folder = Path(run_dir)
     if not folder.is_dir():
         raise DataError(f"{run_dir}: no such run directory")
+    if (folder / "sweep.csv").is_file():  # a sweep's directory: its ranking and chart again
+        from .sweep_report import redraw
+
+        return redraw(folder, report.make_console(), width, height, png)
+    if plots.is_race_dir(folder):
+        _plot_race(folder, png, width, height)
+        return
     rows = plots.read_metrics(folder / rundir.METRICS)
     if not rows:
         raise DataError(f"{folder / rundir.METRICS}: no epochs recorded yet")
@@ -358,6 +408,23 @@ def plot(
                        f"{folder / 'metrics.csv'}: {len(rows)} epoch{'s' if len(rows) != 1 else ''}")
     if png is not None:
         plots.save_png(rows, png, title=str(folder))
+        console.print(f"saved {png}", soft_wrap=True)
+
+
+def _plot_race(folder: Path, png: Optional[str], width: Optional[int], height: int) -> None:
+    """``gdtrain plot RACE_DIR``: a compare-optimizers directory's curves, read back from its files."""
+    from . import plot as plots
+    from . import report
+    from .errors import DataError
+
+    race = plots.read_race(folder)
+    console = report.make_console()
+    charts = plots.race_charts(race, width or report.chart_width(console), height)
+    if not charts:
+        raise DataError(f"{folder}: no epochs recorded in the contestants' metrics.csv files")
+    report.plot_report(charts, console, report.race_plot_header(race))
+    if png is not None:
+        plots.save_race_png(race, png)
         console.print(f"saved {png}", soft_wrap=True)
 
 
@@ -384,6 +451,9 @@ def compare_optimizers(
                                                          "reaches a value, e.g. val_accuracy=0.95.")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Run contestants in N parallel processes "
                                                                   "(same results as serial).")] = 1,
+    cluster: Annotated[Optional[str], typer.Option("--cluster", help="Or run them on a Dask cluster: "
+                                                   "tcp://HOST:8786, or local:N for N worker processes here "
+                                                   "(pip install 'gdtrain[dask]').")] = None,
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="Race directory (default: "
                                                                    "runs/compare-<config name>).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Reuse a non-empty --out directory.")] = False,
@@ -391,6 +461,8 @@ def compare_optimizers(
     set_: SetOpt = None,
     png: Annotated[Optional[str], typer.Option("--png", help="Also save the overlaid curves as a PNG "
                                                              "(needs matplotlib).")] = None,
+    gif: Annotated[Optional[str], typer.Option("--gif", help="A problem race: also save an animated GIF of the "
+                                                             "paths (needs matplotlib).")] = None,
     threads: ThreadsOpt = None,
 ):
     """Race optimizers (or batch / stochastic / mini-batch modes) on one problem: same initial weights, same
@@ -403,7 +475,7 @@ def compare_optimizers(
       gdtrain compare-optimizers configs/digits.yaml --optimizers sgd,momentum,adam
       gdtrain compare-optimizers quickstart --tune-lr --seeds 3 --workers 2 --target-loss 0.1
     """
-    from . import compare, report
+    from . import race as compare, report
     from .errors import ConfigError
     from .resources import shipped_file
 
@@ -414,18 +486,32 @@ def compare_optimizers(
             raise ConfigError("compare-optimizers: the built-in demo config (configs/compare.yaml) is missing; "
                               "give a CONFIG")
         config = str(demo)
+    if cluster is not None and workers != 1:
+        raise ConfigError("--cluster: give either --workers N (local processes) or --cluster, not both")
     cfg = read_config(config, {"training.epochs": epochs, "training.threads": threads}, set_)
+    if cfg.problem is not None:  # a 2-D test function: its own race, every path on one contour map
+        return _problem_race(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_metric, out, overwrite,
+                             png, gif)
+    if gif is not None:
+        raise ConfigError("--gif: animates the paths of a problem race; this config has no problem: (use --png)")
+    if cluster is not None:  # before any work: no dask, or an unreachable scheduler, is one line and exit 2
+        from .race.dask_backend import check_cluster
+
+        check_cluster(cluster)
     race = compare.plan(cfg, optimizers=optimizers, modes=modes, seeds=seeds, tune_lr=tune_lr,
                         target_loss=target_loss, target_metric=target_metric)
     out_dir = compare.prepare_dir(race, out, overwrite)
     console = report.make_console()
     report.race_header(race, out_dir, workers, console)
+    if cluster is not None:
+        console.print(f"workers   Dask cluster {cluster}, one BLAS thread per task", soft_wrap=True)
     progress = report.RaceProgress(console)
     notice = report.make_console(stderr=True)
     try:
         with compare.RaceStop(on_first=lambda: notice.print("stopping the race: the running runs stop at the end of "
                                                             "their step (Ctrl-C again to quit at once)")):
-            result = compare.run(race, out=str(out_dir), overwrite=True, workers=workers, on_event=progress)
+            result = compare.run(race, out=str(out_dir), overwrite=True, workers=workers, on_event=progress,
+                                 cluster=cluster)
     except compare.RaceInterrupted as exc:  # SIGINT / SIGTERM: exit 130 / 143, saying what is kept
         progress.stop()
         notice.print(str(exc), soft_wrap=True)
@@ -436,6 +522,110 @@ def compare_optimizers(
     if png is not None:
         compare.save_png(result, png)
         console.print(f"saved {png}", soft_wrap=True)
+
+
+def _problem_race(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_metric, out, overwrite, png, gif):
+    """compare-optimizers on a ``problem:`` config (landscape_race.py): the table, the paths on one map."""
+    from . import landscape, landscape_race, report
+    from .interrupt import GracefulStop
+
+    _need_matplotlib_for(gif)
+    race = landscape_race.plan(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_metric)
+    console = report.make_console()
+    with GracefulStop() as stop:
+        result = landscape_race.run(race, out, overwrite, stop_requested=stop)
+        landscape.race_header(race, result.out_dir, console)
+        landscape.race_report(result, console)
+        for path, save in ((png, landscape.save_png), (gif, landscape.save_gif)):
+            if path is not None:
+                save(race.problem, result.paths, path)
+                console.print(f"saved {path}", soft_wrap=True)
+    if stop.requested:
+        raise typer.Exit(stop.exit_code)
+
+
+@app.command("sweep")
+@guarded
+def sweep(
+    config: ConfigArg,
+    grid: Annotated[Optional[List[str]], typer.Option(
+        "--grid", help="A key and the values to try: --grid optimizer.lr=0.001,0.01,0.1 (repeatable; every "
+                       "combination is a point; adds to or replaces the config's sweep.grid).")] = None,
+    seeds: Annotated[Optional[int], typer.Option("--seeds", min=1, help="Run every point with N seeds "
+                                                                        "(seed, seed+1, ...): mean ± std.")] = None,
+    random: Annotated[Optional[int], typer.Option("--random", min=1, help="Run only N points of the grid, drawn "
+                                                                          "with the config's seed.")] = None,
+    metric: Annotated[Optional[str], typer.Option("--metric", help="Rank by this epoch metric's best value "
+                                                  "(default: val_accuracy / val_r2, else train_loss).")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Run points in N local processes.")] = 1,
+    cluster: Annotated[Optional[str], typer.Option("--cluster", help="Run points on a Dask cluster: "
+                                                   "tcp://HOST:8786, or local:N for N worker processes here "
+                                                   "(pip install 'gdtrain[dask]').")] = None,
+    out: Annotated[Optional[str], typer.Option("--out", "-o", help="Sweep directory (default: "
+                                                                   "runs/sweep-<config name>).")] = None,
+    resume: Annotated[Optional[str], typer.Option("--resume", help="Finish an interrupted sweep in DIR: run only "
+                                                  "its missing or unfinished runs (same config and options).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Reuse a non-empty --out directory.")] = False,
+    epochs: Annotated[Optional[int], typer.Option(help="Override training.epochs.")] = None,
+    set_: SetOpt = None,
+    png: Annotated[Optional[str], typer.Option("--png", help="Also save the metric against the swept key as a "
+                                                             "PNG (needs matplotlib).")] = None,
+):
+    """Grid (or random) search over config keys: every point an ordinary run directory DIR/<point>/, one row per
+    point and seed in DIR/sweep.csv (written as runs finish), a ranked summary and a chart of the metric.
+
+    \b
+    Examples:
+      gdtrain sweep quickstart --grid optimizer.lr=0.01,0.1,1 --seeds 2
+      gdtrain sweep configs/digits.yaml --grid optimizer.lr=0.001,0.01,0.1 --grid model.hidden.0.units=32,64,128
+      gdtrain sweep digits --grid optimizer.lr=0.01,0.1 --cluster local:2
+      gdtrain sweep digits --grid optimizer.lr=0.01,0.1 --resume runs/sweep-digits
+    """
+    from . import report, rundir, sweep_report
+    from .errors import ConfigError
+    from .race import RaceStop
+    from .race.sweep import SweepInterrupted, default_out, plan_sweep, run_sweep
+    from .sweep_space import parse_grid_options
+
+    _need_matplotlib_for(png)
+    if cluster is not None and workers != 1:
+        raise ConfigError("--cluster: give either --workers N (local processes) or --cluster, not both")
+    if resume is not None and out is not None:
+        raise ConfigError("--resume: continues the sweep in its own directory; leave out --out")
+    if resume is not None and not Path(resume).is_dir():
+        raise ConfigError(f"--resume {resume}: no such sweep directory")
+    cfg = read_config(config, {"training.epochs": epochs}, set_)
+    plan = plan_sweep(cfg, grid=parse_grid_options(grid) if grid else None, seeds=seeds, random=random, metric=metric)
+    runner_text = cluster if cluster is not None else (f"{workers} local processes" if workers > 1 else "this process")
+    if cluster is not None:  # before any work: no dask, or an unreachable scheduler, is one line and exit 2
+        from .race.dask_backend import check_cluster
+
+        check_cluster(cluster)
+    console = report.make_console()
+    out_dir = Path(resume) if resume is not None else rundir.prepare(out, default_out(cfg), overwrite)
+    sweep_report.sweep_header(plan, out_dir, runner_text, console)
+    progress = sweep_report.SweepProgress(plan, console)
+    notice = report.make_console(stderr=True)
+    try:
+        stopping = ("the tasks not yet finished are cancelled" if cluster is not None
+                    else "the running runs stop at the end of their step")
+        with RaceStop(on_first=lambda: notice.print(f"stopping the sweep: {stopping} (Ctrl-C again to quit at once)")):
+            result = run_sweep(plan, out=str(out_dir), overwrite=True, workers=workers, cluster=cluster,
+                               on_event=progress, resume=resume)
+    except SweepInterrupted as exc:  # SIGINT / SIGTERM: exit 130 / 143; sweep.csv keeps the finished runs
+        progress.stop()
+        notice.print(str(exc), soft_wrap=True)
+        raise typer.Exit(exc.exit_code)
+    finally:
+        progress.stop()
+    sweep_report.sweep_report(result, console)
+    if png is not None:
+        from .race.charts import save_sweep_png
+
+        if save_sweep_png(result.rows, plan.keys, plan.metric, png, title=f"sweep of {cfg.name}"):
+            console.print(f"saved {png}", soft_wrap=True)
+        else:
+            console.print("no --png: a chart needs one or two swept keys, one of them numeric", soft_wrap=True)
 
 
 # --- discovery: list, explain, init, validate, schema (issue 7) -------------------------------------
@@ -459,9 +649,9 @@ def _list_names():
 
 
 def _component_names():
-    from .catalog import every_name
+    from .catalog import explain_names
 
-    return every_name()
+    return explain_names()
 
 
 def _template_names():
@@ -495,7 +685,11 @@ def list_(
         report.catalog_overview(catalog.families(), catalog.config_keys(), catalog.templates(), console)
         return
     name = catalog.resolve_list_name(what)
-    if name == "config":
+    if name == "ideas":
+        from .ideas import IDEAS
+
+        report.ideas_listing(list(IDEAS.values()), console)
+    elif name == "config":
         report.config_keys_listing(catalog.config_keys(), console)
     elif name == "templates":
         report.templates_listing(catalog.templates(), console, catalog.DEFAULT_TEMPLATE)
@@ -508,7 +702,8 @@ def list_(
 def explain(
     name: Annotated[str, typer.Argument(
         metavar="NAME", show_default=False, autocompletion=_completer(_component_names),
-        help="An optimizer (or alias), schedule, line search, loss, activation, initializer or dataset.")],
+        help="An optimizer (or alias), schedule, line search, loss, activation, initializer or dataset, or an "
+             "idea of the tour (dropout, l2, gradient_clipping, ...: gdtrain list ideas).")],
 ):
     """A learner's cheat sheet for one component, straight from the code's docstrings: the update rule or
     formula, its options with defaults and meanings, the PyTorch equivalent, and the shipped configs that
@@ -521,6 +716,7 @@ def explain(
       gdtrain explain cosine        a schedule, with warm-up
       gdtrain explain cross_entropy
       gdtrain explain relu
+      gdtrain explain dropout       an idea: formula, keys, configs and tour stops that show it
     """
     from . import catalog, report
 

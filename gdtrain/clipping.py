@@ -3,8 +3,9 @@
 norm:  g ← g · min(1, c / (‖g‖₂ + 1e−6))       (clip_grad_norm_: one global norm over all parameters)
 value: g ← clamp(g, −v, v)                     (clip_grad_value_: each entry)
 
-Clipping is the seeds' remedy for exploding gradients. It runs after the gradient of (loss + L2) and
-before the optimizer.
+Clipping is the classic remedy for exploding gradients (Pascanu, Mikolov & Bengio, "On the difficulty of
+training recurrent neural networks", 2013; Uma Mahesh, "Backpropagation and Gradient Descent", §20). It runs
+after the gradient of (loss + L2) and before the optimizer.
 """
 
 from __future__ import annotations

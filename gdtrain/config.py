@@ -2,7 +2,8 @@
 
 A problem is a ``ConfigError`` whose message starts with the key path and says what is expected
 (``optimizer.lr: must be > 0, got -0.1``; ``trainig: unknown key; did you mean 'training'?``).
-See DESIGN.md §3 for the contract; ``to_dict`` gives the resolved config written to the run directory.
+README.md describes the config and ``gdtrain list config`` every key; ``to_dict`` gives the resolved config
+written to the run directory.
 """
 
 from __future__ import annotations
@@ -20,17 +21,20 @@ import numpy as np
 import yaml
 
 from .activations import ACTIVATIONS
+from .contestants import resolve_contestants, resolve_modes, resolve_target_metric
 from .errors import ConfigError
 from .rundir import refuse_special_file
 from .init import INITIALIZERS
 from .layers import OUTPUT_ACTIVATIONS
 from .losses import LOSSES
+from .metrics import WATCHABLE, check_watchable
 from .early_stopping import resolve_early_stopping
 from .linesearch import resolve_line_search
 from .optimizers import resolve_optimizer
 from .options import boolean, choice, converted, describe, integer, number, optional, whole
 from .registry import nearest, shown, unknown_name_message
 from .schedules import resolve_schedule
+from .sweep_space import resolve_grid
 
 
 # Sizes beyond anything a NumPy network on one machine trains: refused up front rather than failing to allocate.
@@ -73,6 +77,8 @@ class DataConfig:
     validation_split: float = _option(0.15, number(0, 1, high_open=True), "fraction held out for validation")
     test_split: float = _option(0.15, number(0, 1, high_open=True), "fraction held out for testing")
     standardize: bool = _option(True, boolean, "z-score features with the training split's mean and std")
+    standardize_target: bool = _option(False, boolean, "regression: train on (y − mean)/std of the training split; "
+                                                       "predictions and mse / mae in the target's units")
     n_samples: Optional[int] = _option(None, optional(integer(4, MAX_SAMPLES)), "synthetic datasets: number of samples")
     noise: Optional[float] = _option(None, optional(number(0)), "synthetic datasets: noise level")
 
@@ -223,6 +229,43 @@ def _component(resolve):
     return convert
 
 
+def _race_line_searches(raw, path):
+    from .landscape_race import resolve_line_search_contestants
+
+    return resolve_line_search_contestants(raw, path)
+
+
+def _problem(raw, path):
+    from .problems import resolve_problem
+
+    return resolve_problem(raw, path)
+
+
+PROBLEM_EXCLUDES = ("data", "model", "loss", "regularization")  # what a problem: replaces (omitted from the dump)
+
+
+def _check_problem_keys(raw: Any) -> Any:
+    """A raw config with ``problem:``: refuse the sections it replaces, and train it full-batch (a problem has no
+    samples: every step uses the exact ∇f). Returns the raw config to build."""
+    if not (isinstance(raw, dict) and raw.get("problem") is not None):
+        return raw
+    for key in PROBLEM_EXCLUDES:
+        if key in raw:
+            why = ("f is the whole objective" if key == "regularization"
+                   else "a problem replaces data, model and loss")
+            raise ConfigError(f"{key}: problem and {key} exclude each other ({why}); remove {key} (or problem)")
+    training = raw.get("training")
+    if isinstance(training, dict):
+        mode = training.get("mode", "batch")
+        if mode != "batch":
+            raise ConfigError(f"training.mode: a problem has no samples to batch, every step uses the exact "
+                              f"gradient ∇f (mode batch), got {describe(mode)}")
+        raw = dict(raw, training=dict(training, mode="batch"))
+    elif training is None:
+        raw = dict(raw, training={"mode": "batch"})
+    return raw
+
+
 def _line_search(raw, path):
     if raw is None:
         return None
@@ -299,16 +342,12 @@ class LoggingConfig:
     metrics_every: int = _option(1, integer(1), "a metrics.csv row every this many epochs (and the run's last)")
 
 
-def _resolved_by(name: str):
-    """A converter that hands a given (non-null) value to ``compare.NAME``: the race's own tables check it
-    (imported when used: compare.py imports this module)."""
+def _resolved_by(resolve):
+    """A converter that hands a given (non-null) value to ``resolve`` (a contestants.py function: the race's own
+    tables check it)."""
 
     def convert(raw, path):
-        if raw is None:
-            return None
-        from . import compare
-
-        return getattr(compare, name)(raw, path)
+        return None if raw is None else resolve(raw, path)
 
     return convert
 
@@ -330,17 +369,41 @@ class CompareConfig:
     """``gdtrain compare-optimizers``: who races, on how many seeds, and what counts as reaching the target."""
 
     optimizers: Optional[List[Dict[str, Any]]] = _option(
-        None, convert=_resolved_by("resolve_contestants"),
+        None, convert=_resolved_by(resolve_contestants),
         doc="contestants: names or {name, label, lr, ...}; null: all, at their defaults")
-    modes: Optional[List[str]] = _option(None, convert=_resolved_by("resolve_modes"),
+    modes: Optional[List[str]] = _option(None, convert=_resolved_by(resolve_modes),
                                          doc="race batch / sgd / minibatch with the optimizer section instead")
     seeds: int = _option(1, integer(1), "repeat the race with seeds seed, seed + 1, ...")
     tune_lr: bool = _option(False, boolean, "choose each contestant's lr from lr_grid by best validation loss first")
     lr_grid: List[float] = _option(check=_lr_grid, factory=lambda: list(DEFAULT_LR_GRID),
                                    doc="factors of each contestant's lr that tune_lr tries")
     target_loss: Optional[float] = _option(None, optional(number(0)), "report when train_loss <= this is reached")
-    target_metric: Optional[Dict[str, float]] = _option(None, convert=_resolved_by("resolve_target_metric"),
+    target_metric: Optional[Dict[str, float]] = _option(None, convert=_resolved_by(resolve_target_metric),
                                                         doc="{val_accuracy: 0.95}: report when it is reached")
+    line_searches: Optional[List[Dict[str, Any]]] = _option(
+        None, convert=lambda raw, path: None if raw is None else _race_line_searches(raw, path),
+        doc="problem races: also race gradient descent with these line searches ([backtracking, {name: wolfe, "
+            "label: ...}])")
+
+
+def _watchable(v):
+    return None if v in WATCHABLE else f"must be one of {', '.join(WATCHABLE)}"
+
+
+_watchable.schema = {"type": "string", "enum": list(WATCHABLE)}
+
+
+@dataclass
+class SweepConfig:
+    """``gdtrain sweep``: the grid of config keys and values to search, the seeds and the metric to rank by."""
+
+    grid: Optional[Dict[str, List[Any]]] = _option(None, convert=_resolved_by(resolve_grid),
+                                                   doc="{key.path: [v1, v2, ...]}: every combination is a point")
+    seeds: int = _option(1, integer(1), "run every point with seeds seed, seed + 1, ...")
+    random: Optional[int] = _option(None, optional(integer(1)), "run only this many points of the grid, drawn "
+                                                                "with the config's seed")
+    metric: Optional[str] = _option(None, optional(_watchable), "rank the points by this epoch metric's best "
+                                                                "value (default: val_accuracy / val_r2, else train_loss)")
 
 
 @dataclass
@@ -352,7 +415,7 @@ class Config:
     loss: str = _option("cross_entropy", _string, "mse | mae | bce | cross_entropy | hinge")
     regularization: RegularizationConfig = _option(factory=RegularizationConfig, convert=lambda raw, path: _build(RegularizationConfig, raw, path))
     optimizer: Dict[str, Any] = _option(convert=_component(resolve_optimizer), doc="name and torch.optim options",
-                                        factory=lambda: resolve_optimizer({"name": "sgd", "lr": 0.1}))
+                                        factory=lambda: resolve_optimizer({"name": "sgd"}))  # = `optimizer: sgd`
     schedule: Dict[str, Any] = _option(convert=_component(resolve_schedule), doc="learning-rate schedule",
                                        factory=lambda: resolve_schedule({"name": "constant"}))
     clip: ClipConfig = _option(factory=ClipConfig, convert=lambda raw, path: _build(ClipConfig, raw, path))
@@ -360,9 +423,16 @@ class Config:
     monitor: MonitorConfig = _option(factory=MonitorConfig, convert=lambda raw, path: _build(MonitorConfig, raw, path))
     logging: LoggingConfig = _option(factory=LoggingConfig, convert=lambda raw, path: _build(LoggingConfig, raw, path))
     output: Optional[str] = _option(None, optional(_string), "run directory (default: runs/<config name>)")
+    problem: Optional[Dict[str, Any]] = field(default=None, metadata={
+        "check": None, "omit_null": True, "convert": lambda raw, path: None if raw is None else _problem(raw, path),
+        "doc": "a 2-D test function instead of data / model / loss: {function: rosenbrock, start: [-1.2, 1.0]} "
+               "(gdtrain list functions)"})
     compare: Optional[CompareConfig] = field(default=None, metadata={
         "check": None, "doc": "gdtrain compare-optimizers settings (null: none)", "omit_null": True,
         "convert": lambda raw, path: None if raw is None else _build(CompareConfig, raw, path)})
+    sweep: Optional[SweepConfig] = field(default=None, metadata={
+        "check": None, "doc": "gdtrain sweep settings (null: none)", "omit_null": True,
+        "convert": lambda raw, path: None if raw is None else _build(SweepConfig, raw, path)})
     # Where relative paths in the file are looked up besides the working directory (not a YAML key).
     base_dir: Optional[str] = field(default=None, repr=False, compare=False, metadata={"internal": True})
     name: str = field(default="run", repr=False, compare=False, metadata={"internal": True})
@@ -495,8 +565,14 @@ def _check_combinations(config: Config) -> None:
             f"(< 1), got {data.validation_split:g} + {data.test_split:g}")
     if config.clip.norm is not None and config.clip.value is not None:
         raise ConfigError("clip: set either clip.norm or clip.value, not both")
+    if data.standardize_target and LOSSES.get(config.loss, "loss").task != "regression":
+        raise ConfigError(f"data.standardize_target: scales a regression target (loss mse or mae); loss "
+                          f"{config.loss} predicts classes, whose labels are not scaled: remove it")
     if config.training.line_search is not None:
         _check_line_search(config)
+    if config.compare is not None and config.compare.line_searches and config.problem is None:
+        raise ConfigError("compare.line_searches: races line searches on a problem: config (a 2-D test function); "
+                          "a network race takes its contestants from compare.optimizers")
     if config.schedule["name"] == "plateau":
         _check_monitor(config, "schedule.monitor", config.schedule["monitor"])
     if config.training.early_stopping is not None:
@@ -505,13 +581,9 @@ def _check_combinations(config: Config) -> None:
 
 def _check_monitor(config: Config, path: str, name: str) -> None:
     """A watched metric must exist in this run: val_* needs validation data, accuracy a classifier, r2 a regressor."""
-    if name.startswith("val_") and config.data.validation_split == 0:
-        raise ConfigError(f"{path}: {name} needs validation data (data.validation_split > 0); use train_loss")
-    task = LOSSES.get(config.loss, "loss").task
-    if name == "val_accuracy" and task != "classification":
-        raise ConfigError(f"{path}: val_accuracy needs a classification loss, got loss {config.loss}; use val_r2")
-    if name in ("val_mse", "val_mae", "val_r2") and task != "regression":
-        raise ConfigError(f"{path}: {name} needs a regression loss, got loss {config.loss}; use val_accuracy")
+    if name.startswith("val_") and config.problem is not None:
+        raise ConfigError(f"{path}: {name} needs validation data, and a problem has none; use train_loss")
+    check_watchable(name, path, LOSSES.get(config.loss, "loss").task, config.data.validation_split > 0, config.loss)
 
 
 def _check_line_search(config: Config) -> None:
@@ -542,7 +614,7 @@ def from_dict(raw: Any, base_dir: Optional[str] = None, name: str = "run") -> Co
     """A validated Config from a parsed YAML document."""
     if raw is None:
         raise ConfigError("config: the file is empty; expected a mapping such as 'data: {source: digits}'")
-    config = _build(Config, raw, "")
+    config = _build(Config, _check_problem_keys(raw), "")
     config.base_dir, config.name = base_dir, name
     _check_names(config)
     _check_combinations(config)
@@ -697,6 +769,8 @@ def to_dict(config: Config) -> Dict[str, Any]:
             continue
         value = getattr(config, f.name)
         if value is None and f.metadata.get("omit_null"):  # an optional section left out stays out
+            continue
+        if config.problem is not None and f.name in PROBLEM_EXCLUDES:  # what the problem replaces
             continue
         out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
     return out

@@ -25,6 +25,7 @@ from .options import describe
 from .registry import Registry, shown, unknown_name_message
 from .resources import shipped_file
 from .rundir import refuse_special_file
+from .targets import TargetScaling
 
 
 CHUNK = 8192  # rows per pass over a large array (finite checks, standardization)
@@ -60,6 +61,7 @@ class Dataset:
     scale: Optional[np.ndarray] = None
     source: str = ""
     splits: Dict[str, int] = field(default_factory=dict)
+    target_scaling: Optional[TargetScaling] = None  # data.standardize_target: the y_* are (y − μ_y)/σ_y
 
     @property
     def n_features(self) -> int:
@@ -230,7 +232,10 @@ def read_csv(path: Path, target=None, text: Optional[str] = None) -> Table:
     f_idx = [i for i in range(width) if i not in t_idx]
     if not f_idx:
         raise DataError(f"{path}: no feature columns besides the target")
-    X = _to_float(cells[:, f_idx], path, [header[i] for i in f_idx], lines)
+    try:
+        X = _to_float(cells[:, f_idx], path, [header[i] for i in f_idx], lines)
+    except DataError as exc:
+        raise DataError(f"{exc}{_target_hint(cells, f_idx, header, target)}") from None
     y_cells = np.char.strip(cells[:, t_idx])
     blank = np.argwhere(y_cells == "")
     if len(blank):
@@ -238,6 +243,36 @@ def read_csv(path: Path, target=None, text: Optional[str] = None) -> Table:
         raise DataError(f"{path}: row {lines[i]}, column '{targets[j]}': the target is empty; every row needs one")
     return Table(X, y_cells[:, 0] if len(t_idx) == 1 else y_cells, [header[i] for i in f_idx], targets, str(path),
                  named_columns=True, lines=lines)
+
+
+def _target_hint(cells: np.ndarray, f_idx: List[int], header: List[str], target) -> str:
+    """'; if 'fruit' holds what to predict, set data.target: fruit ...' when exactly one feature column is not
+    numbers, and no row of it is (not a typo in a column of numbers): most likely the labels, read as a feature
+    because the target is another column (by default the last)."""
+    text = [i for i in f_idx if not _numeric(cells[:, i])]
+    if len(text) != 1 or any(_is_float(cell) for cell in cells[:, text[0]]):  # labels: text in every row
+        return ""
+    now = f"data.target is {target!r}" if isinstance(target, str) else (
+        f"the target is the last column, {header[-1]!r}" if not target else f"data.target is {list(target)}")
+    name = header[text[0]]
+    return f"; if '{name}' holds what to predict, set data.target: {name} ({now})"
+
+
+def _numeric(column: np.ndarray) -> bool:
+    """Every cell of a column of CSV strings reads as a number (float() is the judge, as in _to_float)."""
+    try:
+        column.astype(np.float64)
+        return True
+    except ValueError:
+        return all(_is_float(cell) for cell in column)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _to_float(cells: np.ndarray, path: Path, names: List[str], lines: np.ndarray) -> np.ndarray:
@@ -735,7 +770,13 @@ def load_data(config, rng: np.random.Generator, task: str) -> Dataset:
         _check_target_range(y, dtype, table.source, table.target_names)
         if y_test_file is not None:
             _check_target_range(y_test_file, dtype, test_table.source, test_table.target_names)
-    y_cast = (lambda a: a) if task == "classification" else (lambda a: np.ascontiguousarray(a, dtype=dtype))
+    target_scaling = TargetScaling.fit(y[tr]) if task == "regression" and dc.standardize_target else None
+    if task == "classification":
+        y_cast = lambda a: a  # noqa: E731
+    elif target_scaling is not None:
+        y_cast = lambda a: target_scaling.transform(a, dtype)  # noqa: E731
+    else:
+        y_cast = lambda a: np.ascontiguousarray(a, dtype=dtype)  # noqa: E731
     return Dataset(task, X_train, y_cast(y[tr]), X_val, y_cast(y[va]), X_test, y_cast(y_test),
                    classes, table.feature_names, table.target_names, mean, scale, table.source,
-                   {"train": len(tr), "validation": len(va), "test": len(X_test)})
+                   {"train": len(tr), "validation": len(va), "test": len(X_test)}, target_scaling)

@@ -1,6 +1,7 @@
 """Named warnings about how training is going, each given once per run, in plain words with the figures.
 
-The seeds' practical failure modes, checked after every epoch from what the epoch measured (monitor.py):
+The practical failure modes of Uma Mahesh's "Backpropagation and Gradient Descent" (§19-§21, §26; see
+docs/references.md), checked after every epoch from what the epoch measured (monitor.py):
 
 vanishing_gradients   a layer's ‖∂J/∂W(l)‖ is below ``vanishing_ratio`` (1e-2) times the last layer's: the
                       signal shrinks on its way back (repeated factors φ'(z) < 1, e.g. deep sigmoid nets)

@@ -5,8 +5,9 @@ After every epoch, with m the monitored value (default val_loss) and best the be
     wait ← 0 on an improvement, else wait ← wait + 1;  stop once wait ≥ patience
 ``restore_best: true`` leaves the network with the weights of the best epoch. (Keras restores them only
 when it stopped early; here they are also restored when the run reaches ``epochs`` first.)
-Mode ``auto`` is max for accuracy and r2, min for everything else. Early stopping is the seeds'
-regularizer that needs no penalty term: it ends training where the validation error bottoms out.
+Mode ``auto`` is max for accuracy and r2, min for everything else. Early stopping is a
+regularizer that needs no penalty term: it ends training where the validation error bottoms out
+(Goodfellow, Bengio & Courville, Deep Learning §7.8; Prechelt, "Early Stopping — But When?").
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 
+from .metrics import WATCHABLE, mode_for
 from .options import Option, boolean, choice, integer, number, resolve_options
 from .state import NamedState
 
 OPTIONS = {
-    "monitor": Option("val_loss", choice("val_loss", "train_loss", "val_accuracy", "val_mse", "val_mae", "val_r2",
-                                         "grad_norm"), "the logged metric to watch"),
+    "monitor": Option("val_loss", choice(*WATCHABLE, "grad_norm"), "the logged metric to watch"),
     "patience": Option(10, integer(0), "epochs without improvement before stopping"),
     "min_delta": Option(0.0, number(0), "smallest change that counts as an improvement"),
     "mode": Option("auto", choice("auto", "min", "max"), "min: lower is better; auto: max for accuracy and r2"),
@@ -34,7 +35,7 @@ def resolve_early_stopping(spec: Mapping[str, Any], path: str = "training.early_
     spec.pop("name", None)
     resolved = resolve_options(OPTIONS, spec, path, "early stopping")
     if resolved["mode"] == "auto":
-        resolved["mode"] = "max" if resolved["monitor"] in ("val_accuracy", "val_r2") else "min"
+        resolved["mode"] = mode_for(resolved["monitor"])
     return resolved
 
 

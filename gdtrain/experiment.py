@@ -27,7 +27,7 @@ from .data import Dataset, load_data, refused_object_array, require_zip_archive
 from .errors import ConfigError
 from .layers import BatchNorm, build_layers
 from .losses import LOSSES, Loss
-from .monitor import evaluate, metric_names
+from .monitor import evaluate, metric_names, train_metric_names
 from .network import Network
 from .optimizers import make_optimizer
 from .schedules import make_schedule
@@ -172,7 +172,7 @@ def save_model(path: Path, net: Network, data: Dataset, config: Config) -> None:
     rundir.save_model(path, net.weights(), model=to_dict(config)["model"],
                       activations=[layer.activation.name for layer in net.dense_layers()], loss=config.loss,
                       config_text=dump_yaml(config), feature_names=data.feature_names, target_names=data.target_names,
-                      classes=data.classes, x_mean=data.mean, x_scale=data.scale)
+                      classes=data.classes, x_mean=data.mean, x_scale=data.scale, target_scaling=data.target_scaling)
 
 
 @dataclass
@@ -186,9 +186,15 @@ class Setup:
 
 
 def setup(config: Config) -> Setup:
-    """Load the data and build and initialize the network (from ``init_from`` when given)."""
-    loss = LOSSES.get(config.loss, "loss")
+    """Load the data and build and initialize the network (from ``init_from`` when given). A ``problem:`` config
+    gets its 2-D point instead (problem_model.py: no data, no loss; θ₀ = problem.start)."""
     rngs = seed_streams(config.seed)
+    if config.problem is not None:
+        from .problem_model import point_dataset, point_model
+
+        model = point_model(config)
+        return Setup(None, point_dataset(model.problem), model, rngs)
+    loss = LOSSES.get(config.loss, "loss")
     data = load_data(config, rngs["data"], loss.task)
     check_loss_fits_data(loss, data)
     check_memory(config, data.n_features, loss.n_outputs(data.n_classes, data.n_targets), len(data.X_train))
@@ -277,7 +283,8 @@ def fit(config: Config, out: Optional[str] = None, overwrite: bool = False,
     state = new_loop_state(config)
     train_rngs = {"shuffle": built.rngs["shuffle"], "dropout": built.rngs["dropout"]}
     config_text = dump_yaml(config)
-    columns = EpochRecord.columns(metric_names(loss.task) if len(data.X_val) else [], net)
+    columns = EpochRecord.columns(metric_names(loss.task) if len(data.X_val) else [], net,
+                                  train_metric_names(loss.task))
 
     if resume is not None:
         run_dir = Path(resume)
@@ -328,16 +335,22 @@ def _fit_locked(config, run_dir, resume, on_start, on_epoch, stop_requested, bui
     try:
         with limited(threads), np.errstate(over="ignore", invalid="ignore", under="ignore"):  # overflow: the divergence guard's job
             result = train(net, loss, data.X_train, data.y_train, data.X_val, data.y_val, optimizer, schedule,
-                           train_settings(config), shuffle_rng=rngs["shuffle"], dropout_rng=rngs["dropout"],
+                           dataclasses.replace(train_settings(config), target=data.target_scaling), shuffle_rng=rngs["shuffle"], dropout_rng=rngs["dropout"],
                            state=state, on_epoch=record_epoch, on_checkpoint=save_checkpoint,
                            stop_requested=stop_requested)
     finally:
         metrics.close()
-    save_model(run_dir / rundir.MODEL, net, data, config)
-    with np.errstate(over="ignore", invalid="ignore"):
-        final = {split: evaluate(net, loss, X, y) for split, X, y in (
-            ("train", data.X_train, data.y_train), ("validation", data.X_val, data.y_val),
-            ("test", data.X_test, data.y_test))}
+    if config.problem is not None:  # a 2-D problem: model.npz holds the point, summary.json where it ended
+        from .problem_model import point_summary
+
+        rundir.save_npz(run_dir / rundir.MODEL, net.weights())
+        final = {"train": {"loss": net.f()}, "problem": point_summary(net)}
+    else:
+        save_model(run_dir / rundir.MODEL, net, data, config)
+        with np.errstate(over="ignore", invalid="ignore"):
+            final = {split: evaluate(net, loss, X, y, data.target_scaling) for split, X, y in (
+                ("train", data.X_train, data.y_train), ("validation", data.X_val, data.y_val),
+                ("test", data.X_test, data.y_test))}
     summary = {
         "stop_reason": result.stop_reason,
         "epochs": result.epochs,

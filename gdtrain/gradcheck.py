@@ -1,6 +1,7 @@
 """Numerical gradient checking: backpropagation's gradient against central differences, in float64.
 
-For every parameter θⱼ (the seeds' §24):
+For every parameter θⱼ (Uma Mahesh, "Backpropagation and Gradient Descent", §24; Goodfellow, Bengio &
+Courville, Deep Learning §11.5):
 
     ∂J/∂θⱼ ≈ [J(θ + ε eⱼ) − J(θ − ε eⱼ)] / (2ε)
 
@@ -30,6 +31,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from .activations import ACTIVATIONS
+from .errors import ConfigError
 from .losses import LOSSES, Loss
 from .layers import BatchNorm, Dense, Residual
 from .network import Network
@@ -231,6 +233,97 @@ def check_gradients(net: Network, X: np.ndarray, y: np.ndarray, loss: Loss, l2: 
     return checks
 
 
+# --- which error dominates a failure: the step ε or the gradient? ---------------------------------------
+#
+# The central difference has two errors besides a wrong analytic gradient (Taylor's theorem; floating point):
+#   truncation  [J(θ + ε) − J(θ − ε)]/2ε − J′(θ) ≈ ε² J‴(θ)/6      ∝ ε²
+#   round-off   ≈ ε_mach |J| / ε  (J's rounding, divided by 2ε)      ∝ 1/ε
+# and an error of the analytic gradient itself does not depend on ε at all (∝ ε⁰). So the check is repeated at
+# ε/4 and the errors of the tensors that failed are compared: error ∝ ε^k with k = log(ratio) / log(1/4) says
+# which of the three it is (k ≈ 2, −1 or 0). A factor 4 rather than 2 keeps the three far apart (÷16, ×4, ×1)
+# even though the largest round-off error over a tensor's entries is noisy.
+
+DEFAULT_EPSILON = 1e-6  # the recommended step: both errors about 1e-10 · |J| in float64
+STEP_FACTOR = 4  # the check is repeated at ε / STEP_FACTOR
+
+
+@dataclass
+class StepDiagnosis:
+    """Why a gradient check failed, from how its error changed at ε/4 (``ratio`` = error(ε/4) / error(ε), over the
+    tensors that failed) and, for another ε, whether the recommended one passes."""
+
+    epsilon: float
+    ratio: float
+    failed: List[str]
+    passes_at_default: Optional[bool] = None  # None: ε is the recommended one
+
+    @property
+    def order(self) -> float:
+        """k in error ∝ ε^k: 2 truncation, −1 round-off, 0 a wrong gradient."""
+        if not (np.isfinite(self.ratio) and self.ratio > 0):
+            return float("nan")
+        return float(np.log(self.ratio) / np.log(1 / STEP_FACTOR))
+
+    @property
+    def cause(self) -> str:
+        """truncation (k ≳ 1) | round-off (k ≲ −0.5) | gradient (|k| ≤ 0.25: backprop is wrong) | mixed."""
+        k = self.order
+        if not np.isfinite(k):
+            return "mixed"
+        if k >= 1:
+            return "truncation"
+        if k <= -0.5:
+            return "round-off"
+        if abs(k) <= 0.25:
+            return "gradient"
+        return "mixed"
+
+    def message(self) -> str:
+        eps, smaller = f"{self.epsilon:g}", f"{self.epsilon / STEP_FACTOR:g}"
+        if not (np.isfinite(self.ratio) and self.ratio > 0):
+            change = "changed"
+        elif 0.9 <= self.ratio <= 1.1:
+            change = f"stayed as it was (×{self.ratio:.2f})"
+        else:
+            change = f"fell {1 / self.ratio:.1f}×" if self.ratio < 1 else f"grew {self.ratio:.1f}×"
+        scaling = f"at ε = {smaller} the error {change} (error ∝ ε^{round(self.order, 1) + 0.0:g})"
+        if self.passes_at_default is None and self.cause in ("truncation", "round-off"):
+            kind = "truncation error (ε²)" if self.cause == "truncation" else "round-off (1/ε)"
+            return (f"{scaling}: what is left is the difference quotient's own {kind}, about as small as central "
+                    f"differences get in float64 at the recommended ε = {eps} — the --threshold or --atol may be "
+                    "too strict.")
+        text = {
+            "truncation": f"ε = {eps} is too large: {scaling}, the central difference's truncation error "
+                          "ε²·J‴/6 — the step, not backpropagation, dominates the error.",
+            "round-off": f"ε = {eps} is too small: {scaling}, round-off ε_mach·|J|/ε — J(θ + ε) and J(θ − ε) "
+                         "differ only in their last digits.",
+            "gradient": f"{scaling}: the error does not depend on the step, so it is not the difference quotient's — "
+                        f"backpropagation's gradient of {', '.join(self.failed)} is wrong.",
+            "mixed": f"{scaling}: neither truncation (ε²), round-off (1/ε) nor a wrong gradient (ε⁰) alone "
+                     "explains it (a kink nearby?).",
+        }[self.cause]
+        if self.passes_at_default is not None:
+            text += (f" At the recommended ε = {DEFAULT_EPSILON:g} every tensor passes."
+                     if self.passes_at_default else f" At the recommended ε = {DEFAULT_EPSILON:g} it fails too.")
+        return text
+
+
+def diagnose_step(check, epsilon: float, checks: List[TensorCheck], names: Optional[List[str]] = None) -> StepDiagnosis:
+    """Re-run ``check(ε)`` (a list of TensorCheck in the same order as ``checks``) at ε/4 — and at the recommended
+    ε when ``epsilon`` is another — and compare the errors of the tensors that failed (``names``: how to call
+    them, default their tensor names)."""
+    failed = [i for i, c in enumerate(checks) if not c.passed]
+    names = names or [c.name for c in checks]
+    smaller = check(epsilon / STEP_FACTOR)
+    before = max(checks[i].max_abs_error for i in failed)
+    after = max(smaller[i].max_abs_error for i in failed)
+    ratio = after / before if before > 0 else float("nan")
+    default = None
+    if not np.isclose(epsilon, DEFAULT_EPSILON, rtol=1e-9, atol=0):
+        default = all(c.passed for c in check(DEFAULT_EPSILON))
+    return StepDiagnosis(epsilon, ratio, list(dict.fromkeys(names[i] for i in failed)), default)
+
+
 # --- the self-test: every activation x loss on a small random network ------------------------------
 
 def random_problem(loss: Loss, rng: np.random.Generator, n: int = 12, n_inputs: int = 4,
@@ -259,6 +352,21 @@ def self_test(epsilon: float = 1e-6, threshold: float = 1e-6, atol: float = 1e-8
             net.params[...] = rng.normal(0.0, 0.5, net.size)
             results[(act, loss_name)] = check_gradients(net, X, y, loss, l2, epsilon, threshold, seed, atol)
     return results
+
+
+def diagnose_self_tests(results: Dict[Tuple[str, str], List[TensorCheck]], layers: Dict[str, List[TensorCheck]],
+                        epsilon: float, threshold: float = 1e-6, atol: float = 1e-8) -> StepDiagnosis:
+    """``diagnose_step`` for the self-tests (``self_test`` and ``layer_self_test`` results at ``epsilon``)."""
+    def flat(matrix, by_layer):
+        checks = [c for pair in matrix for c in matrix[pair]] + [c for name in by_layer for c in by_layer[name]]
+        names = [f"{a} x {l}" for (a, l), cs in matrix.items() for _ in cs] + [n for n, cs in by_layer.items() for _ in cs]
+        return checks, names
+
+    def check(eps: float) -> List[TensorCheck]:
+        return flat(self_test(eps, threshold, atol), layer_self_test(eps, threshold, atol))[0]
+
+    checks, names = flat(results, layers)
+    return diagnose_step(check, epsilon, checks, names)
 
 
 # Networks of every layer type: (loss, model.hidden, output_activation). Each is checked in training mode on
@@ -410,14 +518,54 @@ def check_config(config, samples: int = 32, epsilon: float = 1e-6, threshold: fl
     from .experiment import setup
     from .threads import choose_for, limited
 
+    if config.problem is not None:
+        return check_problem(config, epsilon, threshold, atol, bug)
     built = setup(dataclasses.replace(config, dtype="float64"))
     net, loss, data = built.net, built.loss, built.data
     if bug is not None:
         loss = plant_bug(bug, net, loss, config.regularization.l2)
     X, y = data.X_train[:samples], data.y_train[:samples]
+
     threads = choose_for(net, len(X), config.training.threads)
-    with limited(threads):
-        checks = check_gradients(net, X, y, loss, config.regularization.l2, epsilon, threshold, config.seed, atol,
-                                 l1=config.regularization.l1)
+
+    def check(eps: float) -> List[TensorCheck]:
+        with limited(threads):
+            return check_gradients(net, X, y, loss, config.regularization.l2, eps, threshold, config.seed, atol,
+                                   l1=config.regularization.l1)
+
+    checks = check(epsilon)
+    diagnosis = diagnose_step(check, epsilon, checks) if not all(c.passed for c in checks) else None
     return checks, {"samples": len(X), "parameters": net.size, "sizes": net.sizes, "net": net, "loss": loss,
-                    "threads": threads}
+                    "diagnosis": diagnosis, "threads": threads}
+
+
+def check_problem(config, epsilon: float = 1e-6, threshold: float = 1e-6, atol: float = 1e-8,
+                  bug: Optional[str] = None) -> Tuple[List[TensorCheck], Dict[str, object]]:
+    """A 2-D problem's analytic gradient against central differences (f(θ + εeᵢ) − f(θ − εeᵢ))/2ε, at the
+    points ``problems.check_points`` chooses (the start, beside each minimizer, a few points of its map). A
+    perturbation that crosses a kink of a non-smooth function (l1: an axis) is counted and left out."""
+    from .problems import check_points, make_problem
+
+    if bug is not None:
+        raise ConfigError("--bug: plants a mistake in backpropagation, and a problem has no network (its gradient is "
+                          "a formula); leave --bug out")
+    problem = make_problem(config.problem)
+    checks = []
+    for name, theta in check_points(problem):
+        analytic = problem.gradient(theta)
+        numeric = np.empty(2)
+        ok = np.ones(2, dtype=bool)
+        for i in range(2):
+            step = np.zeros(2)
+            step[i] = epsilon
+            numeric[i] = (problem.value(theta + step) - problem.value(theta - step)) / (2 * epsilon)
+            if not problem.function.smooth and abs(theta[i]) <= epsilon:
+                ok[i] = False  # the perturbation crosses a kink
+        abs_err = float(np.abs(analytic - numeric)[ok].max(initial=0.0))
+        rel = abs_err / max(float((np.abs(analytic) + np.abs(numeric))[ok].max(initial=0.0)), TINY)
+        label = f"{name} ({theta[0]:.4g}, {theta[1]:.4g})"
+        checks.append(TensorCheck(label, 2, int(ok.sum()), int((~ok).sum()), abs_err, rel,
+                                  rel < threshold or abs_err < atol))
+    return checks, {"samples": 0, "parameters": 2, "sizes": [2], "net": None, "loss": None,
+                    "title": f"gradient check of {problem.describe()}: ∇f = {problem.function.gradient_formula} "
+                             f"against central differences, float64, ε={epsilon:g}"}

@@ -23,7 +23,9 @@ Evaluation (evaluation mode, no dropout; the data loss without the L2/L1 penalty
                   macro average = plain mean over classes, weighted average = weighted by support;
                   confusion matrix C[i, j] = #(y = i and ŷ = j): rows the true class, columns the prediction
   regression      loss, mse = mean((ŷ − y)²), mae = mean|ŷ − y|, r2 = 1 − Σ(y − ŷ)²/Σ(y − ȳ)²
-                  (monitor.regression_metrics; r2 averaged over target columns)
+                  (monitor.regression_metrics; r2 averaged over target columns). A model trained with
+                  data.standardize_target (``y_mean``, ``y_scale`` in model.npz) has its loss in standard units
+                  and ŷ = y_mean + y_scale · output for mse, mae, r2 and the predictions (targets.py)
 
 Prediction outputs. Classification: the predicted label as stored in ``classes`` and, per class,
 ``prob_<label>``: softmax(z) for cross_entropy; for bce the one logit gives p = σ(z) for the second
@@ -49,6 +51,7 @@ from .errors import ConfigError, DataError, GdtrainError
 from .layers import build_layers
 from .losses import LOSSES, Loss
 from .network import Network
+from .targets import TargetScaling, original_units
 
 PathLike = Union[str, Path]
 
@@ -67,6 +70,7 @@ class Model:
     x_mean: Optional[np.ndarray]  # standardization z = (x − x_mean) / x_scale; None when the run had none
     x_scale: Optional[np.ndarray]
     run_dir: Path
+    target_scaling: Optional[TargetScaling] = None  # data.standardize_target: ŷ = y_mean + y_scale · output
 
     @property
     def task(self) -> str:
@@ -289,11 +293,30 @@ def check_model(stored: rundir.ModelFile, path: Path) -> Tuple[Loss, Network]:
                     raise _Bad(name, "has NaN or infinite values")
         if "x_scale" in arrays and np.any(arrays["x_scale"] <= 0):
             raise _Bad("x_scale", "has values that are zero or negative (a standard deviation is > 0)")
+        _check_target_scaling(arrays, loss, n_out)
     except _Bad as exc:
         raise DataError(f"{path}: inconsistent model: {exc}") from None
     net = Network(layers, dtype=W1.dtype, freeze=freeze)
     net.set_weights(tensors)
     return loss, net
+
+
+def _check_target_scaling(arrays: Dict[str, np.ndarray], loss: Loss, n_out: int) -> None:
+    """y_mean and y_scale (data.standardize_target): both or neither, a regression model's, one per output."""
+    if ("y_mean" in arrays) != ("y_scale" in arrays):
+        raise _Bad("y_scale" if "y_mean" in arrays else "y_mean", "is missing (y_mean and y_scale go together)")
+    if "y_mean" not in arrays:
+        return
+    if loss.task != "regression":
+        raise _Bad("y_mean", f"scales a regression target, but loss {loss.name} predicts classes")
+    for name in ("y_mean", "y_scale"):
+        value = arrays[name]
+        if value.shape != (n_out,):
+            raise _Bad(name, f"has shape {_shape(value.shape)}, the network has {_plural(n_out, 'output')}")
+        if value.dtype.kind not in "fiu" or not np.all(np.isfinite(value)):
+            raise _Bad(name, "must hold finite numbers")
+    if np.any(arrays["y_scale"] <= 0):
+        raise _Bad("y_scale", "has values that are zero or negative (a standard deviation is > 0)")
 
 
 def load_model(run_dir: PathLike) -> Model:
@@ -318,7 +341,9 @@ def load_model(run_dir: PathLike) -> Model:
     x_mean, x_scale = arrays.get("x_mean"), arrays.get("x_scale")
     if x_mean is not None:
         x_mean, x_scale = x_mean.astype(np.float64), x_scale.astype(np.float64)
-    return Model(net, loss, feature_names, target_names, classes, x_mean, x_scale, run_dir)
+    target = (TargetScaling(arrays["y_mean"].astype(np.float64), arrays["y_scale"].astype(np.float64))
+              if "y_mean" in arrays else None)
+    return Model(net, loss, feature_names, target_names, classes, x_mean, x_scale, run_dir, target)
 
 
 # --- reading inputs -------------------------------------------------------------------------------
@@ -468,10 +493,18 @@ def encode_targets(model: Model, rows: Rows) -> np.ndarray:
         if np.any(np.abs(y) > limit):
             raise DataError(f"{where}: the target has values beyond {model.net.dtype.name}'s range (±{limit:.3g}), "
                             "the model's dtype")
-        return np.ascontiguousarray(y, dtype=model.net.dtype)
+        return network_targets(model, y)
     if y.ndim != 1:
         raise DataError(f"{rows.source}: a classification model needs one target column, got {y.shape[1]}")
     return map_labels(y, model.classes, where)
+
+
+def network_targets(model: Model, y: np.ndarray) -> np.ndarray:
+    """Regression targets in the units the network learned them: (y − y_mean)/y_scale with data.standardize_target
+    (the stored scaling, never re-fitted), else as they are; the network's dtype."""
+    if model.target_scaling is not None:
+        return model.target_scaling.transform(y, model.net.dtype)
+    return np.ascontiguousarray(y, dtype=model.net.dtype)
 
 
 def map_labels(y: np.ndarray, classes: np.ndarray, where: str) -> np.ndarray:
@@ -537,8 +570,8 @@ def run_split(model: Model) -> Split:
         raise DataError(f"{model.run_dir}: no config.yaml to rebuild the run's test split from; "
                         "pass --data FILE")
     config = load_config(config_path)
-    raw_config = dataclasses.replace(config, dtype="float64",
-                                     data=dataclasses.replace(config.data, standardize=False))
+    raw_config = dataclasses.replace(config, dtype="float64", data=dataclasses.replace(
+        config.data, standardize=False, standardize_target=False))  # both applied below with the stored values
     try:
         data = load_data(raw_config, seed_streams(config.seed)["data"], model.task)
     except GdtrainError as exc:
@@ -562,7 +595,7 @@ def run_split(model: Model) -> Split:
         notes.append(f"the run has no test split (data.test_split is 0 and no data.test_source): "
                      f"evaluating on the {name} split")
     if model.task == "regression":
-        y = np.ascontiguousarray(y, dtype=model.net.dtype)
+        y = network_targets(model, y)
     return Split(model.standardize(X), y, name, source, notes)
 
 
@@ -633,7 +666,7 @@ def evaluate_model(model: Model, split: Split) -> Evaluation:
     from .monitor import evaluate
 
     with np.errstate(over="ignore", invalid="ignore"):
-        metrics = evaluate(model.net, model.loss, split.X, split.y)
+        metrics = evaluate(model.net, model.loss, split.X, split.y, model.target_scaling)
     out = Evaluation(model.task, split.name, split.source, len(split.X), metrics, notes=list(split.notes))
     if model.task == "classification":
         pred = model.loss.classes(model.logits(split.X))
@@ -672,7 +705,8 @@ def predict_rows(model: Model, X_raw: np.ndarray, source: str = "") -> Predictio
     """Predictions for raw feature rows (in the model's feature order)."""
     z = model.logits(model.standardize_checked(X_raw, source or "input"))
     if model.task == "regression":
-        return Predictions(list(model.target_names), [[_number(v) for v in row] for row in z], source)
+        values = original_units(model.target_scaling, z)  # data.standardize_target: back to the target's units
+        return Predictions(list(model.target_names), [[_number(v) for v in row] for row in values], source)
     labels = model.labels()
     pred = model.loss.classes(z)
     columns, values = model.loss.class_columns(z, labels)

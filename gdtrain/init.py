@@ -13,7 +13,8 @@ he_normal       N(0, 2/fan_in)                                        relu famil
 
 Glorot/Xavier keeps the variance of activations and gradients about constant through sigmoid/tanh
 layers; He doubles it to make up for ReLU zeroing half its inputs. Poor initialization is one of the
-seeds' causes of vanishing and exploding gradients.
+causes of vanishing and exploding gradients (Glorot & Bengio, "Understanding the difficulty of training
+deep feedforward neural networks", 2010).
 """
 
 from __future__ import annotations

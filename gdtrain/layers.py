@@ -8,12 +8,13 @@ and binds each layer to its views (``bind``). Non-trainable state (batch norm's 
 declared too, with ``kind="state"``: it lives in the same flat vector after the parameters, so snapshots,
 checkpoints and early stopping carry it with the weights, but no gradient or optimizer touches it.
 
-Dense (the seeds' z(ℓ) = W(ℓ) a(ℓ−1) + b(ℓ), a(ℓ) = φ(z(ℓ)), batch-first):
+Dense (the textbook z(ℓ) = W(ℓ) a(ℓ−1) + b(ℓ), a(ℓ) = φ(z(ℓ)), batch-first):
 
     Z = A_prev Wᵀ + b            W: (fan_out, fan_in), A_prev: (n, fan_in), Z: (n, fan_out)
     A = φ(Z) ⊙ M / (1 − p)       M ~ Bernoulli(1 − p): inverted dropout, training only
     δ = (G ⊙ M / (1 − p)) ⊙ φ'(Z)            G = ∂L/∂A (the loss hands the output layer δ = ∂L/∂Z directly)
-    ∂L/∂W = δᵀ A_prev,  ∂L/∂b = Σ_rows δ,  ∂L/∂A_prev = δ W     (the seeds' δ aᵀ and W(ℓ)ᵀ δ(ℓ))
+    ∂L/∂W = δᵀ A_prev,  ∂L/∂b = Σ_rows δ,  ∂L/∂A_prev = δ W     (Nielsen's BP4 δ aᵀ and BP2 W(ℓ)ᵀ δ(ℓ),
+                                                                 Neural Networks and Deep Learning, ch. 2)
 
 BatchNorm (torch.nn.BatchNorm1d, per feature j over the batch of n rows):
 

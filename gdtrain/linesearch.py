@@ -17,7 +17,10 @@ wolfe (strong Wolfe)      options: initial_step t₀, c1, c2, max_evals
     gradient, so it takes fewer, better steps than backtracking at a higher cost per step.
 
 When no t is found within the budget, the search reports failure and the step is not taken (the
-objective is flat to numerical precision along d, or d is not a descent direction).
+objective is flat to numerical precision along d, or d is not a descent direction). So does a t whose update
+leaves θ unchanged in floating point (θ + t d == θ, every component): φ(t) == φ(0) then passes the Armijo test
+as soon as c1 t ‖g‖² is below the resolution of φ(0), yet nothing moved — that is a failure too (``stalled``),
+never an accepted step (the training loop checks it, since only it holds θ).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class SearchResult:
     value: float  # φ(step)
     evaluations: int  # objective evaluations spent
     ok: bool
+    stalled: bool = False  # failed because θ + t d rounds back to θ: the "accepted" step would not move it
 
 
 def backtracking(phi: Phi, phi_slope: PhiSlope, phi0: float, slope0: float, *, initial_step: float = 1.0,

@@ -1,9 +1,10 @@
 """Loss functions on the network's raw outputs (logits), means over the batch, and their output deltas.
 
 The last layer is linear (z = W a + b). bce, cross_entropy and hinge own the output non-linearity: the
-softmax and sigmoid are fused with cross-entropy and BCE and the output delta is the seed's δ = ŷ − y
+softmax and sigmoid are fused with cross-entropy and BCE and the output delta is the textbook δ = ŷ − y
 (divided by the batch size n because the loss is a mean). mse and mae take the network's outputs as ŷ,
-after ``model.output_activation`` (identity by default; sigmoid, tanh or softmax, see layers.py). Conventions follow PyTorch (DESIGN.md §4):
+after ``model.output_activation`` (identity by default; sigmoid, tanh or softmax, see layers.py).
+Conventions follow PyTorch:
 
 =============  ===========================================================  ==============================
 name           L (mean over the batch)                                      δ = ∂L/∂z
@@ -16,8 +17,8 @@ hinge          (1/nK) Σ_i Σ_{j≠y} max(0, 1 − z_y + z_j) (multi_margin_loss
                                                                             −(#active)/(nK) at j = y
 =============  ===========================================================  ==============================
 
-mae and hinge are convex but not differentiable everywhere: their δ is a subgradient (the seeds'
-subgradient descent). ``kinks`` tells gradient checking where the non-differentiable points are.
+mae and hinge are convex but not differentiable everywhere: their δ is a subgradient
+(subgradient descent). ``kinks`` tells gradient checking where the non-differentiable points are.
 """
 
 from __future__ import annotations

@@ -5,9 +5,15 @@ Metrics (evaluation mode, no dropout):
   regression      loss, mse = mean((ŷ − y)²), mae = mean|ŷ − y|, r2 = 1 − Σ(y − ŷ)²/Σ(y − ȳ)²
                   (r2 averaged over target columns, as scikit-learn's r2_score)
 
+Training accuracy (classification): the share of training samples the network classified right *during* the
+epoch's steps, read from the outputs of the same forward pass that computes the loss (no extra pass), so with
+dropout on and with the weights moving between batches — Keras's ``accuracy``: Σ correct / Σ samples over the
+epoch's batches (in batch mode, the accuracy at the start of the epoch's one step). It is not the accuracy of the
+epoch's final weights; that is summary.json's train accuracy.
+
 Gradient norms: the global norm ‖∇θJ‖₂ over all parameters (before clipping) and ‖∂J/∂W(ℓ)‖₂ per
-layer, averaged over the epoch's update steps. The seeds' advice "monitor gradient norms to diagnose
-vanishing or exploding behaviour" is this.
+layer, averaged over the epoch's update steps. Uma Mahesh's advice "monitor gradient norms to diagnose
+vanishing or exploding behavior" ("Backpropagation and Gradient Descent", §27) is this.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from .losses import Loss, predicted_classes
+from .metrics import metric_names, primary_metric  # noqa: F401  (their home is metrics.py)
+from .targets import TargetScaling, original_units
 
 EVAL_CHUNK = 2048  # rows per forward pass when evaluating large splits (bounded temporaries)
 
@@ -28,8 +36,11 @@ def logits(net, X: np.ndarray) -> np.ndarray:
     return np.concatenate([net.forward(X[i:i + EVAL_CHUNK]) for i in range(0, len(X), EVAL_CHUNK)])
 
 
-def evaluate(net, loss: Loss, X: np.ndarray, y: np.ndarray) -> Dict[str, float]:
-    """Loss and task metrics of ``net`` on (X, y); an empty dict for an empty split."""
+def evaluate(net, loss: Loss, X: np.ndarray, y: np.ndarray, target: Optional[TargetScaling] = None) -> Dict[str, float]:
+    """Loss and task metrics of ``net`` on (X, y); an empty dict for an empty split.
+
+    With a ``target`` scaling (data.standardize_target) y is in standard units, as the network learns it: the loss
+    stays there (it is the objective), mse / mae / r2 are computed in the target's units (targets.py)."""
     if len(X) == 0:
         return {}
     z = logits(net, X)
@@ -37,7 +48,7 @@ def evaluate(net, loss: Loss, X: np.ndarray, y: np.ndarray) -> Dict[str, float]:
     if loss.task == "classification":
         out["accuracy"] = float(np.mean(predicted_classes(loss, z) == y))
     else:
-        out.update(regression_metrics(z, y))
+        out.update(regression_metrics(original_units(target, z), original_units(target, y)))
     return out
 
 
@@ -51,14 +62,9 @@ def regression_metrics(pred: np.ndarray, y: np.ndarray) -> Dict[str, float]:
     return {"mse": float(np.mean(residual ** 2)), "mae": float(np.mean(np.abs(residual))), "r2": float(np.mean(r2))}
 
 
-def metric_names(task: str) -> List[str]:
-    """The keys ``evaluate`` returns for a task, in order."""
-    return ["loss", "accuracy"] if task == "classification" else ["loss", "mse", "mae", "r2"]
-
-
-def primary_metric(task: str) -> str:
-    """The metric shown next to the loss: accuracy for classification, r2 for regression."""
-    return "accuracy" if task == "classification" else "r2"
+def train_metric_names(task: str) -> List[str]:
+    """The metrics measured on the training batches as they are trained (metrics.csv's train_<name>)."""
+    return ["accuracy"] if task == "classification" else []
 
 
 def saturation_threshold(activation: str, derivative: float) -> Optional[float]:
@@ -76,7 +82,7 @@ def saturation_threshold(activation: str, derivative: float) -> Optional[float]:
 
 
 class EpochMeter:
-    """What one epoch's steps measured, tensor by tensor (the seeds' "monitor gradient norms").
+    """What one epoch's steps measured, tensor by tensor ("monitor gradient norms", Mahesh §27).
 
     The tracked tensors are every parameter tensor but the biases: the weights W<l> and batch norm's γ and β.
     Per step (``add``, right after backpropagation, before clipping):
@@ -92,8 +98,9 @@ class EpochMeter:
       update_ratio_<name> ‖Δ‖ / ‖name‖ of the epoch's last update (a healthy rule of thumb: about 1e-3)
     """
 
-    def __init__(self, net, saturation_derivative: float = 1e-2):
+    def __init__(self, net, saturation_derivative: float = 1e-2, loss: Optional[Loss] = None):
         self.net = net
+        self.loss = loss if loss is not None and loss.task == "classification" else None
         self.names: List[str] = tracked_names(net)
         grads = net.views(net.grad)
         self.grads = [(name, grads[name], name in self.names) for name in net.names]
@@ -107,6 +114,8 @@ class EpochMeter:
         self.steps = 0
         self.total = 0.0
         self.clipped = 0
+        self.correct = 0  # training samples classified right in the epoch's forward passes ...
+        self.seen = 0  # ... out of these
         self.layers = np.zeros(len(self.names))
         self.touched = {i: np.zeros(layer.fan_out, dtype=bool) for i, layer in self.relu_layers}
         self.saturated = {i: 0 for i, _, _ in self.saturating}
@@ -136,6 +145,22 @@ class EpochMeter:
         self.steps += 1
         return norm
 
+    def count_correct(self, z: np.ndarray, y: np.ndarray) -> None:
+        """Tally a training batch's outputs ``z`` (the loss pass's own, before backpropagation) against ``y``."""
+        self.correct += int(np.count_nonzero(self.loss.classes(z) == y))
+        self.seen += len(y)
+
+    @property
+    def outputs_listener(self):
+        """What ``Network.loss_and_grad`` should hand each batch's outputs to (None: nothing to measure)."""
+        return self.count_correct if self.loss is not None else None
+
+    def train_metrics(self) -> Dict[str, float]:
+        """{"accuracy": Σ correct / Σ samples} over the epoch's batches (classification), else {}."""
+        if self.loss is None:
+            return {}
+        return {"accuracy": self.correct / self.seen if self.seen else math.nan}
+
     def means(self) -> Dict[str, float]:
         steps = max(self.steps, 1)
         out = {"grad_norm": self.total / steps}
@@ -157,7 +182,8 @@ class EpochMeter:
             change = new - old
             norms[f"weight_norm_{name}"] = float(np.sqrt(np.vdot(new, new)))
             ratios[f"update_ratio_{name}"] = float(np.sqrt(np.vdot(change, change)) / max(np.sqrt(np.vdot(old, old)), 1e-30))
-        return {**norms, **ratios, **self.unit_fractions()}
+        extra = getattr(self.net, "epoch_stats", None)  # a 2-D problem's point: x, y, f, ... (problem_model.py)
+        return {**norms, **ratios, **self.unit_fractions(), **(extra(before_last_update, self.net.params) if extra else {})}
 
     @staticmethod
     def columns(net) -> List[str]:
@@ -165,9 +191,10 @@ class EpochMeter:
         meter = EpochMeter(net)
         names = meter.names
         return ([f"weight_norm_{n}" for n in names] + [f"update_ratio_{n}" for n in names]
-                + list(meter.unit_fractions()))
+                + list(meter.unit_fractions()) + list(getattr(net, "epoch_columns", ())))
 
 
 def tracked_names(net) -> List[str]:
-    """The tensors whose gradient norm, norm and update ratio training shows: all parameters but the biases."""
-    return [name for name in net.names if net.specs[name].kind != "bias"]
+    """The tensors whose gradient norm, norm and update ratio training shows: all parameters but the biases
+    (and a 2-D problem's point, whose columns are x, y, f, ...)."""
+    return [name for name in net.names if net.specs[name].kind not in ("bias", "point")]

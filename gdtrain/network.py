@@ -14,15 +14,15 @@ shape (fan_out, fan_in). Optimizers and clipping work in place on the first part
 statistics. Snapshots (the best epoch, early stopping, an undone epoch) and checkpoints copy the whole
 vector, so the running statistics travel with the weights they belong to.
 
-The training objective is the seed's J_reg(θ) = J(θ) + λ R(θ) with R(θ) = Σ_ℓ ‖W(ℓ)‖² (weights only,
+The training objective is the textbook J_reg(θ) = J(θ) + λ R(θ) with R(θ) = Σ_ℓ ‖W(ℓ)‖² (weights only,
 not biases, γ or β), whose gradient adds 2λW(ℓ) to ∂J/∂W(ℓ). An L1 term λ₁ Σ_ℓ Σ|W(ℓ)| may be added too: it
-is convex but has a kink at 0, so it contributes the subgradient λ₁ sign(W(ℓ)) (0 at exactly 0) — the
-seeds' subgradient descent.
+is convex but has a kink at 0, so it contributes the subgradient λ₁ sign(W(ℓ)) (0 at exactly 0) —
+subgradient descent.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
@@ -162,14 +162,20 @@ class Network:
 
     def loss_and_grad(self, X: np.ndarray, y: np.ndarray, loss: Loss, l2: float = 0.0,
                       training: bool = True, rng: Optional[np.random.Generator] = None, l1: float = 0.0,
-                      frozen_grad: bool = False) -> float:
+                      frozen_grad: bool = False,
+                      on_outputs: Optional[Callable[[np.ndarray, np.ndarray], None]] = None) -> float:
         """One forward and backward pass; fills ``grad`` with ∇θ(J + penalty) and returns J + penalty.
+
+        ``on_outputs(z, y)``, when given, sees the forward pass's outputs before backpropagation (training
+        accuracy is measured from them, without a second forward pass).
 
         The penalty's gradient: 2λW (L2) and the subgradient λ₁ sign(W) (L1), added to each ∂J/∂W. Frozen
         tensors get a zero gradient (they are not trained, and a clipping norm does not count them, as in torch)
         unless ``frozen_grad`` (gradient checking checks them too).
         """
         z = self.forward(X, training, rng, reuse=True)
+        if on_outputs is not None:
+            on_outputs(z, y)
         value, delta = loss.value_and_delta(z, y)
         self.backward(delta, reuse=True)
         if l2:

@@ -2,20 +2,23 @@
 
 Every optimizer takes the gradient g = ∇θ(J + λR) (after clipping) and the current learning rate η
 (from the schedule, so η may change between steps), and updates θ in place. Option names, defaults and
-update rules are torch.optim's (checked step for step against PyTorch in the tests); the state is a dict
+update rules are torch.optim's (checked step for step against PyTorch in the tests; one exception: sgd's
+default lr is 0.01, Keras's, where torch's is 0.001 — see ``SGD_LR``); the state is a dict
 of named arrays (``momentum_buffer``, ``exp_avg``, ...) plus the step count t, so a checkpoint can save
 it and a resumed run continues exactly. All arithmetic stays in the network's dtype.
 
 ``weight_decay`` (wd) acts on every parameter, biases included, as in torch: g ← g + wd·θ (AdamW:
-θ ← θ(1 − η·wd), decoupled). ``regularization.l2`` is the seeds' penalty λΣ‖W‖² on weights only,
+θ ← θ(1 − η·wd), decoupled). ``regularization.l2`` is the textbook penalty λΣ‖W‖² on weights only,
 already inside g.
 
 sgd (torch.optim.SGD)       options: lr, momentum μ, dampening d, nesterov, weight_decay, momentum_form
-    plain (μ = 0):   θ ← θ − η g                          the seeds' θ := θ − η ∇θJ(θ)
+    lr defaults to 0.01 (Keras's SGD; torch.optim.SGD's is 0.001), however the optimizer is named
+    plain (μ = 0):   θ ← θ − η g                          the textbook θ := θ − η ∇θJ(θ)
     momentum_form: torch (default)
         b ← g  at t = 1,   b ← μ b + (1 − d) g  afterwards
         θ ← θ − η b                     (nesterov: θ ← θ − η (g + μ b))
-    momentum_form: textbook  (the seeds' §17, Keras SGD, scikit-learn's MLP)
+    momentum_form: textbook  (Goodfellow, Bengio & Courville, Deep Learning, Algorithm 8.2; Uma Mahesh,
+                              "Backpropagation and Gradient Descent", §17; Keras SGD, scikit-learn's MLP)
         v ← −η g  at t = 1,   v ← μ v − η (1 − d) g  afterwards
         θ ← θ + v                       (nesterov: θ ← θ + μ v − η g)
     The two are one trajectory while η is constant: v = −η b, because −η b_t = μ(−η b_{t−1}) − η(1 − d) g_t.
@@ -52,13 +55,14 @@ import numpy as np
 
 from .errors import ConfigError
 from .options import Option, boolean, choice, number, pair, resolve_options
-from .registry import Registry
+from .registry import Registry, unknown_name_message
 
 
 class Optimizer:
     """Base class. Subclasses declare ``OPTIONS`` and implement ``update``; state lives in ``self.state``."""
 
     OPTIONS: Dict[str, Option] = {}
+    TORCH_DEFAULTS: Dict[str, Any] = {}  # torch's default of an option where ours differs (sgd's lr)
     formula = ""
 
     def __init__(self, size: int, dtype=np.float64, **options: Any):
@@ -102,6 +106,11 @@ class Optimizer:
 
 
 LR = "learning rate η (the schedule's starting value)"
+# sgd's default η. torch.optim.SGD's own is 0.001, which on the small standardized problems gdtrain trains barely
+# moves in the epochs a config runs; 0.01 is Keras's SGD default, scikit-learn's SGD eta0 and the value of the
+# torch.optim documentation's example (optim.SGD(params, lr=0.01, momentum=0.9)). The other optimizers keep
+# torch's defaults (adagrad, rmsprop 0.01; adam, adamw 0.001). One default per optimizer, however it is named.
+SGD_LR = 0.01
 WEIGHT_DECAY = Option(0.0, number(0), "adds wd·θ to the gradient (every parameter, as torch)")
 
 
@@ -109,7 +118,7 @@ class SGD(Optimizer):
     """torch.optim.SGD: plain gradient descent, momentum, Nesterov, dampening, weight decay (see module doc)."""
 
     OPTIONS = {
-        "lr": Option(0.001, number(0, low_open=True), LR),
+        "lr": Option(SGD_LR, number(0, low_open=True), LR),
         "momentum": Option(0.0, number(0), "momentum factor μ"),
         "dampening": Option(0.0, number(0, 1), "dampening d of the gradient in the momentum buffer"),
         "nesterov": Option(False, boolean, "Nesterov momentum: step along g + μb"),
@@ -117,6 +126,7 @@ class SGD(Optimizer):
         "momentum_form": Option("torch", choice("torch", "textbook"),
                                 "torch: b ← μb + g, θ ← θ − ηb;  textbook: v ← μv − ηg, θ ← θ + v"),
     }
+    TORCH_DEFAULTS = {"lr": 0.001}
     formula = "θ ← θ − η b,  b ← μ b + (1 − d) g  (b = g at t = 1; nesterov: θ ← θ − η (g + μ b))"
 
     def update(self, params, grad, lr, t):
@@ -357,6 +367,8 @@ def resolve_optimizer(spec: Mapping[str, Any], path: str = "optimizer") -> Dict[
     if isinstance(name, str) and name in ALIASES:
         name, preset = ALIASES[name]
         spec = {**preset, **spec}
+    if not isinstance(name, str) or name not in OPTIMIZERS:  # the aliases are names too: suggested and listed
+        raise ConfigError(f"{path}.name: {unknown_name_message('optimizer', name, [*OPTIMIZERS, *ALIASES])}")
     cls = OPTIMIZERS.get(name, f"{path}.name")
     options = resolve_options(cls.OPTIONS, spec, path, f"optimizer '{name}'")
     if "betas" in options:

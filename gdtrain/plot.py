@@ -21,8 +21,16 @@ gradient, averaged over the epoch's steps) on a log10 scale, one line per layer:
 as the first layers' lines lying orders of magnitude below the last layer's, exploding ones as lines
 that climb by decades from epoch to epoch.
 
-``plot_lines(rows, width, height)`` gives both panels as lines (what ``gdtrain plot`` prints);
-``save_png`` draws the same two panels with matplotlib (imported only then, Agg, no global pyplot state).
+The metric panel plots the accuracy (metrics.csv's train_accuracy — the share of training samples the epoch's
+batches got right, as Keras's ``accuracy`` — and val_accuracy) or, for regression, val_r2.
+
+``plot_lines(rows, width, height)`` gives the panels as lines (what ``gdtrain plot`` prints);
+``save_png`` draws the same panels with matplotlib (imported only then, Agg, no global pyplot state).
+
+A compare-optimizers directory (DIR/summary.json + DIR/comparison.csv, each contestant's run in
+DIR/<label>/[seed-<s>/]) is read back by ``read_race`` — from the files only, so a race can be redrawn any
+time later — and drawn by ``race_charts`` / ``race_png_bytes``: train loss, validation loss and the validation
+metric per epoch, one line per contestant (the mean over its seeds, as the race printed it).
 """
 
 from __future__ import annotations
@@ -296,9 +304,31 @@ def layer_ratio(rows: Sequence[Dict[str, float]]) -> Optional[str]:
     return f"epoch {last.get('epoch', len(rows)):g}: ‖∂J/∂{a}‖ / ‖∂J/∂{b}‖ = {first / final:.2g}"
 
 
+def metric_series(rows: Sequence[Dict[str, float]]) -> Tuple[str, Dict[str, List[float]]]:
+    """('accuracy', {train_accuracy, val_accuracy}) or ('r2', {val_r2}): the columns metrics.csv has values in."""
+    for name, keys in (("accuracy", ("train_accuracy", "val_accuracy")), ("r2", ("train_r2", "val_r2"))):
+        series = {key: _column(rows, key) for key in keys}
+        series = {key: values for key, values in series.items() if _has_values(values)}
+        if series:
+            return name, series
+    return "", {}
+
+
+def metric_chart(rows: Sequence[Dict[str, float]], width: int = 72, height: int = 10) -> Optional[Chart]:
+    """Accuracy (train and validation) or r2 against the epoch; None when metrics.csv has neither."""
+    name, series = metric_series(rows)
+    if not series:
+        return None
+    return chart(_column(rows, "epoch"), series, width, height, title=name)
+
+
 def charts(rows: Sequence[Dict[str, float]], width: int = 72, height: int = 10) -> List[Chart]:
-    """The loss chart and (when metrics.csv has per-layer gradient norms) the gradient chart."""
+    """The loss chart, the accuracy (or r2) chart and (when metrics.csv has per-layer gradient norms) the
+    gradient chart."""
     out = [loss_chart(rows, width, height)]
+    metric = metric_chart(rows, width, height)
+    if metric is not None:
+        out.append(metric)
     grads = grad_chart(rows, width, height)
     if grads is not None:
         out.append(grads)
@@ -306,7 +336,7 @@ def charts(rows: Sequence[Dict[str, float]], width: int = 72, height: int = 10) 
 
 
 def plot_lines(rows: Sequence[Dict[str, float]], width: int = 72, height: int = 10) -> List[str]:
-    """Both panels as plain text lines, a blank line between them (what ``gdtrain plot`` prints)."""
+    """The panels as plain text lines, a blank line between them (what ``gdtrain plot`` prints)."""
     lines: List[str] = []
     for i, c in enumerate(charts(rows, width, height)):
         if i:
@@ -322,14 +352,29 @@ def require_matplotlib() -> None:
     import matplotlib  # noqa: F401
 
 
-def png_bytes(rows: Sequence[Dict[str, float]], title: str = "") -> bytes:
-    """A PNG of two panels: the losses, and the per-layer gradient norms on a log scale."""
+def _figure(panels: int):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(8, 7), dpi=100)
+    fig = Figure(figsize=(8, 3.2 * panels + 0.6), dpi=100)
     FigureCanvasAgg(fig)
-    ax_loss, ax_grad = fig.subplots(2, 1, sharex=True)
+    return fig, fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
+
+
+def _png(fig, title: str) -> bytes:
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def png_bytes(rows: Sequence[Dict[str, float]], title: str = "") -> bytes:
+    """A PNG of the panels: the losses, the accuracy (or r2), the per-layer gradient norms on a log scale."""
+    metric, metric_lines = metric_series(rows)
+    fig, axes = _figure(3 if metric_lines else 2)
+    ax_loss, ax_grad = axes[0], axes[-1]
     epochs = _column(rows, "epoch")
     ax_loss.plot(epochs, _column(rows, "train_loss"), label="train_loss")
     val = _column(rows, "val_loss")
@@ -338,6 +383,12 @@ def png_bytes(rows: Sequence[Dict[str, float]], title: str = "") -> bytes:
     ax_loss.set_ylabel("loss")
     ax_loss.legend()
     ax_loss.grid(alpha=0.3)
+    if metric_lines:
+        for name, values in metric_lines.items():
+            axes[1].plot(epochs, values, label=name)
+        axes[1].set_ylabel(metric)
+        axes[1].legend()
+        axes[1].grid(alpha=0.3)
     for name in grad_columns(rows):
         values = [v if math.isfinite(v) and v > 0 else math.nan for v in _column(rows, name)]
         ax_grad.plot(epochs, values, label=name.removeprefix("grad_norm_"))
@@ -347,18 +398,144 @@ def png_bytes(rows: Sequence[Dict[str, float]], title: str = "") -> bytes:
     if grad_columns(rows):
         ax_grad.legend()
     ax_grad.grid(alpha=0.3, which="both")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return _png(fig, title)
 
 
 def save_png(rows: Sequence[Dict[str, float]], path: Union[str, Path], title: str = "") -> None:
     """Write ``png_bytes`` to ``path`` atomically; a DataError when the folder cannot be written."""
+    _write_png(path, lambda: png_bytes(rows, title))
+
+
+def _write_png(path: Union[str, Path], draw) -> None:
     from .rundir import require_folder, write_file
 
     path = Path(path)
     require_folder(path)  # before the drawing
-    write_file(path, png_bytes(rows, title))
+    write_file(path, draw())
+
+
+# --- a compare-optimizers directory, read back from its files ----------------------------------------
+
+RACE_SUMMARY, RACE_TABLE = "summary.json", "comparison.csv"
+
+
+@dataclass
+class RaceRun:
+    """One contestant of a race read back: its label and lr, whether it won, and each seed's metrics.csv rows."""
+
+    label: str
+    lr: float
+    winner: bool
+    seeds: List[List[Dict[str, float]]]
+
+
+@dataclass
+class RaceRuns:
+    folder: Path
+    config: str
+    kind: str  # optimizers | modes
+    metric: str  # accuracy | r2
+    seeds: List[int]
+    contestants: List[RaceRun]  # in the race's ranking order
+
+    def curves(self, key: str) -> Dict[str, List[float]]:
+        """label → ``key`` per epoch, averaged over the seeds whose run reached that epoch with a finite value (NaN
+        where none did) — what compare-optimizers drew."""
+        curves = {}
+        for c in self.contestants:
+            n = max((len(rows) for rows in c.seeds), default=0)
+            values = []
+            for i in range(n):
+                xs = [rows[i].get(key, math.nan) for rows in c.seeds if len(rows) > i]
+                xs = [v for v in xs if math.isfinite(v)]
+                values.append(sum(xs) / len(xs) if xs else math.nan)
+            curves[c.label + (" ★" if c.winner else "")] = values
+        return curves
+
+
+def is_race_dir(folder: Union[str, Path]) -> bool:
+    """Whether ``folder`` holds a compare-optimizers race (its summary.json and comparison.csv)."""
+    folder = Path(folder)
+    return (folder / RACE_SUMMARY).is_file() and (folder / RACE_TABLE).is_file()
+
+
+def read_race(folder: Union[str, Path]) -> RaceRuns:
+    """A race directory's contestants and every run's metrics.csv; a DataError naming the file that is wrong."""
+    import json
+
+    folder = Path(folder)
+    path = folder / RACE_SUMMARY
+    refuse_special_file(path)
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        contestants = [(c["label"], float(c["lr"]), bool(c["winner"]), list(c["run_dirs"]))
+                       for c in summary["contestants"]]
+        kind, metric, seeds = summary["kind"], summary["metric"], list(summary["seeds"])
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
+    except (KeyError, TypeError):
+        raise DataError(f"{path}: not a compare-optimizers summary (it needs contestants with label, lr, winner "
+                        "and run_dirs, and kind, metric, seeds)") from None
+    runs = []
+    for label, lr, winner, run_dirs in contestants:
+        seeds_rows = []
+        for run in run_dirs:
+            metrics = folder / run / "metrics.csv"
+            seeds_rows.append(read_metrics(metrics) if metrics.exists() else [])  # a run that failed at once: none
+        runs.append(RaceRun(label, lr, winner, seeds_rows))
+    return RaceRuns(folder, str(summary.get("config", folder.name)), kind, metric, seeds, runs)
+
+
+def _race_panels(race: RaceRuns) -> List[Tuple[str, str]]:
+    """(metrics.csv column, title) of each panel that has values: train loss, val loss, val accuracy / r2."""
+    seeds = "" if len(race.seeds) == 1 else ", mean over seeds"
+    panels = [("train_loss", f"train loss per epoch{seeds}"), ("val_loss", f"validation loss per epoch{seeds}"),
+              (f"val_{race.metric}", f"validation {race.metric} per epoch{seeds}")]
+    return [(key, title) for key, title in panels
+            if any(_has_values(values) for values in race.curves(key).values())]
+
+
+def race_charts(race: RaceRuns, width: int = 72, height: int = 10) -> List[Chart]:
+    """The race's curves as text charts, one line per contestant (the winner starred)."""
+    from .race.charts import use_log_scale
+
+    out = []
+    for key, title in _race_panels(race):
+        curves = race.curves(key)
+        n = max(len(v) for v in curves.values())
+        log = key.endswith("loss") and use_log_scale(curves)
+        out.append(chart(list(range(1, n + 1)), curves, width, height, log=log,
+                         title=title + (", log scale" if log else "")))
+    return out
+
+
+def race_png_bytes(race: RaceRuns) -> bytes:
+    """The same panels as ``race_charts`` as a PNG, each contestant's seeds' range shaded."""
+    from .race.charts import use_log_scale
+
+    panels = _race_panels(race)
+    fig, axes = _figure(max(1, len(panels)))
+    for ax, (key, title) in zip(axes, panels):
+        curves = race.curves(key)
+        for c, (label, values) in zip(race.contestants, curves.items()):
+            epochs = list(range(1, len(values) + 1))
+            line, = ax.plot(epochs, values, label=f"{label} (lr {c.lr:g})")
+            if len(c.seeds) > 1:
+                per_seed = [[rows[i].get(key, math.nan) if len(rows) > i else math.nan for rows in c.seeds]
+                            for i in range(len(values))]
+                finite = [[x for x in v if math.isfinite(x)] for v in per_seed]
+                ax.fill_between(epochs, [min(v, default=math.nan) for v in finite],
+                                [max(v, default=math.nan) for v in finite], color=line.get_color(), alpha=0.15)
+        if key.endswith("loss") and use_log_scale(curves):
+            ax.set_yscale("log")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    axes[-1].set_xlabel("epoch")
+    seeds = race.seeds
+    return _png(fig, f"{race.config}: {len(race.contestants)} contestants, "
+                     + (f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}–{seeds[-1]}, mean and range"))
+
+
+def save_race_png(race: RaceRuns, path: Union[str, Path]) -> None:
+    _write_png(path, lambda: race_png_bytes(race))

@@ -23,9 +23,17 @@ def _text(name) -> str:
 
 
 def nearest(name: str, candidates) -> str | None:
-    """The candidate closest to a misspelt ``name`` (or None when nothing is close)."""
-    matches = difflib.get_close_matches(_text(name), list(candidates), n=1, cutoff=0.5)
-    return matches[0] if matches else None
+    """The candidate closest to a misspelt ``name`` (or None when nothing is close), ignoring case: 'ReLU' is
+    'relu', 'LeakyReLU' is 'leaky_relu' (difflib's ratio on the lower-cased names, the first of equals)."""
+    candidates = [str(c) for c in candidates]
+    by_lower = {}
+    for c in candidates:
+        by_lower.setdefault(c.casefold(), c)
+    text = _text(name).casefold()
+    if text in by_lower:
+        return by_lower[text]
+    matches = difflib.get_close_matches(text, list(by_lower), n=1, cutoff=0.5)
+    return by_lower[matches[0]] if matches else None
 
 
 def shown(name, limit: int = 60) -> str:
@@ -51,7 +59,8 @@ def unknown_name_message(kind: str, name, candidates) -> str:
     candidates = sorted(candidates)
     guess = nearest(name, candidates)
     hint = f"; did you mean '{guess}'?" if guess else ""
-    return f"unknown {kind} {quoted(name)}{hint} (valid: {', '.join(candidates)})"
+    case = "names are lower case; " if guess and guess.casefold() == _text(name).casefold() and guess.islower() else ""
+    return f"unknown {kind} {quoted(name)}{hint} ({case}valid: {', '.join(candidates)})"
 
 
 class Registry(Generic[T]):

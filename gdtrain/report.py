@@ -116,17 +116,44 @@ class PipeSafeConsole(Console):
             self.on_closed()
 
 
+def _is_tty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def make_console(stderr: bool = False) -> Console:
+    """Plain output (piped, CI, NO_COLOR) is 200 columns wide when it goes to a file or a pipe, the terminal's
+    width when it goes to a terminal (NO_COLOR there: plain text that still fits)."""
     ascii_fallback()
     if plain_output():
+        width = None if _is_tty(sys.stderr if stderr else sys.stdout) else 200
         return PipeSafeConsole(stderr=stderr, no_color=True, highlight=False, force_terminal=False, markup=False,
-                               width=200, emoji=False, color_system=None)
+                               width=width, emoji=False, color_system=None)
     return PipeSafeConsole(stderr=stderr, highlight=False, markup=False)  # text is printed as is: "[W1 ...]" stays
 
 
+def whole_lines(console: Console) -> bool:
+    """Whether long messages stay on one line: yes into a file or a pipe (logs, grep), no on a terminal, which
+    gets them wrapped at word boundaries to its width (rich's ``soft_wrap``)."""
+    return not console.is_terminal
+
+
+def table_box(console: Console):
+    """A table's rules: rich's heavy head on a terminal, ASCII ('-', '|', '+') into a pipe or a file."""
+    from rich import box
+
+    return box.HEAVY_HEAD if console.is_terminal else box.ASCII
+
+
+# box-drawing characters of the text charts (plot.py) and their ASCII stand-ins for output that is not a terminal
+CHART_ASCII = str.maketrans({"┤": "+", "│": "|", "└": "+", "┬": "+", "─": "-"})
+
+
 def chart_width(console: Console) -> int:
-    """Text charts: the terminal's width up to 100 columns; 80 when the output is plain (piped, CI)."""
-    return 80 if plain_output() else max(24, min(console.width, 100))
+    """Text charts: the terminal's width up to 100 columns; 80 when the output goes to a pipe or a file."""
+    return max(24, min(console.width, 100)) if console.is_terminal else 80
 
 
 def fmt(value: Optional[float], digits: int = 4) -> str:
@@ -187,8 +214,11 @@ def describe_run(config) -> str:
 def describe_splits(data) -> str:
     """'1259 train / 269 validation / 269 test, 64 features, 10 classes'."""
     classes = f", {data.n_classes} classes" if data.classes is not None else ""
+    scaling = getattr(data, "target_scaling", None)  # data.standardize_target: the loss is in these units
+    target = "" if scaling is None else ", target standardized: " + "; ".join(
+        f"μ {m:.4g}, σ {s:.4g}" for m, s in zip(scaling.mean, scaling.scale))
     return (f"{data.splits['train']} train / {data.splits['validation']} validation / {data.splits['test']} test, "
-            f"{data.n_features} features{classes}")
+            f"{data.n_features} features{classes}{target}")
 
 
 def training_extras(config) -> List[str]:
@@ -269,24 +299,35 @@ class FitReporter:
         self.unprinted = None  # the last epoch's record when its line was skipped (shown if the run stops there)
         self.last = None  # the last epoch's record
         self.net = None
+        self.layout = None  # epoch_line.EpochLine, from start()
+        self.since_table = 0  # epoch lines since the last layer table (narrow terminals)
 
     def start(self, info) -> None:
+        from .epoch_line import EpochLine
         from .monitor import primary_metric
 
         c, data, config = self.console, info.data, info.config
         self.net = info.net
-        self.epochs = config.training.epochs
-        every = config.logging.every
-        self.every = max(1, math.ceil(self.epochs / self.MAX_LINES)) if every == "auto" else every
         self.metric = primary_metric(data.task)
+        schedule = config.schedule
+        lr_changes = (schedule["name"] != "constant" or bool(schedule.get("warmup_epochs"))
+                      or config.training.line_search is not None)
+        self.layout = EpochLine(self.epochs, self.metric, lr_changes)
         c.print(f"data      {data.source}: {describe_splits(data)}")
         c.print(f"network   {describe_network(info.net, info.loss)}  ({info.net.size} parameters, {config.dtype})")
         c.print(f"training  {describe_run(config)}")
         if info.threads is not None:
             c.print(f"threads   {info.threads.describe()}")
         c.print(f"run dir   {info.run_dir}")
+        self.start_progress(info)
+
+    def start_progress(self, info) -> None:
+        """How often an epoch line is printed, the 'resuming' line, and the progress bar on a terminal."""
+        self.epochs = info.config.training.epochs
+        every = info.config.logging.every
+        self.every = max(1, math.ceil(self.epochs / self.MAX_LINES)) if every == "auto" else every
         if info.resumed_from or info.resumed:
-            c.print(f"resuming  after epoch {info.resumed_from} (from {info.run_dir / 'checkpoint.npz'})")
+            self.console.print(f"resuming  after epoch {info.resumed_from} (from {info.run_dir / 'checkpoint.npz'})")
         if not plain_output() and self.epochs > 1:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -297,32 +338,35 @@ class FitReporter:
             self.progress.start()
 
     def epoch_line(self, record) -> str:
-        val = record.val
-        parts = [f"epoch {record.epoch:>{len(str(self.epochs))}}/{self.epochs}",
-                 f"train {fmt(record.train_loss):<9}"]
-        if val:
-            parts.append(f"val {fmt(val['loss']):<9}")
-            parts.append(f"{'acc' if self.metric == 'accuracy' else self.metric} {fmt(val.get(self.metric)):<7}")
-        parts.append(f"lr {fmt(record.lr, 3):<7}")
-        norms = record.grad_norms
-        # each layer's weight gradient (batch norm's γ and β are in the layer table and metrics.csv)
-        layers = " ".join(f"{k.removeprefix('grad_norm_')} {fmt(v, 2)}" for k, v in norms.items()
-                          if k.startswith("grad_norm_W"))
-        parts.append(f"|g| {fmt(norms['grad_norm'], 3):<8} [{layers}]")
-        if record.clip_fraction:
-            parts.append(f"clipped {record.clip_fraction:.0%}")
-        parts.append(f"{record.seconds:.1f}s")
-        return "  ".join(parts)
+        """The epoch's figures, laid out to fit the console's width (epoch_line.py)."""
+        return self.layout.line(record, self.console.width)
 
     def epoch(self, record) -> None:
         self.unprinted = self.last = record
         if record.epoch == 1 or record.epoch == self.epochs or record.epoch % self.every == 0:
-            self.console.print(self.epoch_line(record), soft_wrap=True)
+            self.print_epoch(record)
             self.unprinted = None
         for warning in record.warnings:
-            self.console.print(f"warning (epoch {warning.epoch}): {warning.message}", style="yellow", soft_wrap=True)
+            self.console.print(f"warning (epoch {warning.epoch}): {warning.message}", style="yellow",
+                               soft_wrap=whole_lines(self.console))
         if self.progress is not None:
             self.progress.update(self.task, completed=record.epoch, status=f"loss {fmt(record.train_loss)}")
+
+    def print_epoch(self, record) -> None:
+        """The epoch line; once a narrow terminal has pushed the per-layer gradient norms off it, the layer table
+        every ``TABLE_EVERY`` lines instead (and a note saying so, the first time)."""
+        from .epoch_line import TABLE_EVERY
+
+        had_layers = not self.layout.layers_in_table
+        self.console.print(self.epoch_line(record), soft_wrap=True)
+        if self.layout.layers_in_table and self.net is not None:
+            if had_layers:
+                self.console.print(f"(each layer's ‖∂J/∂W‖: in the layer table, every {TABLE_EVERY} lines)")
+                self.since_table = TABLE_EVERY
+            self.since_table += 1
+            if self.since_table >= TABLE_EVERY and record.epoch != self.epochs:
+                self.console.print(layer_table(self.net, record))
+                self.since_table = 0
 
     def stop_progress(self) -> None:
         if self.progress is not None:
@@ -338,7 +382,7 @@ class FitReporter:
             self.console.print(layer_table(self.net, self.last))
         c, s = self.console, result.summary
         if s["stop_reason"] == "diverged":
-            c.print(s["message"], style="bold red", soft_wrap=True)
+            c.print(s["message"], style="bold red", soft_wrap=whole_lines(c))
         table = Table(show_edge=False, pad_edge=False, box=None)
         table.add_column("split")
         metrics: List[str] = []
@@ -357,14 +401,14 @@ class FitReporter:
 
             rows = plot.read_metrics(result.run_dir / rundir.METRICS)
             plot_report(plot.charts(rows, max(24, min(c.width, 100)), 8), c)
-        c.print(stop_line(s), soft_wrap=True)
+        c.print(stop_line(s), soft_wrap=whole_lines(c))
         c.print(f"saved to  {result.run_dir}")
 
 
 def gradcheck_table(checks, console: Console, title: str = "") -> None:
     if title:
         console.print(title, soft_wrap=True)
-    table = Table(show_edge=False)
+    table = Table(show_edge=False, box=table_box(console))
     for col, justify in (("tensor", "left"), ("size", "right"), ("checked", "right"), ("kinks", "right"),
                          ("max |a−n|", "right"), ("rel error", "right"), ("", "left")):
         table.add_column(col, justify=justify)
@@ -381,7 +425,7 @@ def gradcheck_matrix(results: Dict[Tuple[str, str], list], console: Console, thr
     console.print(f"gradient check of a 4-5-4-out network (L2 0.01, dropout 0.25 held fixed) for every "
                   f"activation x loss: the worst relative error of its tensors (threshold {threshold:g})",
                   soft_wrap=True)
-    table = Table(show_edge=False)
+    table = Table(show_edge=False, box=table_box(console))
     table.add_column("activation \\ loss")
     for loss in losses:
         table.add_column(loss, justify="right")
@@ -404,7 +448,7 @@ def gradcheck_layers(results: Dict[str, list], console: Console, threshold: floa
     from .gradcheck import LAYER_NETWORKS
 
     console.print("and a small network of each layer type, in training mode on one fixed batch:", soft_wrap=True)
-    table = Table(show_edge=False)
+    table = Table(show_edge=False, box=table_box(console))
     for col in ("network", "loss", "tensors", "worst rel error", ""):
         table.add_column(col, justify="left" if col in ("network", "loss", "tensors") else "right")
     for name, checks in results.items():
@@ -413,6 +457,11 @@ def gradcheck_layers(results: Dict[str, list], console: Console, threshold: floa
                       f"{max((c.rel_error for c in checks if not c.passed or c.rel_error < threshold), default=0):.1e}",
                       Text("ok" if ok else "FAIL", style="" if ok else "red"))
     console.print(table)
+
+
+def step_hint(diagnosis, console: Console) -> None:
+    """After a failed gradient check: which error dominates, the step ε's or the gradient's (gradcheck.StepDiagnosis)."""
+    console.print(f"hint: {diagnosis.message()}", soft_wrap=whole_lines(console))
 
 
 # === evaluate / predict / plot (issue 4) ==========================================================
@@ -463,9 +512,10 @@ def predictions_summary(count: int, path, console: Console) -> None:
     console.print(f"wrote {count} predictions to {path}", soft_wrap=True)
 
 
-def chart_text(chart) -> List[Text]:
-    """A plot.Chart as rich Text lines, each series' markers in its own colour (plain on a non-TTY console)."""
-    texts = [Text(line) for line in chart.lines]
+def chart_text(chart, ascii_axes: bool = False) -> List[Text]:
+    """A plot.Chart as rich Text lines, each series' markers in its own colour (plain on a non-TTY console);
+    ``ascii_axes``: the axes drawn with '|', '+' and '-' instead of box-drawing characters."""
+    texts = [Text(line.translate(CHART_ASCII) if ascii_axes else line) for line in chart.lines]
     for line, col, series in chart.marks:
         if line < len(texts) and col < len(texts[line].plain):
             texts[line].stylize(SERIES_STYLES[series % len(SERIES_STYLES)], col, col + 1)
@@ -479,14 +529,23 @@ def plot_report(charts, console: Console, header: str = "") -> None:
     for i, chart in enumerate(charts):
         if i or header:
             console.print()
-        for text in chart_text(chart):
+        for text in chart_text(chart, ascii_axes=not console.is_terminal):
             console.print(text, soft_wrap=True, no_wrap=True, overflow="ignore")
+
+
+def race_plot_header(race) -> str:
+    """'runs/compare-iris: a race of 2 optimizers on iris, seeds 0-1, won by adam ★ (summary.json)'."""
+    what = "modes" if race.kind == "modes" else "optimizers"
+    seeds = f"seed {race.seeds[0]}" if len(race.seeds) == 1 else f"seeds {race.seeds[0]}-{race.seeds[-1]}"
+    winner = next((c.label for c in race.contestants if c.winner), None)
+    won = f", won by {winner} ★" if winner else ", no winner"
+    return f"{race.folder}: a race of {len(race.contestants)} {what} on {race.config}, {seeds}{won}"
 
 
 # === compare-optimizers (issue 5) =================================================================
 # Rendering for ``gdtrain compare-optimizers``: the race's header, its progress (a live line on a terminal,
 # one line per finished run when piped), the tuning grid, the ranked table and the overlaid loss curves.
-# The numbers come from compare.py.
+# The numbers come from the race package (gdtrain/race/).
 
 def _stat(stat, digits: int = 4, sep: str = " ") -> str:
     """'0.1234' or, over several seeds, '0.1234 ± 0.0056' (``sep`` "\n": the spread on a line of its own)."""
@@ -502,7 +561,7 @@ def describe_contestant(contestant) -> str:
 
 def race_header(race, out_dir, workers: int, console: Console) -> None:
     """What is about to race, on what, and under which protocol."""
-    from .compare import blas_threads, effective_workers
+    from .race import blas_threads, effective_workers
 
     workers = effective_workers(race, workers)
     config, tc = race.config, race.config.training
@@ -524,6 +583,8 @@ def race_header(race, out_dir, workers: int, console: Console) -> None:
         factors = ", ".join(f"{f:g}" for f in race.lr_grid)
         console.print(f"tuning    each lr × {factors} on seed {race.seeds[0]}, the best validation loss wins",
                       soft_wrap=True)
+    elif race.untuned_defaults:
+        console.print(f"untuned   {untuned_note(race)}", soft_wrap=True)
     if race.target is not None:
         console.print(f"target    {race.target} at the end of an epoch", soft_wrap=True)
     if workers > 1:
@@ -687,7 +748,7 @@ def race_table(result, compact: bool = False) -> Table:
 def race_charts(result, width: int, height: int = 14) -> list:
     """The contestants' training-loss curves overlaid (mean over seeds); a mode race adds them against seconds."""
     from . import plot
-    from .compare import epoch_curves, time_curves, use_log_scale
+    from .race.charts import epoch_curves, time_curves, use_log_scale
 
     curves = epoch_curves(result, "train_loss")
     n = max((len(v) for v in curves.values()), default=0)
@@ -707,6 +768,14 @@ def race_charts(result, width: int, height: int = 14) -> list:
         by_time_chart.lines = [line for line in by_time_chart.lines if "not drawn" not in line]
         out.append(by_time_chart)
     return out
+
+
+def untuned_note(race) -> str:
+    """'every lr is its optimizer's default, untuned: ... --tune-lr ...' (race.untuned_defaults names them)."""
+    labels = race.untuned_defaults
+    who = ("every lr is its optimizer's default" if len(labels) == len(race.contestants)
+           else f"the lr of {', '.join(labels)} is {'its' if len(labels) == 1 else 'their'} optimizer's default")
+    return f"{who}, not tuned to this problem: this ranks the defaults; add --tune-lr to give each its best lr first"
 
 
 def race_report(result, console: Console, width: Optional[int] = None) -> None:
@@ -735,6 +804,8 @@ def race_report(result, console: Console, width: Optional[int] = None) -> None:
         console.print(f"winner: {winner.label} ★ ({by}, {fmt(value)}{won})", soft_wrap=True)
     else:
         console.print("no winner: every contestant diverged or failed at least once", style="bold red")
+    if race.untuned_defaults:
+        console.print(f"note: {untuned_note(race)}", soft_wrap=True)
     for s in result.standings:
         bad = next((o for o in s.outcomes if not o.ok), None)
         if bad is not None:
@@ -791,6 +862,9 @@ def catalog_overview(families, keys, templates, console: Console) -> None:
         if fam.name == "early-stopping":
             text = option_list(fam.entries[0].options)
         rows.append((fam.name, fam.key, text))
+    from .ideas import names as idea_names
+
+    rows.append(("ideas", "gdtrain explain IDEA", ", ".join(idea_names())))
     rows.append(("config", "(every key)", ", ".join(k.path for k in keys if "." not in k.path)))
     rows.append(("templates", "gdtrain init -t NAME", ", ".join(t.name for t in templates)))
     _columns(console, rows, ("bold", "cyan"))
@@ -915,8 +989,63 @@ def explanations(items, console: Console) -> None:
     for i, ex in enumerate(items):
         if i:
             console.print()
-            console.rule()
-        explanation(ex, console)
+            console.rule(characters="─" if console.is_terminal else "-")
+        (idea_explanation if hasattr(ex, "idea") else explanation)(ex, console)
+
+
+def _paragraph(console: Console, text: str, indent: str = "  ") -> None:
+    """Prose wrapped to the terminal (at most 100 columns), indented."""
+    import textwrap
+
+    width = max(40, min(console.width, 100)) - len(indent)
+    for line in textwrap.wrap(text, width, break_on_hyphens=False):
+        console.print(indent + line, soft_wrap=True)
+
+
+def idea_explanation(ex, console: Console) -> None:
+    """`gdtrain explain IDEA`: an idea of the tour (ideas.py) — formula, what it does, keys, where to see it."""
+    from .catalog import inline
+
+    idea = ex.idea
+    title = Text(idea.name, style="bold")
+    title.append("  —  idea" + (f" (tour stop {', '.join(str(n) for n, _ in ex.tour)})" if ex.tour else ""))
+    console.print(title)
+    console.print(idea.title, soft_wrap=True)
+    _heading(console, "formula")
+    _indented(console, idea.formula)
+    _heading(console, "what it does")
+    _paragraph(console, idea.what)
+    if ex.keys:
+        _heading(console, "config keys (default)")
+        _columns(console, [(k.path, inline(k.default), k.doc) for k in ex.keys], ("bold", "cyan"), indent="  ")
+    _heading(console, "where to see it")
+    rows = [(u.path, u.command, u.about) for u in ex.usages]
+    rows += [(f"tour stop {n}", "docs/tour.md", title_) for n, title_ in ex.tour]
+    if rows:
+        _columns(console, rows, ("bold", "cyan", "dim"), indent="  ")
+    for command in idea.commands:
+        console.print(f"  try: {command}", soft_wrap=True)
+    if idea.code:
+        _heading(console, "in the code")
+        console.print("  " + ", ".join(idea.code), soft_wrap=True)
+    if idea.see:
+        _heading(console, "see also")
+        console.print("  " + ", ".join(f"gdtrain explain {name}" for name in idea.see), soft_wrap=True)
+    if ex.reading:
+        _heading(console, "further reading")
+        for ref in ex.reading:
+            _paragraph(console, ref, indent="  ")
+
+
+def ideas_listing(ideas, console: Console) -> None:
+    """`gdtrain list ideas`: each idea of the tour with its one-line title and tour stops."""
+    width = max(len(idea.name) for idea in ideas) + 2
+    console.print("ideas (the concepts the tour teaches): gdtrain explain IDEA")
+    for idea in ideas:
+        line = Text("  ")
+        line.append(_label(idea.name, width))
+        line.append(idea.title + (f"  (tour {', '.join(str(n) for n in idea.tour)})" if idea.tour else ""))
+        console.print(line, soft_wrap=True)
 
 
 def init_done(path, tpl, console: Console) -> None:
@@ -941,6 +1070,10 @@ def describe_hidden(config) -> str:
 
 def config_summary(config, source: str, built=None) -> str:
     """One line: what the config trains, on what, with which optimizer (sizes and splits when ``built``)."""
+    if config.problem is not None:  # a 2-D test function: no data, no network
+        from .problems import make_problem
+
+        return f"{source} is valid: problem {make_problem(config.problem).describe()}; {describe_run(config)}"
     if built is None:
         data = f"data {config.data.source}"
         network = f"network {describe_hidden(config)}, loss {config.loss}"

@@ -38,3 +38,12 @@ def shipped_files(kind: str, suffix: str) -> Dict[str, Path]:
     if not found:
         found = {p.name[:-len(suffix)]: p for p in (_SOURCE_TREE / kind).glob(f"*{suffix}") if p.is_file()}
     return found
+
+
+def find_config(name) -> Path:
+    """A config path as given, else a config shipped with gdtrain: ``quickstart`` (or ``quickstart.yaml``) is
+    ``configs/quickstart.yaml`` wherever gdtrain is installed. A name with a folder in it is always a path."""
+    path = Path(name)
+    if path.exists() or path.suffix not in ("", ".yaml", ".yml") or "/" in str(name):
+        return path
+    return shipped_file("configs", f"{path.stem}.yaml") or path

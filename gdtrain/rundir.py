@@ -35,6 +35,7 @@ model.npz format, written by ``save_model`` and read by ``read_model``:
     feature_names, target_names     the input columns, the target column(s)
     classes                         class labels in index order (classification)
     x_mean, x_scale                 the training split's standardization z = (x − x_mean)/x_scale (if any)
+    y_mean, y_scale                 data.standardize_target: the network predicts (y − y_mean)/y_scale (targets.py)
 
 A model.npz written before the model section existed (Dense layers only) has no ``model`` array: the network is
 then the Dense stack its ``activations`` and W shapes describe. inference.check_model (called by load_model after
@@ -181,7 +182,7 @@ def save_npz(path: Union[str, Path], arrays: Dict[str, np.ndarray]) -> None:
 def save_model(path: Union[str, Path], tensors: Dict[str, np.ndarray], *, model: Dict, activations: List[str],
                loss: str, config_text: str, feature_names: List[str], target_names: List[str],
                classes: Optional[np.ndarray] = None, x_mean: Optional[np.ndarray] = None,
-               x_scale: Optional[np.ndarray] = None) -> None:
+               x_scale: Optional[np.ndarray] = None, target_scaling=None) -> None:
     """Write model.npz (the format in the module docstring); ``tensors``: every layer's arrays by name."""
     arrays: Dict[str, np.ndarray] = dict(tensors)
     arrays["activations"] = np.array(activations)
@@ -194,10 +195,13 @@ def save_model(path: Union[str, Path], tensors: Dict[str, np.ndarray], *, model:
         arrays["classes"] = classes
     if x_mean is not None:
         arrays["x_mean"], arrays["x_scale"] = x_mean, x_scale
+    if target_scaling is not None:
+        arrays["y_mean"], arrays["y_scale"] = target_scaling.mean, target_scaling.scale
     save_npz(path, arrays)
 
 
-METADATA = ("activations", "model", "loss", "feature_names", "target_names", "config", "classes", "x_mean", "x_scale")
+METADATA = ("activations", "model", "loss", "feature_names", "target_names", "config", "classes", "x_mean", "x_scale",
+            "y_mean", "y_scale")
 
 
 @dataclass
@@ -219,6 +223,9 @@ def read_model(path: Union[str, Path]) -> ModelFile:
             arrays = {name: archive[name] for name in archive.files}
     except Exception as exc:  # a truncated or foreign file
         raise DataError(f"{path}: not a readable model ({exc.__class__.__name__}: {exc})") from None
+    if set(arrays) == {"xy"}:  # problem_model.py's point
+        raise DataError(f"{path}: holds the point of a problem: run (a 2-D test function), not a network; "
+                        "there is nothing to evaluate or predict (summary.json says where it ended)")
     for key in ("loss", "W1", "b1"):
         if key not in arrays:
             raise DataError(f"{path}: no '{key}' array; not a gdtrain model (found: {', '.join(sorted(arrays))})")

@@ -10,7 +10,7 @@ step           η_t = η₀ · γ^⌊t / step_size⌋                           
 multistep      η_t = η₀ · γ^(number of milestones ≤ t)                        (MultiStepLR)
 exponential    η_t = η₀ · γ^t                                                  (ExponentialLR)
 cosine         η_t = η_min + (η₀ − η_min)(1 + cos(π t / T))/2                  (CosineAnnealingLR)
-inverse_time   η_t = η₀ / (1 + decay · t)         the seeds' diminishing step sizes: Σ η_t = ∞ while
+inverse_time   η_t = η₀ / (1 + decay · t)         diminishing step sizes (Robbins & Monro): Σ η_t = ∞,
 inverse_sqrt   η_t = η₀ / √(t + 1)                η_t → 0, what subgradient descent needs to converge
 plateau        η ← max(η · factor, min_lr) when the monitored metric has not improved for
                ``patience`` epochs (improved: m < best·(1 − threshold), mode min)  (ReduceLROnPlateau)
@@ -27,6 +27,7 @@ from bisect import bisect_right
 from typing import Any, Dict, Mapping, Optional
 
 from .errors import ConfigError
+from .metrics import WATCHABLE
 from .options import REQUIRED, Option, choice, increasing_integers, integer, number, optional, resolve_options
 from .registry import Registry
 from .state import NamedState
@@ -36,7 +37,7 @@ COMMON_OPTIONS = {
     "warmup_epochs": Option(0, integer(0), "linear warm-up length W (in updates with per: step)"),
     "warmup_start_factor": Option(1 / 3, number(0, 1, low_open=True), "warm-up starts at η₀ · this factor"),
 }
-MONITORS = ("val_loss", "train_loss", "val_accuracy", "val_mse", "val_mae", "val_r2")
+MONITORS = WATCHABLE  # the epoch metrics plateau may watch (metrics.py)
 
 
 class Schedule(NamedState):

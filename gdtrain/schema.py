@@ -125,25 +125,58 @@ def _layer_list_schema() -> Dict:
     return {"$ref": "#/$defs/layers"}
 
 
-def _contestants_schema() -> Dict:
-    from .compare import LABEL
+def _label_property() -> Dict:
+    from .contestants import LABEL
 
-    label = {"label": {"type": "string", "pattern": LABEL.pattern,
-                       "description": "the contestant's name and run directory (default: its name)"}}
-    item = optimizer_schema(extra=label)
+    return {"label": {"type": "string", "pattern": LABEL.pattern,
+                      "description": "the contestant's name and run directory (default: its name)"}}
+
+
+def _contestants_schema() -> Dict:
+    item = optimizer_schema(extra=_label_property())
     return nullable({"type": "array", "minItems": 1, "items": item})
 
 
+def _line_search_contestants_schema() -> Dict:
+    from .linesearch import LINE_SEARCHES
+
+    item = _by_name([(name, method.formula, method.options, {}) for name, method in LINE_SEARCHES.items()],
+                    "backtracking", _label_property())
+    return nullable({"type": "array", "minItems": 1, "items": item})
+
+
+def _problem_schema() -> Dict:
+    """``problem:``: a function's name, or {function, start, **its options} (problems.resolve_problem)."""
+    from .problems import FUNCTIONS
+
+    start = {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"},
+             "description": "the starting point [x, y]"}
+    branches = []
+    for name, fn in FUNCTIONS.items():
+        properties, required = _options(fn.options)
+        branches.append({"title": name, "description": f"f = {fn.formula}", "type": "object",
+                         "properties": {"function": {"const": name}, "start": start, **properties},
+                         "required": ["function"] + required, "additionalProperties": False})
+    return nullable({"anyOf": [{"type": "string", "enum": _names(FUNCTIONS)}, {"type": "object", "oneOf": branches}]})
+
+
 def _modes_schema() -> Dict:
-    from .compare import MODES
+    from .contestants import MODES
 
     return nullable({"anyOf": [{"type": "array", "minItems": 1, "uniqueItems": True,
                                 "items": {"type": "string", "enum": list(MODES)}},
                                {"type": "string", "description": "comma-separated: batch,sgd,minibatch"}]})
 
 
+def _sweep_grid_schema() -> Dict:
+    scalar = {"type": ["number", "string", "boolean", "null"]}
+    return nullable({"type": "object", "minProperties": 1, "propertyNames": {"pattern": r"^[^.]+(\.[^.]+)*$"},
+                     "additionalProperties": {"anyOf": [scalar, {"type": "array", "minItems": 1, "items": scalar}]},
+                     "description": "config key path → the values to try"})
+
+
 def _target_metric_schema() -> Dict:
-    from .compare import TARGETS
+    from .contestants import TARGETS
 
     return nullable({"anyOf": [
         {"type": "object", "minProperties": 1, "maxProperties": 1, "propertyNames": {"enum": list(TARGETS)},
@@ -192,6 +225,9 @@ _SPECIAL: Dict[Tuple[str, str], Callable[[], Dict]] = {
     ("CompareConfig", "optimizers"): _contestants_schema,
     ("CompareConfig", "modes"): _modes_schema,
     ("CompareConfig", "target_metric"): _target_metric_schema,
+    ("CompareConfig", "line_searches"): _line_search_contestants_schema,
+    ("Config", "problem"): _problem_schema,
+    ("SweepConfig", "grid"): _sweep_grid_schema,
 }
 
 

@@ -81,8 +81,10 @@ def blas_ceiling() -> int:
 
 
 def gemm_flops(net, batch: int) -> int:
-    """2 · batch · fan_in · fan_out of the network's largest dense layer: the flops of a step's biggest GEMM."""
-    sizes = [layer.W.shape for layer in net.dense_layers()]
+    """2 · batch · fan_in · fan_out of the network's largest dense layer: the flops of a step's biggest GEMM
+    (0 for a model without dense layers, such as a 2-D problem's point)."""
+    layers = net.dense_layers() if hasattr(net, "dense_layers") else []
+    sizes = [layer.W.shape for layer in layers]
     return 2 * batch * max((fan_out * fan_in for fan_out, fan_in in sizes), default=0)
 
 

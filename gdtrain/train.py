@@ -1,6 +1,6 @@
 """The training loop: batches → forward → loss → backward → clip → optimizer step, epoch after epoch.
 
-Modes (the seeds' three variants of gradient descent):
+Modes (the three classic variants of gradient descent):
   batch      one step per epoch on the whole training set:   θ := θ − η ∇θ J(θ)
   sgd        one step per sample, in a fresh random order:    θ := θ − η ∇θ L(yᵢ, f(xᵢ; θ))
   minibatch  one step per batch B of ``batch_size`` samples:  θ := θ − η (1/m) Σ_{i∈B} ∇θ L(yᵢ, f(xᵢ; θ))
@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -37,6 +37,7 @@ from .early_stopping import EarlyStopping
 from .linesearch import SearchResult, search
 from .losses import Loss
 from .monitor import EpochMeter, evaluate, tracked_names
+from .targets import TargetScaling
 from .state import NamedState
 
 
@@ -52,17 +53,21 @@ class EpochRecord:
     steps: int
     seconds: float  # training time since the start of the run
     warnings: List[TrainingWarning] = field(default_factory=list)  # named warnings first raised this epoch
+    train: Dict[str, float] = field(default_factory=dict)  # metrics of the training batches (monitor.EpochMeter)
 
     @classmethod
-    def columns(cls, val_metrics: List[str], net) -> List[str]:
-        """metrics.csv's header for a run with these validation metrics and this network."""
+    def columns(cls, val_metrics: List[str], net, train_metrics: Sequence[str] = ()) -> List[str]:
+        """metrics.csv's header for a run with these validation (and training-batch) metrics and this network."""
         grads = {"grad_norm": 0.0, **{f"grad_norm_{name}": 0.0 for name in tracked_names(net)}}
         stats = dict.fromkeys(EpochMeter.columns(net), 0.0)
-        return list(cls(0, 0.0, dict.fromkeys(val_metrics, 0.0), 0.0, grads, stats, 0.0, 0, 0.0).row())
+        return list(cls(0, 0.0, dict.fromkeys(val_metrics, 0.0), 0.0, grads, stats, 0.0, 0, 0.0,
+                        train=dict.fromkeys(train_metrics, 0.0)).row())
 
     def row(self) -> Dict[str, float]:
-        """The metrics.csv row: epoch, train_loss, val_*, lr, grad norms, layer stats, clip_fraction, seconds."""
+        """The metrics.csv row: epoch, train_loss, train_accuracy (classification), val_*, lr, grad norms,
+        layer stats, clip_fraction, seconds."""
         row: Dict[str, float] = {"epoch": self.epoch, "train_loss": self.train_loss}
+        row.update({f"train_{k}": v for k, v in self.train.items()})
         row.update({f"val_{k}": v for k, v in self.val.items()})
         row["lr"] = self.lr
         row.update(self.grad_norms)
@@ -93,6 +98,7 @@ class TrainSettings:
     criteria: Criteria = field(default_factory=Criteria)
     checkpoint_every: int = 1
     checkpoint_seconds: float = 0.0  # at most one checkpoint per this many seconds (the CLI's default: 1)
+    target: Optional[TargetScaling] = None  # data.standardize_target: val metrics in the target's units
 
 
 @dataclass
@@ -191,6 +197,9 @@ class LineSearchStep:
         slope0 = -float(np.vdot(self.direction, self.direction))
         result = search(self.spec, self._phi, self._phi_slope, value, slope0)
         self._move(result.step)
+        if result.ok and np.array_equal(self.net.params, self.theta0):  # θ + t d == θ: nothing moved
+            self.net.params[...] = self.theta0
+            return SearchResult(0.0, value, result.evaluations, False, stalled=True)
         return result
 
 
@@ -216,7 +225,8 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
     stop_requested = stop_requested or (lambda: False)
     x_buf = np.empty((bs,) + X.shape[1:], X.dtype)
     y_buf = np.empty((bs,) + y.shape[1:], y.dtype)
-    meter = EpochMeter(net, state.diagnostics.saturation_derivative)
+    meter = EpochMeter(net, state.diagnostics.saturation_derivative, loss)
+    tally = meter.outputs_listener  # training accuracy, from the loss pass's own outputs
     monitor = "val_loss" if len(X_val) else "train_loss"
     # The batch-mode train_loss is J at the start of the epoch's step, so the weights it judges are those.
     best_judges_start = monitor == "train_loss" and bs == n
@@ -259,7 +269,7 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
                 xb, yb = x_buf[:len(idx)], y_buf[:len(idx)]
                 np.take(X, idx, axis=0, out=xb, mode="clip")  # (idx is valid: "clip" skips a buffered copy)
                 np.take(y, idx, axis=0, out=yb, mode="clip")
-            value = net.loss_and_grad(xb, yb, loss, s.l2, training=True, rng=dropout_rng, l1=s.l1)
+            value = net.loss_and_grad(xb, yb, loss, s.l2, training=True, rng=dropout_rng, l1=s.l1, on_outputs=tally)
             norm = meter.add()
             if not (math.isfinite(value) and math.isfinite(norm)):
                 what = f"the loss became {value}" if not math.isfinite(value) else f"the gradient norm became {norm}"
@@ -271,7 +281,12 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
             if searcher is not None:
                 found = searcher(value)
                 epoch_lr = found.step
-                if not found.ok:
+                if found.stalled:
+                    stop = ("line_search", f"the line search's step leaves θ unchanged in floating point "
+                                           f"(θ − t·g == θ, gradient norm {norm:.2g}) at epoch {epoch}: no step can "
+                                           "make progress at this precision; the minimum is reached as closely as "
+                                           f"{net.dtype.name} can show it")
+                elif not found.ok:
                     stop = ("line_search", f"the line search found no step that lowers the objective after "
                                            f"{found.evaluations} trials (gradient norm {norm:.2g}) at epoch {epoch}: "
                                            "it is flat to numerical precision along −∇J")
@@ -297,7 +312,7 @@ def train(net, loss: Loss, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_va
             return _diverged(result, state, net, last_good, epoch, "the weights became non-finite", started)
         optimizer.flush_subnormals()
         record = _finish_epoch(state, net, loss, X_val, y_val, meter, before_last, epoch, loss_sum, epoch_lr,
-                               started)
+                               started, s.target)
         logged = record.logged()
         if not s.schedule_per_step:
             schedule.step(logged)
@@ -344,19 +359,19 @@ class EpochStart:
 
 
 def _finish_epoch(state: LoopState, net, loss, X_val, y_val, meter: EpochMeter, before_last, epoch: int,
-                  loss_sum: float, lr: float, started: float) -> EpochRecord:
+                  loss_sum: float, lr: float, started: float, target: Optional[TargetScaling] = None) -> EpochRecord:
     """Evaluate, measure and examine the epoch just trained; update the state; return its record."""
     train_loss = loss_sum / meter.steps
     state.losses.append(train_loss)
     state.epoch = epoch
-    val = evaluate(net, loss, X_val, y_val)
+    val = evaluate(net, loss, X_val, y_val, target)
     grad_norms, layer_stats = meter.means(), meter.layer_stats(before_last)
     warnings = state.diagnostics.examine(epoch, train_loss, grad_norms, layer_stats,
                                          [layer.activation.name for layer in net.dense_layers()])
     state.warnings += [w.as_dict() for w in warnings]
     state.seconds = time.perf_counter() - started
     return EpochRecord(epoch, train_loss, val, lr, grad_norms, layer_stats, meter.clipped / meter.steps,
-                       meter.steps, state.seconds, warnings)
+                       meter.steps, state.seconds, warnings, meter.train_metrics())
 
 
 def _finish(result: TrainResult, state: LoopState, net, started: float) -> TrainResult:

@@ -291,7 +291,8 @@ def test_gradcheck_batchnorm_bug_in_a_config(runner, tmp_path):
     assert invoke(runner, ["gradcheck", config, "--samples", 16]).exit_code == 0
     result = invoke(runner, ["gradcheck", config, "--samples", 16, "--bug", "batchnorm-mean-terms"])
     assert result.exit_code == 1, result.output
-    assert lines(result.output)[-1] == "FAILED: W1, b1"
+    assert lines(result.output)[-2] == "FAILED: W1, b1"
+    assert lines(result.output)[-1].endswith("backpropagation's gradient of W1, b1 is wrong.")  # the hint
     result = invoke(runner, ["gradcheck", CONFIGS / "iris.yaml", "--bug", "residual-skip"])
     assert result.exit_code == 2
     assert "--bug residual-skip: the network has no residual layer" in result.output
@@ -304,7 +305,7 @@ def test_gradcheck_config(runner):
     assert "on 8 training samples" in result.output
     rows = {}
     for line in out:
-        cells = [c for c in line.replace("│", " ").split() if c]
+        cells = [c for c in line.replace("│", " ").replace("|", " ").split() if c]
         if cells and cells[0] in ("W1", "b1", "W2", "b2"):
             rows[cells[0]] = cells
     assert list(rows) == ["W1", "b1", "W2", "b2"]
@@ -320,7 +321,8 @@ def test_gradcheck_can_fail(runner):
     result = invoke(runner, ["gradcheck", CONFIGS / "iris.yaml", "--samples", 4, "--threshold", "1e-30",
                              "--atol", "0"])
     assert result.exit_code == 1, result.output
-    assert lines(result.output)[-1] == "FAILED: W1, b1, W2, b2"
+    assert lines(result.output)[-2] == "FAILED: W1, b1, W2, b2"
+    assert lines(result.output)[-1].endswith("the --threshold or --atol may be too strict.")  # the hint
     assert result.output.count("FAIL") >= 4
 
 
@@ -404,6 +406,10 @@ def test_every_shipped_config_runs(runner, tmp_path, config):
     assert len(read_rows(out / "metrics.csv")) == 2
     shipped = yaml.safe_load(config.read_text())
     resolved = yaml.safe_load((out / "config.yaml").read_text())
+    if "problem" in shipped:  # a 2-D test function (tests/test_landscapes.py): no network, the point's columns
+        assert resolved["problem"]["function"] == shipped["problem"]["function"]
+        assert list(read_rows(out / "metrics.csv")[0])[4:9] == ["x", "y", "f", "step_length", "distance"]
+        return
     assert resolved["loss"] == shipped.get("loss", "cross_entropy")
     if "lr" in shipped["optimizer"]:  # (a line search picks its own steps and gives none)
         assert resolved["optimizer"]["lr"] == shipped["optimizer"]["lr"]

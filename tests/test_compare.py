@@ -18,6 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 import gdtrain.experiment
+import gdtrain.race.executor
 from gdtrain import compare
 from gdtrain.cli import app
 from gdtrain.config import from_dict, load_config, to_dict
@@ -174,7 +175,7 @@ def test_workers_limit_blas_threads_only_while_the_pool_lives(monkeypatch):
     with compare.limited_blas_env(1):
         assert os.environ["OMP_NUM_THREADS"] == "1" and os.environ["OPENBLAS_NUM_THREADS"] == "1"
     assert os.environ["OMP_NUM_THREADS"] == "7" and "OPENBLAS_NUM_THREADS" not in os.environ
-    monkeypatch.setattr(compare, "available_cores", lambda: 8)
+    monkeypatch.setattr(gdtrain.race.executor, "available_cores", lambda: 8)  # where blas_threads reads it
     assert [compare.blas_threads(w) for w in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
 
 
@@ -259,14 +260,15 @@ def test_done_when_digits_three_optimizers(runner, tmp_path):
     rows = read_rows(out / "comparison.csv")
     assert list(rows[0]) == DOCUMENTED + list(compare.EXTRA_COLUMNS)
     assert [r["optimizer"] for r in rows] == ["sgd", "momentum", "adam"]
-    assert [float(r["lr"]) for r in rows] == [0.001, 0.001, 0.001]  # the documented defaults
+    assert [float(r["lr"]) for r in rows] == [0.01, 0.01, 0.001]  # the documented defaults (sgd's: 0.01)
     assert len({r["initial_loss"] for r in rows}) == 1
     assert all(float(r["final_train_loss"]) < float(r["initial_loss"]) for r in rows)
     assert all(r["status"] == "completed" and r["epochs"] == "8" and r["batch_size"] == "64" for r in rows)
     table = [line.split() for line in result.output.splitlines()
              if line.split()[:1] in (["1"], ["2"], ["3"]) and line.rstrip().endswith("completed")]
     assert sorted(line[1] for line in table) == ["adam", "momentum", "sgd"]
-    assert all(line[line.index("★") + 1 if "★" in line else 2] == "0.001" for line in table)
+    assert {line[1]: line[line.index("★") + 1 if "★" in line else 2] for line in table} == {
+        "sgd": "0.01", "momentum": "0.01", "adam": "0.001"}
     assert "★" in next(line for line in result.output.splitlines() if line.startswith("winner:"))
     for label in ("sgd", "momentum", "adam"):  # each an ordinary run directory
         assert {p.name for p in (out / label).iterdir()} >= {"config.yaml", "metrics.csv", "model.npz", "summary.json"}

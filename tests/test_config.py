@@ -47,6 +47,7 @@ EXPECTED_DEFAULTS = {
         "validation_split": 0.15,
         "test_split": 0.15,
         "standardize": True,
+        "standardize_target": False,
         "n_samples": None,
         "noise": None,
     },
@@ -60,8 +61,8 @@ EXPECTED_DEFAULTS = {
     },
     "loss": "cross_entropy",
     "regularization": {"l2": 0.0, "l1": 0.0},
-    # torch.optim.SGD defaults for everything but lr, which the contract sets to 0.1
-    "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.0, "dampening": 0.0, "nesterov": False,
+    # torch.optim.SGD defaults for everything but lr: 0.01 (Keras's), as `optimizer: sgd` gives (issue 15)
+    "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.0, "dampening": 0.0, "nesterov": False,
                   "weight_decay": 0.0, "momentum_form": "torch"},
     "schedule": {"name": "constant", "per": "epoch", "warmup_epochs": 0, "warmup_start_factor": 1 / 3},
     "clip": {"norm": None, "value": None},
@@ -84,7 +85,7 @@ def test_empty_mapping_gives_design_defaults():
     assert config.data.standardize is True
     assert config.loss == "cross_entropy"
     assert config.regularization.l2 == 0.0
-    assert config.optimizer["name"] == "sgd" and config.optimizer["lr"] == 0.1
+    assert config.optimizer["name"] == "sgd" and config.optimizer["lr"] == 0.01
     assert config.schedule["name"] == "constant"
     assert config.clip.norm is None and config.clip.value is None
     assert (config.training.mode, config.training.batch_size, config.training.epochs) == ("minibatch", 32, 100)
@@ -99,7 +100,7 @@ def test_defaults_are_not_shared_between_configs():
     a, b = from_dict({}), from_dict({})
     a.model.hidden.append("x")
     a.optimizer["lr"] = 5.0
-    assert len(b.model.hidden) == 1 and b.optimizer["lr"] == 0.1
+    assert len(b.model.hidden) == 1 and b.optimizer["lr"] == 0.01
 
 
 def test_from_dict_does_not_mutate_its_input():
@@ -165,8 +166,8 @@ def test_unknown_key_names_path_and_nearest(raw, expected):
 def test_unknown_key_without_a_close_name_lists_valid_keys():
     message = config_error({"zzzzzz": 1})
     assert message.startswith("zzzzzz: unknown key; valid keys: ")
-    assert ("clip, compare, data, dtype, logging, loss, model, monitor, optimizer, output, regularization, schedule, seed, "
-            "training") in message
+    assert ("clip, compare, data, dtype, logging, loss, model, monitor, optimizer, output, problem, regularization, "
+            "schedule, seed, sweep, training") in message
 
 
 def test_internal_fields_are_not_yaml_keys():

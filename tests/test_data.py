@@ -323,7 +323,9 @@ def test_csv_missing_target_column(animals_csv):
 
 def test_csv_non_numeric_column_used_as_feature(animals_csv):
     # with 'legs' as the target, the string column 'kind' becomes a feature
-    assert data_error(animals_csv, target="legs") == f"{animals_csv}: row 2, column 'kind': not a number: 'cat'"
+    assert data_error(animals_csv, target="legs") == (
+        f"{animals_csv}: row 2, column 'kind': not a number: 'cat'; if 'kind' holds what to predict, set "
+        "data.target: kind (data.target is 'legs')")
 
 
 def test_continuous_target_for_classification_suggests_regression(tmp_path):

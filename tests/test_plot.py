@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from gdtrain.plot import MARKERS, chart, grad_chart, loss_chart, plot_lines, rea
 
 ENV = {"CI": "true", "NO_COLOR": "1", "COLUMNS": "200"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+BOX_DRAWING = re.compile("[\u2500-\u259f]")
 
 
 def invoke(args):
@@ -37,9 +39,12 @@ def vanishing_rows(epochs=30):
             for e in range(1, epochs + 1)]
 
 
+ASCII_AXIS = re.compile(r"^ *\S* [+|](?![+-]*-[+-]*$)")  # a y-axis row as piped output draws it: ' 1.2 +*', '     | o'
+
+
 def canvas(lines):
-    """The plot-area rows of a chart: the lines drawn against the y-axis."""
-    return [line for line in lines if "┤" in line or "│" in line]
+    """The plot-area rows of a chart: the lines drawn against the y-axis (box-drawing or, piped, ASCII)."""
+    return [line for line in lines if "┤" in line or "│" in line or ASCII_AXIS.match(line)]
 
 
 def marker_rows(lines, marker):
@@ -138,6 +143,8 @@ def test_plot_cli_prints_both_panels(tmp_path):
     assert len(canvas(lines)) == 16
     assert max(len(line) for line in lines[1:]) == 64
     assert "\x1b[" not in result.output
+    assert not BOX_DRAWING.search(result.output)  # piped: the axes are drawn with '|', '+' and '-'
+    assert sum(1 for line in lines if "-" in line and set(line.strip()) == {"+", "-"}) == 2  # two x-axes
 
 
 def test_plot_reads_a_real_run(tmp_path):
@@ -196,3 +203,89 @@ def test_a_series_hidden_under_another_says_so():
                   40, 6, log=True).lines
     assert "* W1 (hidden under o W2)   o W2   + W3" in lines
     assert not marker_rows(lines, "*") and marker_rows(lines, "o") == [5] and marker_rows(lines, "+") == [0]
+
+
+# --- the accuracy / r2 panel and a race redrawn (issue 15) ----------------------------------------
+
+def test_plot_has_an_accuracy_panel_and_regression_an_r2_one(tmp_path):
+    from gdtrain.config import from_dict
+    from gdtrain.experiment import fit
+
+    base = {"seed": 0, "model": {"hidden": [{"units": 4, "activation": "tanh"}]}, "training": {"epochs": 3}}
+    classifier = fit(from_dict({**base, "data": {"source": "iris"}}, name="c"), out=str(tmp_path / "c")).run_dir
+    lines = invoke(["plot", classifier, "--width", 60, "--height", 4]).output.splitlines()
+    assert [line for line in lines if line in ("loss", "accuracy")] == ["loss", "accuracy"]
+    assert "* train_accuracy   o val_accuracy" in lines
+    assert len(canvas(lines)) == 3 * 4  # loss, accuracy, gradient norms
+    rows = read_metrics(classifier / "metrics.csv")
+    top = next(line for line in lines[lines.index("accuracy"):] if ASCII_AXIS.match(line))
+    best = max(max(r["train_accuracy"], r["val_accuracy"]) for r in rows)
+    assert float(top.split()[0]) == pytest.approx(best, abs=5e-4)  # the axis spans the values drawn
+    regressor = fit(from_dict({**base, "data": {"source": "sine", "n_samples": 60}, "loss": "mse"}, name="r"),
+                    out=str(tmp_path / "r")).run_dir
+    lines = invoke(["plot", regressor, "--width", 60, "--height", 4]).output.splitlines()
+    assert "r2" in lines and "* val_r2" in lines and "accuracy" not in lines
+
+
+def tiny_race(tmp_path, seeds=2):
+    from gdtrain import compare
+    from gdtrain.config import from_dict
+
+    config = from_dict({"seed": 0, "data": {"source": "iris"}, "model": {"hidden": [{"units": 4, "activation": "tanh"}]},
+                        "training": {"mode": "batch", "epochs": 4}}, name="tiny")
+    return compare.run(compare.plan(config, optimizers="sgd,adam", seeds=seeds), out=str(tmp_path / "race"))
+
+
+def test_a_race_read_back_from_its_files_has_the_curves_the_race_drew(tmp_path):
+    from gdtrain import compare
+    from gdtrain.plot import is_race_dir, read_race
+
+    result = tiny_race(tmp_path)
+    assert is_race_dir(result.out_dir) and not is_race_dir(result.out_dir / "adam" / "seed-0")
+    race = read_race(result.out_dir)
+    assert [c.label for c in race.contestants] == [s.label for s in result.standings]  # ranked order
+    assert race.seeds == [0, 1] and race.metric == "accuracy" and race.kind == "optimizers"
+    for key in ("train_loss", "val_loss", "val_accuracy"):
+        live = compare.epoch_curves(result, key)
+        again = {label.removesuffix(" ★"): values for label, values in race.curves(key).items()}
+        assert again.keys() == live.keys()
+        for label in live:
+            assert again[label] == pytest.approx(live[label], rel=1e-9)
+    winner = result.winner.label
+    assert f"{winner} ★" in race.curves("train_loss")
+
+
+def test_plot_redraws_a_race_directory(tmp_path):
+    result = tiny_race(tmp_path)
+    out = invoke(["plot", result.out_dir, "--width", 60, "--height", 4])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[0] == f"{result.out_dir}: a race of 2 optimizers on tiny, seeds 0-1, won by {result.winner.label} ★"
+    titles = [line for line in lines if line.endswith("per epoch, mean over seeds") or "log scale" in line]
+    assert titles[:3] == ["train loss per epoch, mean over seeds", "validation loss per epoch, mean over seeds",
+                          "validation accuracy per epoch, mean over seeds"]
+    assert len(canvas(lines)) == 3 * 4
+    legend = f"* {result.standings[0].label} ★   o {result.standings[1].label}"
+    assert lines.count(legend) == 3
+    assert not BOX_DRAWING.search(out.output)
+
+
+def test_plot_race_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    result = tiny_race(tmp_path, seeds=1)
+    png = tmp_path / "race.png"
+    out = invoke(["plot", result.out_dir, "--png", png])
+    assert out.exit_code == 0, out.output
+    assert png.read_bytes()[:8] == PNG_SIGNATURE and out.output.splitlines()[-1] == f"saved {png}"
+
+
+def test_plot_of_a_broken_race_directory_is_one_line(tmp_path):
+    result = tiny_race(tmp_path, seeds=1)
+    (result.out_dir / "summary.json").write_text('{"kind": "optimizers"}')
+    out = invoke(["plot", result.out_dir])
+    assert out.exit_code == 2
+    assert out.output.startswith(f"error: {result.out_dir / 'summary.json'}: not a compare-optimizers summary")
+    (result.out_dir / "summary.json").write_text("{not json")
+    out = invoke(["plot", result.out_dir])
+    assert out.exit_code == 2 and "summary.json: cannot read (JSONDecodeError" in out.output
+    assert len(out.output.strip().splitlines()) == 1

@@ -16,8 +16,10 @@ ENV = {"CI": "true", "NO_COLOR": "1", "COLUMNS": "120"}
 # Commands the tour says fail on purpose, and how they end.
 EXPECTED_FAILURES = {
     "gdtrain fit learning_rate --set optimizer.lr=1": (1, "training diverged at epoch"),
+    "gdtrain fit diabetes --set data.standardize_target=false --set optimizer.lr=0.05": (1, "training diverged at epoch"),
     "gdtrain fit exploding --set clip.norm=null": (1, "training diverged at epoch"),
     "gdtrain gradcheck iris --bug tanh-derivative": (1, "FAILED: W1, b1"),
+    "gdtrain gradcheck iris --epsilon 1e-2": (1, "the error fell 16.0× (error ∝ ε^2)"),
 }
 
 

@@ -32,7 +32,7 @@ CONFIGS = REPO / "configs"
 
 LAYER_COLUMNS = ["weight_norm_W1", "weight_norm_W2", "update_ratio_W1", "update_ratio_W2"]
 # iris and sine use a tanh hidden layer (saturation is measured), diabetes a relu one (dead units are)
-CLASSIFIER_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "lr", "grad_norm", "grad_norm_W1",
+CLASSIFIER_COLUMNS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "grad_norm", "grad_norm_W1",
                       "grad_norm_W2", *LAYER_COLUMNS, "saturated_fraction_1", "clip_fraction", "seconds"]
 REGRESSOR_COLUMNS = ["epoch", "train_loss", "val_loss", "val_mse", "val_mae", "val_r2", "lr", "grad_norm",
                      "grad_norm_W1", "grad_norm_W2", *LAYER_COLUMNS, "saturated_fraction_1", "clip_fraction", "seconds"]
