@@ -1,6 +1,7 @@
 """gdtrain's speed, side by side with PyTorch (CPU) and scikit-learn, as ratios.
 
-    python benchmarks/bench.py             # the full benchmark; writes benchmarks/RESULTS.md
+    python benchmarks/bench.py             # the full benchmark, both kernel paths, 5 runs; writes benchmarks/RESULTS.md
+    python benchmarks/bench.py --kernel haswell --only W1,W2 --runs 7   # one kernel path, some workloads
     python benchmarks/bench.py --quick     # tiny sizes, a smoke test (writes nothing unless --results)
     python benchmarks/bench.py --mnist train-images-idx3-ubyte.gz   # W1 on real MNIST instead of synthetic
 
@@ -17,9 +18,15 @@ Workloads (every measurement in a fresh process, the contestants interleaved A B
       training mode. No scikit-learn (it has no batch norm).
   W2  digits, 64-32-10 tanh, full-batch gradient descent, 1000 epochs: seconds per epoch (gdtrain with its
       metrics.csv and terminal output on).
-  W3  gradient check of every parameter of a 64-32-10 tanh net on 20 samples, float64: gdtrain's check vs
+  W3  gradient check of every parameter of a 64-32-10 tanh net (--quick: 64-8-10) on 20 samples, float64: gdtrain's check vs
       torch.autograd.gradcheck of the same function.
+  W4  under load: the quickstart fit and an MNIST-1D-sized MLP (4000 x 40, 40-100-100-10 ReLU, batch 100, Adam,
+      20 epochs) with two CPU-bound processes running beside: gdtrain (its thread policy) against its own quiet
+      one-thread time and against PyTorch under the same load.
   startup  `gdtrain --help`, wall time.
+Kernel paths (--kernel): native (OpenBLAS's own choice for this CPU) and haswell (OPENBLAS_CORETYPE=Haswell, set in
+each contestant's process only: the AVX2 kernels of a machine without AVX-512); each contestant reports the kernels
+its OpenBLAS ran (threadpoolctl), and RESULTS.md records them per path.
   GEMM floor  (a reference, not a contestant) the W1 epoch's matrix products and batch gathers alone, in NumPy:
       the part of every contestant's epoch that no trainer can remove with these BLAS kernels.
   plain numpy trainer  (a reference, not a contestant) the straightforward in-place NumPy trainer of W1 and
@@ -47,9 +54,11 @@ FLOOR = "numpy GEMMs only"
 PLAIN = "plain numpy trainer"
 
 # The issue's targets: gdtrain's time / PyTorch's at most this, per workload (W1 float32: both optimizers) ...
-PYTORCH_LIMITS = {"W1 f32 sgd-momentum": 0.8, "W1 f32 adam": 0.8, "W1-BN f32 sgd-momentum": 0.9,
+PYTORCH_LIMITS = {"W1 f32 sgd-momentum": 0.6, "W1 f32 adam": 0.6, "W1-BN f32 sgd-momentum": 0.9,
                   "W1-BN f32 adam": 0.9, "W2": 0.9, "W3": 0.2}
-F64_LIMIT, SKLEARN_LIMIT, MEMORY_MIB, STARTUP_SECONDS = 2.2, 0.6, 150, 0.5  # ... and the others
+F64_LIMIT, PLAIN_LIMIT, MEMORY_MIB, STARTUP_SECONDS = 2.2, 1.05, 150, 0.5  # ... and the others
+# (the earlier "≤ 0.6 × scikit-learn" target was withdrawn (issue 16): the GEMM floor and the optimizer's minimal
+# passes already take about that on a 2-core OpenBLAS machine; scikit-learn's ratio is still shown)
 
 
 def have(module: str) -> bool:
@@ -60,14 +69,14 @@ def have(module: str) -> bool:
         return False
 
 
-BLAS_ENV: dict = {}  # --blas-coretype: the one kernel choice every contestant is given
+BLAS_ENV: dict = {}  # --kernel: the kernel path every contestant is given (KERNELS)
 
 
 def bench_env(extra=None) -> dict:
     """The environment every contestant runs in: 2 BLAS threads, plain output, and OpenBLAS's own choice of
     kernels (some machines preset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for old OpenBLAS builds; they slow a
     current one, so they are unset here, for every contestant alike — RESULTS.md records the kernel used),
-    unless --blas-coretype asks for one kernel path (for every contestant alike too)."""
+    unless --kernel asks for one kernel path (for every contestant alike too, in its own process only)."""
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     return {**env, "CI": "true", "OMP_NUM_THREADS": THREADS, "OPENBLAS_NUM_THREADS": THREADS,
             "MKL_NUM_THREADS": THREADS, **BLAS_ENV, **(extra or {})}
@@ -82,13 +91,19 @@ def run(cmd, env_extra=None, cwd=None):
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{err[-2000:]}")
+    note_kernel(err)
     return out, wall, err
 
 
 # Each contestant reports its own peak resident memory: VmHWM of /proc/self/status (ru_maxrss can carry over
 # the parent's peak across fork and exec on Linux).
+# It reports too which OpenBLAS kernels it ran (threadpoolctl's threadpool_info()["architecture"]): the proof of the
+# kernel path a --kernel asked for.
 PEAK = ("import sys; print('PEAK_RSS_KB', next((int(l.split()[1]) for l in open('/proc/self/status') "
-        "if l.startswith('VmHWM')), 0), file=sys.stderr)")
+        "if l.startswith('VmHWM')), 0), file=sys.stderr)\n"
+        "try:\n    import threadpoolctl\n    print('BLAS_ARCH', ','.join(sorted({str(p.get('architecture')) for p in "
+        "threadpoolctl.threadpool_info() if p.get('internal_api') == 'openblas'})) or '-', file=sys.stderr)\n"
+        "except ImportError:\n    pass")
 
 
 def peak_mib(err: str) -> float:
@@ -96,6 +111,15 @@ def peak_mib(err: str) -> float:
         if line.startswith("PEAK_RSS_KB"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+KERNELS_SEEN: set = set()  # the OpenBLAS architectures the contestants of the current kernel path reported
+
+
+def note_kernel(err: str) -> None:
+    for line in err.splitlines():
+        if line.startswith("BLAS_ARCH") and line.split()[1:] != ["-"]:
+            KERNELS_SEEN.update(line.split()[1].split(","))
 
 
 # --- data ---------------------------------------------------------------------------------------------
@@ -143,6 +167,11 @@ def w1_hidden(batchnorm: bool = False) -> list:
     return hidden
 
 
+# `gdtrain ARGS...` in a fresh process that reports its peak memory and BLAS kernels when it ends
+GDTRAIN_CLI = ("import sys; from gdtrain.cli import main; sys.argv = ['gdtrain'] + sys.argv[1:]\ntry:\n    main()\n"
+               "finally:\n" + "".join(f"    {line}\n" for line in PEAK.splitlines()))
+
+
 def gdtrain_w1(data: Path, dtype: str, optimizer: str, tmp: Path, epochs: int = 2, batchnorm: bool = False):
     name = f"{dtype}-{optimizer}{'-bn' if batchnorm else ''}"
     cfg = tmp / f"w1-{name}.yaml"
@@ -153,8 +182,8 @@ def gdtrain_w1(data: Path, dtype: str, optimizer: str, tmp: Path, epochs: int = 
         "loss": "cross_entropy", "optimizer": W1_OPTIMIZERS[optimizer],
         "training": {"mode": "minibatch", "batch_size": 128, "epochs": epochs}}))
     out_dir = tmp / f"run-{name}"
-    code = f"import sys; from gdtrain.cli import main; sys.argv = ['gdtrain'] + sys.argv[1:]\ntry:\n    main()\nfinally:\n    {PEAK}"
-    _, _, err = run([sys.executable, "-c", code, "fit", str(cfg), "--out", str(out_dir), "--overwrite", "--no-chart"])
+    _, _, err = run([sys.executable, "-c", GDTRAIN_CLI, "fit", str(cfg), "--out", str(out_dir), "--overwrite",
+                     "--no-chart"])
     import csv
 
     with open(out_dir / "metrics.csv", newline="") as f:
@@ -377,7 +406,7 @@ def gdtrain_w2(tmp: Path, epochs: int):
         "model": {"hidden": [{"units": 32, "activation": "tanh"}]}, "loss": "cross_entropy",
         "optimizer": {"name": "sgd", "lr": 0.5}, "training": {"mode": "batch", "epochs": epochs}}))
     out_dir = tmp / "run-w2"
-    out, _, _ = run([sys.executable, "-m", "gdtrain", "fit", str(cfg), "--out", str(out_dir), "--overwrite",
+    out, _, _ = run([sys.executable, "-c", GDTRAIN_CLI, "fit", str(cfg), "--out", str(out_dir), "--overwrite",
                      "--no-chart"])
     import csv
 
@@ -425,7 +454,8 @@ from gdtrain.losses import LOSSES
 from gdtrain.network import Network
 rng = np.random.default_rng(0)
 X, y = rng.normal(size=(20, 64)), rng.integers(0, 10, 20)
-net = Network([64, 32, 10], ["tanh", "identity"])
+hidden = int(sys.argv[1])  # 32 (--quick: 8)
+net = Network([64, hidden, 10], ["tanh", "identity"])
 net.params[...] = rng.normal(0, 0.3, net.size)
 start = time.perf_counter()
 checks = check_gradients(net, X, y, LOSSES.get("cross_entropy"))
@@ -440,7 +470,8 @@ import numpy as np, torch
 torch.set_num_threads(2)
 rng = np.random.default_rng(0)
 X, y = torch.tensor(rng.normal(size=(20, 64))), torch.tensor(rng.integers(0, 10, 20))
-sizes = [(32, 64), (32,), (10, 32), (10,)]
+hidden = int(sys.argv[1])  # 32 (--quick: 8)
+sizes = [(hidden, 64), (hidden,), (10, hidden), (10,)]
 theta = torch.tensor(rng.normal(0, 0.3, sum(int(np.prod(s)) for s in sizes)), requires_grad=True)
 def J(theta):
     parts, i = [], 0
@@ -457,13 +488,136 @@ print(json.dumps(elapsed))
 
 
 def script_value(script: str, *args):
-    out, _, _ = run([sys.executable, "-c", script, *map(str, args)])
+    out, _, _ = run([sys.executable, "-c", script + "\n" + PEAK, *map(str, args)])
     return json.loads(out.strip().splitlines()[-1])
 
 
 def startup():
     _, wall, _ = run([sys.executable, "-m", "gdtrain", "--help"])
     return wall
+
+
+# --- W4: under load ---------------------------------------------------------------------------------------
+
+# Two CPU-bound processes beside the measured one: three busy processes on two cores, the fair share of each being
+# two thirds of a core. gdtrain's thread policy should keep it near its quiet one-thread time (the issue: a
+# 40-100-100-10 MLP took 203 s instead of 9 s with OpenBLAS's 2 spinning threads on an oversubscribed machine).
+LOADERS = 2
+LOAD_LIMIT, LOAD_PYTORCH_LIMIT = 1.5, 1.0  # gdtrain under load ≤ 1.5 × its quiet 1-thread time, ≤ PyTorch's
+QUIET, LOADED, LOADED_2, TORCH_LOADED = ("gdtrain quiet, 1 thread", "gdtrain under load",
+                                         "gdtrain under load, 2 threads", "pytorch under load")
+
+
+class Load:
+    """``LOADERS`` busy-looping Python processes while the block runs (stopped by their own pids after it)."""
+
+    def __enter__(self):
+        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(LOADERS)]
+        time.sleep(0.5)  # (let them get going and the scheduler see them)
+        return self
+
+    def __exit__(self, *exc):
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
+
+
+def w4_mlp_data(n: int) -> Path:
+    """An MNIST-1D-sized problem: n x 40 float32 inputs, 10 classes (cached)."""
+    import numpy as np
+
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"w4-{n}.npz"
+    if not path.exists():
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(n, 40)).astype(np.float32)
+        y = (X[:, :10].argmax(axis=1) + rng.integers(0, 2, n)) % 10  # learnable, not trivially
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, X=X, y=y)
+        tmp.replace(path)
+    return path
+
+
+def w4_configs(tmp: Path, quick: bool) -> dict:
+    """{workload: gdtrain config path}: the quickstart fit and the MNIST-1D-sized MLP."""
+    quickstart = HERE.parent / "configs" / "quickstart.yaml"
+    mlp = tmp / "w4-mlp.yaml"
+    mlp.write_text(json.dumps({
+        "seed": 0, "dtype": "float32",
+        "data": {"source": str(w4_mlp_data(400 if quick else 4000)), "validation_split": 0.0, "test_split": 0.0},
+        "model": {"hidden": [{"units": 100, "activation": "relu"}, {"units": 100, "activation": "relu"}]},
+        "loss": "cross_entropy", "optimizer": {"name": "adam", "lr": 0.001},
+        "training": {"mode": "minibatch", "batch_size": 100, "epochs": 2 if quick else 20}}))
+    return {"W4 quickstart": (quickstart, 2 if quick else None), "W4 mnist1d-mlp": (mlp, None)}
+
+
+def gdtrain_w4(config: Path, epochs, tmp: Path, threads=None) -> dict:
+    """Training seconds of `gdtrain fit` (summary.json's, without start-up and the final evaluation)."""
+    out_dir = tmp / "run-w4"
+    args = ["fit", str(config), "--out", str(out_dir), "--overwrite", "--no-chart"]
+    args += ["--epochs", str(epochs)] if epochs else []
+    args += ["--threads", str(threads)] if threads else []
+    run([sys.executable, "-c", GDTRAIN_CLI, *args])
+    return {"epoch": json.loads((out_dir / "summary.json").read_text())["seconds"]}
+
+
+# PyTorch on the same two problems, as a user writes it (torch's default threads), timing the training loop.
+TORCH_W4 = r'''
+import json, sys, time
+import numpy as np, torch
+workload, epochs = sys.argv[1], int(sys.argv[2])
+sys.path.insert(0, sys.argv[3])
+if workload == "W4 quickstart":  # digits 64-64-10 ReLU, SGD lr 0.1, batch 32, validation every epoch
+    from gdtrain.config import from_dict
+    from gdtrain.data import load_data
+    from gdtrain.experiment import seed_streams
+    config = from_dict({"seed": 0, "data": {"source": "digits"}})
+    data = load_data(config, seed_streams(0)["data"], "classification")
+    X, y = torch.tensor(data.X_train), torch.tensor(data.y_train).long()
+    Xv, yv = torch.tensor(data.X_val), torch.tensor(data.y_val).long()
+    sizes, dtype, bs, make = [64, 64, 10], torch.float64, 32, lambda p: torch.optim.SGD(p, lr=0.1)
+else:  # 4000 x 40, 40-100-100-10 ReLU, Adam, batch 100
+    d = np.load(sys.argv[4])
+    X, y = torch.from_numpy(d["X"]), torch.from_numpy(d["y"]).long()
+    Xv = yv = None
+    sizes, dtype, bs, make = [40, 100, 100, 10], torch.float32, 100, lambda p: torch.optim.Adam(p, lr=0.001)
+torch.manual_seed(0)
+layers = []
+for i, o in zip(sizes[:-1], sizes[1:]):
+    layers += [torch.nn.Linear(i, o), torch.nn.ReLU()]
+model = torch.nn.Sequential(*layers[:-1]).to(dtype)
+opt = make(model.parameters())
+n = len(X)
+start = time.perf_counter()
+for epoch in range(epochs):
+    perm = torch.randperm(n)
+    for i in range(0, n, bs):
+        idx = perm[i:i + bs]
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(X[idx]), y[idx])
+        loss.backward()
+        opt.step()
+    if Xv is not None:
+        with torch.no_grad():
+            out = model(Xv)
+            val = (torch.nn.functional.cross_entropy(out, yv).item(), (out.argmax(1) == yv).double().mean().item())
+print(json.dumps(time.perf_counter() - start))
+'''
+
+
+def w4_run(tmp: Path, quick: bool, use_torch: bool, note) -> None:
+    """One run of W4: each workload quiet on one thread, then, under load, gdtrain (auto), PyTorch, and for the
+    quickstart gdtrain with 2 threads (what OpenBLAS would use on its own)."""
+    for key, (config, epochs) in w4_configs(tmp, quick).items():
+        note(key, QUIET, gdtrain_w4(config, epochs, tmp, threads=1))
+        with Load():
+            note(key, LOADED, gdtrain_w4(config, epochs, tmp))
+            if use_torch:
+                torch_epochs = epochs or (40 if key == "W4 quickstart" else 20 if not quick else 2)
+                note(key, TORCH_LOADED, {"epoch": script_value(TORCH_W4, key, torch_epochs, HERE.parent,
+                                                               w4_mlp_data(400 if quick else 4000))})
+            if key == "W4 quickstart":
+                note(key, LOADED_2, gdtrain_w4(config, epochs, tmp, threads=2))
 
 
 # --- the run ----------------------------------------------------------------------------------------------
@@ -497,76 +651,97 @@ def machine() -> dict:
     return info
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test, not a measurement")
-    parser.add_argument("--runs", type=int, default=None, help="runs per measurement (median); default 3, quick 1")
-    parser.add_argument("--mnist", help="MNIST images IDX file for W1 (labels found next to it)")
-    parser.add_argument("--only", default="W1,W1-BN,W2,W3,startup", help="comma-separated workloads")
-    parser.add_argument("--blas-coretype", metavar="NAME",
-                        help="OpenBLAS kernels for every contestant (OPENBLAS_CORETYPE, e.g. Haswell); default: "
-                             "OpenBLAS's own choice, any preset OPENBLAS_CORETYPE unset")
-    parser.add_argument("--results", help="where to write the Markdown table (default benchmarks/RESULTS.md; "
-                                          "--quick writes nothing unless given)")
-    args = parser.parse_args(argv)
-    if args.blas_coretype:
-        BLAS_ENV["OPENBLAS_CORETYPE"] = args.blas_coretype
-    runs = args.runs or (1 if args.quick else 3)
-    only = set(args.only.split(","))
-    n_w1, w2_epochs = (2000, 50) if args.quick else (60000, 1000)
+KERNELS = {"native": {}, "haswell": {"OPENBLAS_CORETYPE": "Haswell"}}  # --kernel: the OPENBLAS_CORETYPE each sets
+
+
+def run_path(args, runs: int, only: set, n_w1: int, w2_epochs: int, tmp: Path) -> dict:
+    """Every workload asked for, ``runs`` times, on the kernel path BLAS_ENV sets: {workload: {contestant: [..]}}."""
     use_torch, use_sklearn = have("torch"), have("sklearn")
+    w3_hidden = 8 if args.quick else 32
     results: dict = {}
 
     def note(key, contestant, value):
         results.setdefault(key, {}).setdefault(contestant, []).append(value)
-        print(f"  {key:<22} {contestant:<13} {value if not isinstance(value, dict) else value['epoch']:.4f}",
+        print(f"  {key:<22} {contestant:<30} {value if not isinstance(value, dict) else value['epoch']:.4f}",
               flush=True)
 
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        if "W1" in only:
-            data = w1_data(n_w1, args.mnist)
-            for r in range(runs):
-                print(f"W1 run {r + 1}/{runs}", flush=True)
-                for dtype in ("float32", "float64"):
-                    for opt in W1_OPTIMIZERS:
-                        key = f"W1 {dtype[-2:] and 'f' + dtype[-2:]} {opt}"
-                        note(key, "gdtrain", gdtrain_w1(data, dtype, opt, tmp))
-                        if use_torch:
-                            note(key, "pytorch", script_w1(TORCH_W1, data, dtype, opt))
-                        if use_sklearn:
-                            note(key, "scikit-learn", script_w1(SKLEARN_W1, data, dtype, opt))
-                        note(key, PLAIN, script_w1(PLAIN_W1, data, dtype, opt))
-                        if opt == "sgd-momentum":  # (the floor has no optimizer: one per dtype)
-                            note(f"W1 {dtype[-2:] and 'f' + dtype[-2:]} GEMM floor", FLOOR,
-                                 script_w1(FLOOR_W1, data, dtype, opt))
-        if "W1-BN" in only:
-            data = w1_data(n_w1, args.mnist)
-            for r in range(runs):
-                print(f"W1-BN run {r + 1}/{runs}", flush=True)
+    if "W1" in only:
+        data = w1_data(n_w1, args.mnist)
+        for r in range(runs):
+            print(f"W1 run {r + 1}/{runs}", flush=True)
+            for dtype in ("float32", "float64"):
                 for opt in W1_OPTIMIZERS:
-                    key = f"W1-BN f32 {opt}"
-                    note(key, "gdtrain", gdtrain_w1(data, "float32", opt, tmp, batchnorm=True))
-                    if use_torch:
-                        note(key, "pytorch", script_w1(TORCH_W1, data, "float32", opt, 2, "bn"))
-        if "W2" in only:
-            for r in range(runs):
-                print(f"W2 run {r + 1}/{runs}", flush=True)
-                note("W2", "gdtrain", gdtrain_w2(tmp, w2_epochs))
-                if use_torch:
-                    note("W2", "pytorch", {"epoch": script_value(TORCH_W2, w2_epochs, HERE.parent)})
-        if "W3" in only:
-            for r in range(runs):
-                print(f"W3 run {r + 1}/{runs}", flush=True)
-                note("W3", "gdtrain", {"epoch": script_value(GDTRAIN_W3)})
-                if use_torch:
-                    note("W3", "pytorch", {"epoch": script_value(TORCH_W3)})
-        if "startup" in only:
-            for r in range(runs):
-                note("startup", "gdtrain", {"epoch": startup()})
+                    key = f"W1 {dtype[-2:] and 'f' + dtype[-2:]} {opt}"
+                    note(key, "gdtrain", gdtrain_w1(data, dtype, opt, tmp))
+                    # (--quick, a smoke test of the scripts: the references in float32 only, the same code)
+                    if use_torch and not (args.quick and dtype == "float64"):
+                        note(key, "pytorch", script_w1(TORCH_W1, data, dtype, opt))
+                    if use_sklearn and not (args.quick and dtype == "float64"):
+                        note(key, "scikit-learn", script_w1(SKLEARN_W1, data, dtype, opt))
+                    note(key, PLAIN, script_w1(PLAIN_W1, data, dtype, opt))
+                    if opt == "sgd-momentum":  # (the floor has no optimizer: one per dtype)
+                        note(f"W1 {dtype[-2:] and 'f' + dtype[-2:]} GEMM floor", FLOOR,
+                             script_w1(FLOOR_W1, data, dtype, opt))
+    if "W1-BN" in only:
+        data = w1_data(n_w1, args.mnist)
+        for r in range(runs):
+            print(f"W1-BN run {r + 1}/{runs}", flush=True)
+            for opt in W1_OPTIMIZERS:
+                key = f"W1-BN f32 {opt}"
+                note(key, "gdtrain", gdtrain_w1(data, "float32", opt, tmp, batchnorm=True))
+                if use_torch and not (args.quick and opt != "sgd-momentum"):
+                    note(key, "pytorch", script_w1(TORCH_W1, data, "float32", opt, 2, "bn"))
+    if "W2" in only:
+        for r in range(runs):
+            print(f"W2 run {r + 1}/{runs}", flush=True)
+            note("W2", "gdtrain", gdtrain_w2(tmp, w2_epochs))
+            if use_torch:
+                note("W2", "pytorch", {"epoch": script_value(TORCH_W2, w2_epochs, HERE.parent)})
+    if "W3" in only:
+        for r in range(runs):
+            print(f"W3 run {r + 1}/{runs}", flush=True)
+            note("W3", "gdtrain", {"epoch": script_value(GDTRAIN_W3, w3_hidden)})
+            if use_torch:
+                note("W3", "pytorch", {"epoch": script_value(TORCH_W3, w3_hidden)})
+    if "W4" in only:
+        for r in range(runs):
+            print(f"W4 run {r + 1}/{runs} (under load: {LOADERS} busy processes beside it)", flush=True)
+            w4_run(tmp, args.quick, use_torch, note)
+    if "startup" in only:
+        for r in range(runs):
+            note("startup", "gdtrain", {"epoch": startup()})
+    return results
 
-    table = summarize(results, n_w1)
-    text = render(table, machine(), args, runs, n_w1)
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test, not a measurement")
+    parser.add_argument("--runs", type=int, default=None, help="runs per measurement; each ratio is reported as the "
+                                                               "median and min-max of its runs (default 5, quick 1)")
+    parser.add_argument("--mnist", help="MNIST images IDX file for W1 (labels found next to it)")
+    parser.add_argument("--only", default="W1,W1-BN,W2,W3,W4,startup", help="comma-separated workloads")
+    parser.add_argument("--kernel", choices=("native", "haswell", "both"), default=None,
+                        help="OpenBLAS kernel path of every contestant: native (OpenBLAS's own choice, any preset "
+                             "OPENBLAS_CORETYPE unset), haswell (OPENBLAS_CORETYPE=Haswell in each contestant's "
+                             "process only: the AVX2 path), or both, one after the other (default: both; quick: "
+                             "native)")
+    parser.add_argument("--results", help="where to write the Markdown table (default benchmarks/RESULTS.md; "
+                                          "--quick writes nothing unless given)")
+    args = parser.parse_args(argv)
+    args.kernel = args.kernel or ("native" if args.quick else "both")
+    runs = args.runs or (1 if args.quick else 5)
+    only = set(args.only.split(","))
+    n_w1, w2_epochs = (2000, 50) if args.quick else (60000, 1000)
+    paths: dict = {}  # kernel path → (results, the OpenBLAS kernels its contestants reported)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        for kernel in (("native", "haswell") if args.kernel == "both" else (args.kernel,)):
+            print(f"== kernel path: {kernel}", flush=True)
+            BLAS_ENV.clear()
+            BLAS_ENV.update(KERNELS[kernel])
+            KERNELS_SEEN.clear()
+            results = run_path(args, runs, only, n_w1, w2_epochs, Path(tmp_name))
+            paths[kernel] = (results, sorted(KERNELS_SEEN))
+    text = render({k: (summarize(r, n_w1), seen) for k, (r, seen) in paths.items()}, machine(), args, runs, n_w1)
     print(text)
     target = args.results or (None if args.quick else str(HERE / "RESULTS.md"))
     if target:
@@ -578,23 +753,28 @@ def main(argv=None) -> int:
 def summarize(results: dict, n_w1: int) -> list:
     """Rows of (workload, contestant, seconds, first epoch, rss, ratio text, target, met).
 
-    Seconds are medians over the runs. A ratio is the median over the runs of the two seconds measured in the same
-    run — within seconds of each other, as the contestants are interleaved — so that a machine whose speed drifts
-    from minute to minute (virtual machines do, by ±30%) shifts both sides of each ratio alike.
+    Seconds are medians over the runs. A ratio is taken within each run between two seconds measured in it —
+    within seconds of each other, as the contestants are interleaved — so that a machine whose speed drifts from
+    minute to minute (virtual machines do, by ±30%) shifts both sides of each ratio alike; it is reported as the
+    median of the runs' ratios and their range (min-max), and a target is judged on the median.
     """
     med = {key: {c: {"epoch": median([v["epoch"] for v in vals]),
                      "first": median([v.get("first", float("nan")) for v in vals]),
                      "rss": median([v.get("rss", float("nan")) for v in vals])}
                  for c, vals in by.items()} for key, by in results.items()}
 
-    def ratio(key, contestant, ref_key, ref_contestant):
+    def ratio(key, contestant, ref_key, ref_contestant):  # (median, min, max) of the runs' ratios, or None
         mine = results.get(key, {}).get(contestant, [])
         ref = results.get(ref_key, {}).get(ref_contestant, [])
         pairs = [a["epoch"] / b["epoch"] for a, b in zip(mine, ref)]
-        return median(pairs) if pairs else None
+        return (median(pairs), min(pairs), max(pairs)) if pairs else None
+
+    def shown(value, name):
+        mid, lo, hi = value
+        return f"{mid:.2f} × {name}" + (f" ({lo:.2f}-{hi:.2f})" if hi > lo else "")
 
     def judged(value, name, limit):  # (ratio text, target text, met text)
-        return f"{value:.2f} × {name}", f"≤ {limit} × {name}", "yes" if value <= limit else "NO"
+        return shown(value, name), f"≤ {limit} × {name}", "yes" if value[0] <= limit else "NO"
 
     def dataset_mib(key):  # the inputs as the run holds them: float32, or float64 for a float64 run
         return n_w1 * 784 * (8 if "f64" in key else 4) / 2 ** 20
@@ -609,6 +789,10 @@ def summarize(results: dict, n_w1: int) -> list:
                     if value is not None:
                         text, target, met = judged(value, "PyTorch", PYTORCH_LIMITS[key])
                         checks.append((text, target + (" (≥ 5× faster)" if key == "W3" else ""), met))
+                if key.startswith("W1 "):
+                    value = ratio(key, "gdtrain", key, PLAIN)
+                    if value is not None:
+                        checks.append(judged(value, "plain numpy", PLAIN_LIMIT))
                 if key.startswith("W1 f64"):
                     value = ratio(key, "gdtrain", key.replace("f64", "f32"), "gdtrain")
                     if value is not None:
@@ -616,39 +800,52 @@ def summarize(results: dict, n_w1: int) -> list:
                 if key.startswith("W1 "):  # (not W1-BN: scikit-learn has no batch norm)
                     value = ratio(key, "gdtrain", key, "scikit-learn")
                     if value is not None:
-                        checks.append(judged(value, "scikit-learn", SKLEARN_LIMIT))
+                        checks.append((shown(value, "scikit-learn"), "", ""))
                     if m["rss"] == m["rss"]:
                         limit = dataset_mib(key) + MEMORY_MIB
                         checks.append(("", f"peak ≤ {limit:.0f} MiB", "yes" if m["rss"] <= limit else "NO"))
                 if key == "startup":
                     checks.append(("", f"< {STARTUP_SECONDS} s", "yes" if m["epoch"] < STARTUP_SECONDS else "NO"))
+            elif contestant == LOADED:  # W4: gdtrain under load vs its quiet one-thread time and vs PyTorch
+                value = ratio(key, LOADED, key, QUIET)
+                if value is not None:
+                    checks.append(judged(value, "quiet 1 thread", LOAD_LIMIT))
+                value = ratio(key, LOADED, key, TORCH_LOADED)
+                if value is not None:
+                    checks.append(judged(value, "PyTorch under load", LOAD_PYTORCH_LIMIT))
+            elif contestant == LOADED_2:
+                value = ratio(key, LOADED_2, key, QUIET)
+                if value is not None:
+                    checks.append((shown(value, "quiet 1 thread"), "", ""))
             elif contestant == PLAIN:  # not a contestant: what plain NumPy reaches, and what gdtrain adds to it
                 value = ratio(key, PLAIN, key, "scikit-learn")
                 if value is not None:
-                    checks.append((f"{value:.2f} × scikit-learn", "", ""))
-                value = ratio(key, "gdtrain", key, PLAIN)
-                if value is not None:
-                    checks.append((f"gdtrain = {value:.2f} × this", "", ""))
+                    checks.append((shown(value, "scikit-learn"), "", ""))
             elif contestant == FLOOR:  # not a contestant: the share of every W1 epoch that no trainer can remove
                 for opt in W1_OPTIMIZERS:
                     value = ratio(key, FLOOR, f"{key[:6]} {opt}", "scikit-learn")
                     if value is not None:
-                        checks.append((f"{value:.2f} × scikit-learn {opt}", "", ""))
+                        checks.append((shown(value, f"scikit-learn {opt}"), "", ""))
             texts = ["; ".join(c[i] for c in checks if c[i]) for i in range(3)]
             rows.append((key, contestant, m["epoch"], m["first"], m["rss"], *texts))
     return rows
 
 
-def render(rows: list, info: dict, args, runs: int, n_w1: int) -> str:
+def render(paths: dict, info: dict, args, runs: int, n_w1: int) -> str:
+    """RESULTS.md: the machine, what the workloads are, and one table per kernel path."""
     def num(v, digits=4):
         return "" if v != v else f"{v:.{digits}g}" if digits else f"{v:.0f}"
 
+    command = (f"python benchmarks/bench.py{' --quick' if args.quick else ''}"
+               f"{' --mnist ' + args.mnist if args.mnist else ''}"
+               f"{' --kernel ' + args.kernel if args.kernel != ('native' if args.quick else 'both') else ''}"
+               f"{' --runs ' + str(runs) if runs != (1 if args.quick else 5) else ''}"
+               f"{' --only ' + args.only if args.only != 'W1,W1-BN,W2,W3,W4,startup' else ''}")
     lines = ["# gdtrain benchmark results", "",
-             f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `python benchmarks/bench.py"
-             f"{' --quick' if args.quick else ''}{' --mnist ' + args.mnist if args.mnist else ''}"
-             f"{' --blas-coretype ' + args.blas_coretype if args.blas_coretype else ''}`"
-             f" (median of {runs} run{'s' if runs != 1 else ''}, contestants interleaved, each in a fresh process; "
-             "a ratio is the median of the runs' ratios, each between two measurements taken seconds apart).", "",
+             f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `{command}` ({runs} run{'s' if runs != 1 else ''} "
+             "per kernel path, contestants interleaved, each in a fresh process; seconds are medians; a ratio is "
+             "taken between two measurements seconds apart in the same run and reported as the median of the runs' "
+             "ratios and their range, min-max; a target is judged on the median).", "",
              "| machine | |", "| --- | --- |"]
     lines += [f"| {k} | {v} |" for k, v in info.items()]
     lines += ["", f"W1: {n_w1} x 784 {'MNIST' if args.mnist else 'synthetic'} float32 inputs, 784-256-128-10 ReLU, "
@@ -657,17 +854,27 @@ def render(rows: list, info: dict, args, runs: int, n_w1: int) -> str:
                   "(float32, or float64 for a float64 run) + 150 MiB. W1-BN: W1 float32 with a batch norm after "
                   "each hidden ReLU (gdtrain {type: batchnorm}, PyTorch BatchNorm1d, the same order). "
                   "W2: seconds per full-batch epoch. "
-                  "W3: seconds for the whole check. startup: wall seconds of `gdtrain --help`. "
+                  "W3: seconds for the whole check. "
+                  f"W4: training seconds with {LOADERS} CPU-bound processes running beside (the quickstart fit, "
+                  "and an MNIST-1D-sized MLP: 4000 x 40, 40-100-100-10 ReLU, batch 100, Adam, 20 epochs), against "
+                  "gdtrain's own quiet time on one thread and PyTorch under the same load; gdtrain runs with its "
+                  "thread policy (auto), and the quickstart once more with 2 threads, what OpenBLAS takes by "
+                  "itself. startup: wall seconds of `gdtrain --help`. "
                   "GEMM floor: not a trainer — the epoch's 8 matrix products per batch and its batch gathers, "
-                  "nothing else; every trainer here pays at least this. A target of 0.6 × scikit-learn leaves "
-                  "(0.6 − the floor's ratio) × scikit-learn's epoch for everything else a trainer does: bias, "
-                  "activations, softmax, the optimizer's passes over the parameters, gradient norms. "
+                  "nothing else; every trainer here pays at least this. "
                   "plain numpy trainer: not gdtrain — the straightforward in-place NumPy trainer of the same network, "
-                  "loss and optimizer, with nothing else (no gradient norms, metrics or checks).", "",
-              "| workload | contestant | seconds | first epoch | peak MiB | ratio | target | met |",
-              "| --- | --- | ---: | ---: | ---: | --- | --- | --- |"]
-    for key, contestant, sec, first, rss, ratio, target, met in rows:
-        lines.append(f"| {key} | {contestant} | {num(sec)} | {num(first)} | {num(rss, 0)} | {ratio} | {target} | {met} |")
+                  "loss and optimizer, with nothing else (no gradient norms, metrics or checks). Every contestant "
+                  f"may use {THREADS} BLAS threads (gdtrain's thread policy chooses within that)."]
+    for kernel, (rows, seen) in paths.items():
+        asked = KERNELS[kernel].get("OPENBLAS_CORETYPE", "OpenBLAS's own choice")
+        lines += ["", f"## Kernel path: {kernel}", "",
+                  f"OPENBLAS_CORETYPE: {asked}; the kernels the contestants' OpenBLAS reported "
+                  f"(threadpoolctl's architecture): {', '.join(seen) or 'none reported'}.", "",
+                  "| workload | contestant | seconds | first epoch | peak MiB | ratio (median, min-max) | target | met |",
+                  "| --- | --- | ---: | ---: | ---: | --- | --- | --- |"]
+        for key, contestant, sec, first, rss, ratio, target, met in rows:
+            lines.append(f"| {key} | {contestant} | {num(sec)} | {num(first)} | {num(rss, 0)} | {ratio} | {target} "
+                         f"| {met} |")
     return "\n".join(lines) + "\n"
 
 

@@ -128,6 +128,8 @@ def read_config(config: str, overrides=None, assignments=None):
 ConfigArg = Annotated[str, typer.Argument(help="YAML config file (or the name of a shipped one, e.g. quickstart).",
                                           show_default=False)]
 SetOpt = Annotated[Optional[List[str]], typer.Option("--set", help="Override a key: --set optimizer.lr=0.05 (repeatable).")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="BLAS threads (overrides training.threads; "
+                                                                         "default auto: 1 for small products).")]
 
 
 @app.command()
@@ -146,6 +148,7 @@ def fit(
     png: Annotated[Optional[str], typer.Option("--png", help="Also save a PNG at the end (needs matplotlib): a "
                                                              "problem's path over its contour map, else the loss and "
                                                              "gradient-norm charts.")] = None,
+    threads: ThreadsOpt = None,
 ):
     """Train the network a config describes and save a run directory.
 
@@ -167,7 +170,7 @@ def fit(
     if resume is not None and out is not None:
         _fail("use either --resume RUN_DIR (continue that run) or --out DIR (a new run), not both", 2)
     _need_matplotlib_for(png)
-    cfg = read_config(config, {"training.epochs": epochs, "seed": seed}, set_)
+    cfg = read_config(config, {"training.epochs": epochs, "seed": seed, "training.threads": threads}, set_)
     if cfg.problem is not None:
         from .landscape import ProblemReporter
 
@@ -245,6 +248,7 @@ def gradcheck(
     bug: Annotated[Optional[str], typer.Option("--bug", help="Plant a deliberate mistake in backpropagation to see "
                                                              "the check catch it: tanh-derivative, sigmoid-derivative, "
                                                              "relu-derivative, l2-gradient, output-delta.")] = None,
+    threads: ThreadsOpt = None,
 ):
     """Check backpropagation's gradients against central differences (float64).
 
@@ -265,10 +269,13 @@ def gradcheck(
         _fail("--bug needs a CONFIG to plant it in (e.g. gdtrain gradcheck configs/iris.yaml --bug tanh-derivative)", 2)
     console = report.make_console()
     if config is None:
-        results = self_test(epsilon=epsilon, threshold=threshold, atol=atol)
+        from .threads import ThreadChoice, limited
+
+        with limited(ThreadChoice(threads or 1, "requested" if threads else "auto: tiny networks")):
+            results = self_test(epsilon=epsilon, threshold=threshold, atol=atol)
+            layers = layer_self_test(epsilon=epsilon, threshold=threshold, atol=atol)
         report.gradcheck_matrix(results, console, threshold)
         failed = [f"{a} x {l}" for (a, l), checks in results.items() if not all(c.passed for c in checks)]
-        layers = layer_self_test(epsilon=epsilon, threshold=threshold, atol=atol)
         report.gradcheck_layers(layers, console, threshold)
         failed += [name for name, checks in layers.items() if not all(c.passed for c in checks)]
         total = len(results) + len(layers)
@@ -276,7 +283,7 @@ def gradcheck(
         if failed:
             report.step_hint(diagnose_self_tests(results, layers, epsilon, threshold, atol), console)
     else:
-        cfg = read_config(config, assignments=set_)
+        cfg = read_config(config, {"training.threads": threads}, set_)
         checks, info = check_config(cfg, samples=samples, epsilon=epsilon, threshold=threshold, atol=atol, bug=bug)
         if bug is not None:
             console.print(f"planted bug {bug}: {BUGS[bug][0]}", soft_wrap=True)
@@ -469,6 +476,7 @@ def compare_optimizers(
                                                              "(needs matplotlib).")] = None,
     gif: Annotated[Optional[str], typer.Option("--gif", help="A problem race: also save an animated GIF of the "
                                                              "paths (needs matplotlib).")] = None,
+    threads: ThreadsOpt = None,
 ):
     """Race optimizers (or batch / stochastic / mini-batch modes) on one problem: same initial weights, same
     mini-batches, only the optimizer differs. Prints a ranked table and the overlaid loss curves; writes
@@ -493,7 +501,7 @@ def compare_optimizers(
         config = str(demo)
     if cluster is not None and workers != 1:
         raise ConfigError("--cluster: give either --workers N (local processes) or --cluster, not both")
-    cfg = read_config(config, {"training.epochs": epochs}, set_)
+    cfg = read_config(config, {"training.epochs": epochs, "training.threads": threads}, set_)
     if cfg.problem is not None:  # a 2-D test function: its own race, every path on one contour map
         return _problem_race(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_metric, out, overwrite,
                              png, gif)

@@ -283,6 +283,15 @@ def _early_stopping(raw, path):
     return resolve_early_stopping(raw, path)
 
 
+def _auto_or_count(v) -> Optional[str]:
+    """A check for keys that take "auto" or a whole number >= 1 (training.threads, logging.every)."""
+    return None if v == "auto" or integer(1)(v) is None else "must be auto or an integer >= 1"
+
+
+_auto_or_count.schema = {"anyOf": [{"type": "string", "enum": ["auto"]}, {"type": "integer", "minimum": 1}]}
+_auto_or_count.convert = lambda v: v if v == "auto" else whole(v)
+
+
 @dataclass
 class TrainingConfig:
     mode: str = _option("minibatch", choice("batch", "sgd", "minibatch"), "batch | sgd | minibatch")
@@ -302,6 +311,8 @@ class TrainingConfig:
     checkpoint_every: int = _option(1, integer(1), "write checkpoint.npz every this many epochs")
     checkpoint_seconds: float = _option(1.0, number(0), "... and at most once per this many seconds (0: no limit; "
                                                          "an interruption and the end of the run always write it)")
+    threads: Union[str, int] = _option("auto", _auto_or_count, "BLAS threads: auto (1 for small products, more for large "
+                                                        "ones; gdtrain/threads.py) or a number")
 
 
 @dataclass
@@ -320,12 +331,7 @@ class MonitorConfig:
     rising_factor: float = _option(2.0, number(1), "... and ends above this many times the first epoch's loss")
 
 
-def _every(v) -> Optional[str]:
-    return None if v == "auto" or integer(1)(v) is None else "must be auto or an integer >= 1"
-
-
-_every.schema = {"anyOf": [{"type": "string", "enum": ["auto"]}, {"type": "integer", "minimum": 1}]}
-_every.convert = lambda v: v if v == "auto" else whole(v)
+_every = _auto_or_count
 
 
 @dataclass

@@ -31,6 +31,7 @@ from .monitor import evaluate, metric_names, train_metric_names
 from .network import Network
 from .optimizers import make_optimizer
 from .schedules import make_schedule
+from .threads import ThreadChoice, choose_for, limited
 from .train import EpochRecord, LoopState, TrainResult, TrainSettings, batch_size_for, train
 
 STREAMS = ("data", "init", "shuffle", "dropout")
@@ -154,6 +155,7 @@ class RunInfo:
     run_dir: Path
     resumed_from: int = 0  # the epoch a resumed run continues after (0 for a new run)
     resumed: bool = False  # a resumed run (which may continue after epoch 0: interrupted during its first)
+    threads: Optional[ThreadChoice] = None  # the BLAS threads the training uses, and why (threads.py)
 
 
 @dataclass
@@ -230,8 +232,8 @@ def new_loop_state(config: Config) -> LoopState:
 
 
 # Keys that may change when a run is resumed: they change neither the model, nor the data, nor the steps taken.
-RESUMABLE_CHANGES = ("training.epochs", "training.checkpoint_every", "training.checkpoint_seconds", "monitor",
-                     "logging", "output", "compare")
+RESUMABLE_CHANGES = ("training.epochs", "training.checkpoint_every", "training.checkpoint_seconds",
+                     "training.threads", "monitor", "logging", "output", "compare")
 
 
 def check_resumable(config: Config, saved_text: str, where: Path) -> None:
@@ -315,8 +317,10 @@ def _fit_locked(config, run_dir, resume, on_start, on_epoch, stop_requested, bui
         rundir.remove_leftovers(run_dir)
         rundir.truncate_metrics(run_dir / rundir.METRICS, state.epoch, columns)
     rundir.atomic_write(run_dir / rundir.CONFIG, config_text)
+    tc = config.training
+    threads = choose_for(net, batch_size_for(tc.mode, tc.batch_size, len(data.X_train)), tc.threads)
     if on_start is not None:
-        on_start(RunInfo(config, data, net, loss, run_dir, state.epoch, resume is not None))
+        on_start(RunInfo(config, data, net, loss, run_dir, state.epoch, resume is not None, threads))
     metrics = rundir.MetricsWriter(run_dir / rundir.METRICS, columns, config.logging.metrics_every)
 
     def record_epoch(record: EpochRecord) -> None:
@@ -329,7 +333,7 @@ def _fit_locked(config, run_dir, resume, on_start, on_epoch, stop_requested, bui
                         state=loop, config_text=config_text)
 
     try:
-        with np.errstate(over="ignore", invalid="ignore", under="ignore"):  # overflow: the divergence guard's job
+        with limited(threads), np.errstate(over="ignore", invalid="ignore", under="ignore"):  # overflow: the divergence guard's job
             result = train(net, loss, data.X_train, data.y_train, data.X_val, data.y_val, optimizer, schedule,
                            dataclasses.replace(train_settings(config), target=data.target_scaling), shuffle_rng=rngs["shuffle"], dropout_rng=rngs["dropout"],
                            state=state, on_epoch=record_epoch, on_checkpoint=save_checkpoint,

@@ -511,10 +511,12 @@ def plant_bug(name: str, net: Network, loss: Loss, l2: float) -> Loss:
 def check_config(config, samples: int = 32, epsilon: float = 1e-6, threshold: float = 1e-6,
                  atol: float = 1e-8, bug: Optional[str] = None) -> Tuple[List[TensorCheck], Dict[str, object]]:
     """Gradient-check the network a config describes, in float64, on its first ``samples`` training rows
-    (with a deliberate ``bug`` from BUGS planted in backpropagation, to see the check catch it)."""
+    (with a deliberate ``bug`` from BUGS planted in backpropagation, to see the check catch it), with the BLAS
+    threads ``training.threads`` asks for (auto: the thread policy for products of ``samples`` rows)."""
     import dataclasses
 
     from .experiment import setup
+    from .threads import choose_for, limited
 
     if config.problem is not None:
         return check_problem(config, epsilon, threshold, atol, bug)
@@ -524,14 +526,17 @@ def check_config(config, samples: int = 32, epsilon: float = 1e-6, threshold: fl
         loss = plant_bug(bug, net, loss, config.regularization.l2)
     X, y = data.X_train[:samples], data.y_train[:samples]
 
+    threads = choose_for(net, len(X), config.training.threads)
+
     def check(eps: float) -> List[TensorCheck]:
-        return check_gradients(net, X, y, loss, config.regularization.l2, eps, threshold, config.seed, atol,
-                               l1=config.regularization.l1)
+        with limited(threads):
+            return check_gradients(net, X, y, loss, config.regularization.l2, eps, threshold, config.seed, atol,
+                                   l1=config.regularization.l1)
 
     checks = check(epsilon)
     diagnosis = diagnose_step(check, epsilon, checks) if not all(c.passed for c in checks) else None
     return checks, {"samples": len(X), "parameters": net.size, "sizes": net.sizes, "net": net, "loss": loss,
-                    "diagnosis": diagnosis}
+                    "diagnosis": diagnosis, "threads": threads}
 
 
 def check_problem(config, epsilon: float = 1e-6, threshold: float = 1e-6, atol: float = 1e-8,

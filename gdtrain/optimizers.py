@@ -260,11 +260,16 @@ class Adam(Optimizer):
     }
     formula = "m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²;  θ ← θ − η m̂/(√v̂ + ε)"
 
-    # Entries per block: a very large network's update makes its dozen passes block by block, so that a block
-    # stays in the CPU cache between them. Measured inside the training loop (benchmarks/, 784-256-128-10,
-    # 235k parameters) one pass over the whole vector was as fast as 65536-entry blocks in float64 and ~8%
-    # faster in float32, so blocks start above that size.
-    BLOCK = 1 << 18
+    # Entries per block: the update makes its passes block by block, so that the five arrays of a block (θ, g, m, v
+    # and the scratch) stay in the core's L2 cache from one pass to the next instead of streaming from L3 or
+    # memory twelve times (cache_block: L2 / (5 · itemsize), a power of two in [2¹⁴, 2¹⁸]). Measured on the update
+    # alone (235k parameters, 2 MiB L2): 0.72x the time of one whole-vector pass in float64, 0.86x in float32
+    # (docs/performance.md). ``BLOCK`` is the float32 (largest) block; an instance uses its dtype's.
+    BLOCK = 0  # (set below the class)
+
+    def __init__(self, size: int, dtype=np.float64, **options: Any):
+        super().__init__(size, dtype, **options)
+        self.block = cache_block(self.dtype.itemsize, 5)
 
     def update(self, params, grad, lr, t):
         o = self.options
@@ -275,35 +280,65 @@ class Adam(Optimizer):
         else:
             self.add_weight_decay(params, grad)
         bias1, bias2 = 1 - beta1 ** t, 1 - beta2 ** t
-        # torch's η m̂/(√v̂ + ε) = η(√bias2/bias1) · m/(√v + ε√bias2): the same step, one pass fewer
+        # torch's η m̂/(√v̂ + ε) = η(√bias2/bias1) · m/(√v + ε√bias2): the bias corrections folded into two scalars
         if o["eps_form"] == "hat":
             eps, step_size = o["eps"], lr * math.sqrt(bias2) / bias1
         else:
             eps, step_size = o["eps"] * math.sqrt(bias2), lr * math.sqrt(bias2) / bias1
         m, v = self.buffer("exp_avg"), self.buffer("exp_avg_sq")
         v_max = self.buffer("max_exp_avg_sq") if o["amsgrad"] else None
-        for start in range(0, self.size, self.BLOCK):
-            block = slice(start, start + self.BLOCK)
+        for start in range(0, self.size, self.block):
+            block = slice(start, start + self.block)
             self._adam_block(params[block], grad[block], m[block], v[block], self._scratch[block],
                              None if v_max is None else v_max[block], beta1, beta2, eps, step_size)
 
     @staticmethod
     def _adam_block(params, grad, m, v, scratch, v_max, beta1, beta2, eps, step_size):
-        """m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²;  θ ← θ − step · m/(√v + ε), in place on one block."""
-        m *= beta1
-        np.multiply(grad, 1 - beta1, out=scratch)
-        m += scratch
-        v *= beta2
+        """v ← β₂v + (1 − β₂)g²;  m ← β₁m + (1 − β₁)g;  θ ← θ − step · m/(√v + ε), in place on one block.
+
+        Twelve in-place ufunc passes, the fewest NumPy's two-operand ufuncs allow while m and v are torch's
+        exp_avg and exp_avg_sq. v comes first, so that g itself (free once g² is taken) holds (1 − β₁)g:
+        the scratch array is touched four times instead of six.
+        """
         np.multiply(grad, grad, out=scratch)
         scratch *= 1 - beta2
+        v *= beta2
         v += scratch
         if v_max is not None:
             v = np.maximum(v_max, v, out=v_max)
+        grad *= 1 - beta1
+        m *= beta1
+        m += grad
         np.sqrt(v, out=scratch)
         scratch += eps
         np.divide(m, scratch, out=grad)
         grad *= step_size
         params -= grad
+
+
+def l2_cache_bytes() -> int:
+    """The L2 (per-core) cache size Linux reports for CPU 0; 512 KiB where it reports none."""
+    from pathlib import Path
+
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            if (index / "level").read_text().strip() == "2" and (index / "type").read_text().strip() != "Instruction":
+                text = (index / "size").read_text().strip().upper()
+                scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
+                return int(text.rstrip("KM")) * scale
+        except (OSError, ValueError):
+            continue
+    return 512 << 10
+
+
+def cache_block(itemsize: int, arrays: int) -> int:
+    """Entries per block so that ``arrays`` arrays of a block fill the L2 cache: a power of two in [2¹⁴, 2¹⁸]
+    (below 2¹⁴ the per-call cost of a dozen ufuncs per block outweighs the cache)."""
+    entries = l2_cache_bytes() // (arrays * itemsize)
+    return 1 << min(18, max(14, entries.bit_length() - 1))
+
+
+Adam.BLOCK = cache_block(4, 5)
 
 
 class AdamW(Adam):

@@ -316,6 +316,8 @@ class FitReporter:
         c.print(f"data      {data.source}: {describe_splits(data)}")
         c.print(f"network   {describe_network(info.net, info.loss)}  ({info.net.size} parameters, {config.dtype})")
         c.print(f"training  {describe_run(config)}")
+        if info.threads is not None:
+            c.print(f"threads   {info.threads.describe()}")
         c.print(f"run dir   {info.run_dir}")
         self.start_progress(info)
 
@@ -587,8 +589,11 @@ def race_header(race, out_dir, workers: int, console: Console) -> None:
         console.print(f"target    {race.target} at the end of an epoch", soft_wrap=True)
     if workers > 1:
         threads = blas_threads(workers)
-        console.print(f"workers   {workers} processes, {threads} BLAS thread{'s' if threads != 1 else ''} each",
-                      soft_wrap=True)
+        share = (f"{threads} BLAS thread{'s' if threads != 1 else ''} each" if tc.threads == "auto" else
+                 f"{tc.threads} BLAS thread{'s' if tc.threads != 1 else ''} each (requested)")
+        if tc.threads == "auto" and threads > 1:
+            share = f"up to {share} (auto: 1 for small products)"
+        console.print(f"workers   {workers} processes, {share}", soft_wrap=True)
     console.print(f"out dir   {out_dir}", soft_wrap=True)
 
 

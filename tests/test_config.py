@@ -68,7 +68,7 @@ EXPECTED_DEFAULTS = {
     "clip": {"norm": None, "value": None},
     "training": {"mode": "minibatch", "batch_size": 32, "epochs": 100, "line_search": None, "keep": "last",
                  "tol_loss": None, "tol_grad": None, "tol_step": None, "patience": 5, "early_stopping": None,
-                 "checkpoint_every": 1, "checkpoint_seconds": 1.0},
+                 "checkpoint_every": 1, "checkpoint_seconds": 1.0, "threads": "auto"},
     "monitor": {"warnings": True, "vanishing_ratio": 0.01, "exploding_factor": 1000.0, "dead_fraction": 0.5,
                 "saturated_fraction": 0.5, "saturation_derivative": 0.01, "rising_epochs": 3,
                 "rising_factor": 2.0},

@@ -224,7 +224,11 @@ def test_benchmark_quick_mode_runs_and_writes_its_table(tmp_path):
         assert len(rows) == 1, key
         seconds = float(rows[0].split("|")[3])
         assert seconds > 0
+    for key in ("W4 quickstart", "W4 mnist1d-mlp"):  # under load: gdtrain's time against its quiet one-thread time
+        row = next(line for line in text.splitlines() if line.startswith(f"| {key} | gdtrain under load |"))
+        assert "× quiet 1 thread" in row and float(row.split("|")[3]) > 0
     assert "| cores |" in text and "| blas |" in text
+    assert "## Kernel path: native" in text and "kernels the contestants' OpenBLAS reported" in text
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from ..errors import GdtrainError, TrainingFailed
 from ..interrupt import GracefulStop
+from ..threads import available_cores
 from .job import _IDLE, _STOP, Job, Outcome, run_job
 
 @dataclass
@@ -42,13 +43,6 @@ class RaceEvent:
 Listener = Callable[[RaceEvent], None]
 BLAS_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
                   "NUMEXPR_NUM_THREADS")
-
-
-def available_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def blas_threads(workers: int) -> int:

@@ -1,0 +1,127 @@
+"""How many BLAS threads a run uses: the policy, and the context that applies it (threadpoolctl).
+
+A training step is a handful of matrix products (GEMMs) and a few element-wise passes. A second BLAS thread
+only pays when a product is large enough to split: below that, waking the thread, splitting the work and
+joining it cost more than the thread gives, and on a busy machine the spinning threads compete with every
+other process for the same cores (a 40-100-100-10 MLP measured 20x slower with OpenBLAS's 2 threads on an
+oversubscribed 2-core machine than with one). The policy:
+
+    work   = 2 · batch · fan_in · fan_out   of the largest layer (floating-point operations of its forward
+             product, the biggest GEMM of a step; the backward products are the same size)
+    auto   = 1 thread                        if work < SMALL_GEMM_FLOPS
+             min(ceiling, idle cores)        otherwise
+    ceiling = the BLAS library's thread count when the policy is asked (all cores by default; what
+             OPENBLAS_NUM_THREADS / OMP_NUM_THREADS said at start-up; cores // workers in a compare-optimizers
+             worker; 1 inside a caller's ``threadpool_limits(1)``)
+    idle cores = cores − round(load − 1), at least 1, with load the 1-minute load average: a machine already
+             busy gets fewer threads (up to one unit of the load is taken to be this process itself, which in a
+             notebook or a test session has been running all along)
+
+SMALL_GEMM_FLOPS comes from timing one product at 1 and 2 threads on a quiet 2-core machine (OpenBLAS 0.3.31;
+docs/performance.md has the table). Time with 2 threads / time with 1, by the product's MFLOP:
+
+    MFLOP (shape)           0.8 (100x40x100)  2.0 (100³)  4.2 (128³)  8.4 (128x256x128)  ≥ 34
+    float64 SkylakeX        0.99              0.89        0.76        0.63               0.50-0.56
+    float64 Haswell         1.01              0.91        0.72        0.62               0.51-0.57
+    float32 SkylakeX        1.00              1.70        0.82        0.76               0.54-0.66
+    float32 Haswell         1.00              1.24        1.13        0.71               0.52-0.60
+
+A second thread starts to pay at about 4 MFLOP (float32 with the Haswell kernels a little later), so the
+threshold sits there: the quickstart (0.26 MFLOP) and a 40-100-100-10 MLP at batch 100 (2 MFLOP) train on one
+thread, digits full-batch (1259x64x32, 5.2 MFLOP) and MNIST's 784-256 layer at batch 128 (51 MFLOP) on all.
+
+``training.threads: N`` (or ``--threads N``) overrides the policy (the header says "N (requested)"). The chosen number is applied with
+``threadpoolctl.threadpool_limits`` around the training only, so the process's BLAS is as it was afterwards
+(environment variables would have to be set before NumPy is imported, and would hold for the whole process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Iterator, Optional, Union
+
+SMALL_GEMM_FLOPS = 4e6  # below this, one product's work is not worth a second thread (see the module doc)
+
+
+@dataclass(frozen=True)
+class ThreadChoice:
+    """The BLAS thread count for a run and why (the header line ``fit`` prints)."""
+
+    threads: int
+    reason: str  # e.g. "auto: small GEMMs, 0.8 MFLOP per product" or "training.threads"
+
+    def describe(self) -> str:
+        return f"{self.threads} ({self.reason})"
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity; os.cpu_count() where that is unknown)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def machine_load() -> float:
+    """The 1-minute load average (0.0 where the system does not report one)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+
+
+def blas_ceiling() -> int:
+    """The largest thread count of the BLAS libraries NumPy loaded, as they are set now (see the module doc)."""
+    from threadpoolctl import threadpool_info
+
+    counts = [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    return max(counts) if counts else 1
+
+
+def gemm_flops(net, batch: int) -> int:
+    """2 · batch · fan_in · fan_out of the network's largest dense layer: the flops of a step's biggest GEMM
+    (0 for a model without dense layers, such as a 2-D problem's point)."""
+    layers = net.dense_layers() if hasattr(net, "dense_layers") else []
+    sizes = [layer.W.shape for layer in layers]
+    return 2 * batch * max((fan_out * fan_in for fan_out, fan_in in sizes), default=0)
+
+
+def choose_threads(flops: float, ceiling: int, cores: int, load: float = 0.0,
+                   requested: Union[int, str, None] = "auto", source: str = "requested") -> ThreadChoice:
+    """The policy as a pure function: the thread count for products of ``flops`` each (see the module doc).
+
+    ``requested`` is the config's value: "auto" (or None) applies the policy, an integer overrides it (``source``
+    names where it came from in the reason).
+    """
+    if requested not in (None, "auto"):
+        return ThreadChoice(int(requested), source)
+    mflop = f"{flops / 1e6:.3g} MFLOP per product"
+    if flops < SMALL_GEMM_FLOPS or ceiling <= 1:
+        why = "small GEMMs" if flops < SMALL_GEMM_FLOPS else "BLAS limited to 1 thread"
+        return ThreadChoice(1, f"auto: {why}, {mflop}")
+    idle = max(1, cores - round(max(0.0, load - 1.0)))
+    if idle < ceiling:
+        return ThreadChoice(idle, f"auto: machine busy, load {load:.1f} on {cores} cores; {mflop}")
+    return ThreadChoice(ceiling, f"auto: large GEMMs, {mflop}")
+
+
+def choose_for(net, batch: int, requested: Union[int, str, None] = "auto",
+               source: str = "requested") -> ThreadChoice:
+    """The policy for training ``net`` on batches of ``batch`` rows on this machine, now."""
+    if requested not in (None, "auto"):
+        return ThreadChoice(int(requested), source)
+    return choose_threads(gemm_flops(net, batch), blas_ceiling(), available_cores(), machine_load())
+
+
+@contextlib.contextmanager
+def limited(choice: Optional[ThreadChoice]) -> Iterator[None]:
+    """BLAS limited to ``choice.threads`` inside the block (nothing changed for None)."""
+    if choice is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=choice.threads, user_api="blas"):
+        yield

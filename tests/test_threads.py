@@ -1,0 +1,125 @@
+"""The BLAS thread policy (gdtrain/threads.py): its choice, the override, the header line, and that the chosen
+number is what the real BLAS library (threadpoolctl, no mocks) reports while the training runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from gdtrain.cli import app
+from gdtrain.config import from_dict
+from gdtrain.experiment import fit
+from gdtrain.network import Network
+from gdtrain.threads import SMALL_GEMM_FLOPS, ThreadChoice, blas_ceiling, choose_threads, gemm_flops, limited
+
+threadpoolctl = pytest.importorskip("threadpoolctl")
+ENV = {"CI": "true", "NO_COLOR": "1", "COLUMNS": "200"}
+
+
+def blas_now() -> int:
+    return max(p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas")
+
+
+def tiny(**training):
+    return from_dict({"seed": 0, "data": {"source": "iris"}, "model": {"hidden": [{"units": 8}]},
+                      "loss": "cross_entropy", "optimizer": {"name": "sgd", "lr": 0.1},
+                      "training": {"epochs": 2, "batch_size": 16, **training}})
+
+
+def test_gemm_flops_is_the_largest_layers_forward_product():
+    # 40-100-100-10: the 100x100 layer is the largest, 2 * batch * 100 * 100 flops
+    assert gemm_flops(Network([40, 100, 100, 10], ["relu", "relu", "identity"]), 100) == 2_000_000
+    assert gemm_flops(Network([784, 256, 128, 10], ["relu", "relu", "identity"]), 128) == 2 * 128 * 784 * 256
+
+
+@pytest.mark.parametrize("flops, ceiling, cores, load, expected", [
+    (2 * 32 * 64 * 64, 2, 2, 0.0, 1),          # quickstart: small products → 1 thread
+    (2 * 100 * 100 * 100, 2, 2, 0.0, 1),       # the MNIST-1D-sized MLP: 2 MFLOP → 1 thread
+    (2 * 128 * 784 * 256, 2, 2, 0.0, 2),       # MNIST 784-256 at batch 128: 51 MFLOP → every core
+    (2 * 128 * 784 * 256, 2, 2, 1.0, 2),       # load 1: this process itself
+    (2 * 128 * 784 * 256, 2, 2, 3.0, 1),       # two other busy processes on 2 cores → 1
+    (2 * 128 * 784 * 256, 8, 8, 4.2, 5),       # 8 cores, ~3 busy others → the 5 idle ones
+    (2 * 128 * 784 * 256, 1, 2, 0.0, 1),       # BLAS limited to 1 (OPENBLAS_NUM_THREADS=1, a worker's share)
+    (SMALL_GEMM_FLOPS, 4, 4, 0.0, 4),          # the threshold itself is "large"
+    (SMALL_GEMM_FLOPS - 1, 4, 4, 0.0, 1),
+])
+def test_policy_choice(flops, ceiling, cores, load, expected):
+    assert choose_threads(flops, ceiling, cores, load).threads == expected
+
+
+def test_policy_reasons_and_override():
+    assert choose_threads(262_144, 2, 2).describe() == "1 (auto: small GEMMs, 0.262 MFLOP per product)"
+    assert choose_threads(5.1e7, 2, 2).describe() == "2 (auto: large GEMMs, 51 MFLOP per product)"
+    assert choose_threads(5.1e7, 2, 2, load=3.0).describe() == "1 (auto: machine busy, load 3.0 on 2 cores; 51 MFLOP per product)"
+    # an explicit count wins over the policy, small products or not
+    assert choose_threads(100.0, 2, 2, requested=3) == ThreadChoice(3, "requested")
+
+
+def test_config_key_is_checked():
+    from gdtrain.errors import ConfigError
+
+    assert tiny().training.threads == "auto" and tiny(threads=2).training.threads == 2
+    with pytest.raises(ConfigError, match=r"training\.threads: must be auto or an integer >= 1"):
+        tiny(threads=0)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_training_runs_with_the_chosen_thread_count(tmp_path, threads):
+    before = blas_now()
+    seen = []
+    result = fit(tiny(threads=threads), out=str(tmp_path / "run"),
+                 on_epoch=lambda record: seen.append(blas_now()))
+    assert seen == [threads, threads] and result.summary["epochs"] == 2
+    assert blas_now() == before  # restored after the training
+
+
+def test_auto_trains_small_networks_on_one_thread(tmp_path):
+    seen, infos = [], []
+    fit(tiny(), out=str(tmp_path / "run"), on_start=infos.append, on_epoch=lambda record: seen.append(blas_now()))
+    assert infos[0].threads.threads == 1 and infos[0].threads.reason.startswith("auto: small GEMMs")
+    assert seen == [1, 1]
+
+
+def test_limited_caps_the_ceiling_the_policy_sees():
+    with limited(ThreadChoice(1, "requested")):
+        assert blas_ceiling() == 1 and choose_threads(1e9, blas_ceiling(), 2).threads == 1
+
+
+def test_fit_header_states_the_threads(tmp_path):
+    runner = CliRunner()
+    out = runner.invoke(app, ["fit", "quickstart", "--epochs", "1", "--out", str(tmp_path / "a")], env=ENV)
+    assert out.exit_code == 0, out.output
+    line = next(l for l in out.output.splitlines() if l.startswith("threads"))
+    assert line.startswith("threads   1 (auto: small GEMMs, 0.262 MFLOP per product)"), line  # 64x64 at batch 32
+    out = runner.invoke(app, ["fit", "quickstart", "--epochs", "1", "--threads", "2", "--out", str(tmp_path / "b")],
+                        env=ENV)
+    assert out.exit_code == 0, out.output
+    assert "threads   2 (requested)" in out.output.splitlines()
+    out = runner.invoke(app, ["fit", "quickstart", "--threads", "0", "--out", str(tmp_path / "c")], env=ENV)
+    assert out.exit_code == 2 and "Traceback" not in out.output
+
+
+def test_threads_changes_nothing_but_speed(tmp_path):
+    """The same weights with 1 and 2 threads (a small network: one thread per product either way in OpenBLAS's
+    split, so the sums are taken in the same order)."""
+    a = fit(tiny(threads=1), out=str(tmp_path / "a")).net.params
+    b = fit(tiny(threads=2), out=str(tmp_path / "b")).net.params
+    np.testing.assert_array_equal(a, b)
+
+
+def test_compare_and_gradcheck_take_threads(tmp_path):
+    """--threads reaches every run of a race (its config.yaml says so) and gradcheck accepts it."""
+    import yaml
+
+    config = tmp_path / "race.yaml"
+    config.write_text(yaml.safe_dump({"seed": 0, "data": {"source": "iris"}, "model": {"hidden": [{"units": 8}]},
+                                      "loss": "cross_entropy", "training": {"epochs": 1, "batch_size": 16}}))
+    runner = CliRunner()
+    out = runner.invoke(app, ["compare-optimizers", str(config), "--optimizers", "sgd,adam", "--threads", "1",
+                              "--out", str(tmp_path / "race")], env=ENV)
+    assert out.exit_code == 0, out.output
+    saved = sorted((tmp_path / "race").glob("*/config.yaml"))
+    assert len(saved) == 2 and all(yaml.safe_load(p.read_text())["training"]["threads"] == 1 for p in saved)
+    out = runner.invoke(app, ["gradcheck", str(config), "--threads", "1", "--samples", "8"], env=ENV)
+    assert out.exit_code == 0 and "all tensors pass" in out.output, out.output
