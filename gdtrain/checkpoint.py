@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, Mapping, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 import numpy as np
 
@@ -31,8 +31,9 @@ META_KEYS = ("epoch", "optimizer", "schedule", "loop", "rngs", "config")
 
 
 def save(path: Union[str, Path], *, net, optimizer, schedule, rngs: Mapping[str, np.random.Generator], state,
-         config_text: str) -> None:
-    """Write the checkpoint for the end of ``state.epoch`` (atomically)."""
+         config_text: str, threads: Optional[int] = None) -> None:
+    """Write the checkpoint for the end of ``state.epoch`` (atomically). ``threads``: the BLAS threads the run
+    trains with, which a resumed run keeps (the thread count changes the order of some sums, so the last bits)."""
     loop_meta, loop_arrays = state.to_checkpoint()
     arrays: Dict[str, np.ndarray] = {"params": net.params}
     optimizer_meta = {}
@@ -51,6 +52,8 @@ def save(path: Union[str, Path], *, net, optimizer, schedule, rngs: Mapping[str,
         "rngs": {name: rng.bit_generator.state for name, rng in rngs.items()},
         "config": config_text,
     }
+    if threads is not None:
+        meta["threads"] = threads
     arrays["meta"] = np.array(json.dumps(meta))
     rundir.save_npz(path, arrays)
 

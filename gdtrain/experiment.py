@@ -319,6 +319,9 @@ def _fit_locked(config, run_dir, resume, on_start, on_epoch, stop_requested, bui
     rundir.atomic_write(run_dir / rundir.CONFIG, config_text)
     tc = config.training
     threads = choose_for(net, batch_size_for(tc.mode, tc.batch_size, len(data.X_train)), tc.threads)
+    if resume is not None and tc.threads == "auto" and saved["meta"].get("threads"):
+        # the run started with this many threads: a resumed run ends bit for bit where an uninterrupted one would
+        threads = ThreadChoice(int(saved["meta"]["threads"]), "auto: as the run started")
     if on_start is not None:
         on_start(RunInfo(config, data, net, loss, run_dir, state.epoch, resume is not None, threads))
     metrics = rundir.MetricsWriter(run_dir / rundir.METRICS, columns, config.logging.metrics_every)
@@ -330,7 +333,7 @@ def _fit_locked(config, run_dir, resume, on_start, on_epoch, stop_requested, bui
 
     def save_checkpoint(loop: LoopState) -> None:
         checkpoint.save(run_dir / rundir.CHECKPOINT, net=net, optimizer=optimizer, schedule=schedule, rngs=train_rngs,
-                        state=loop, config_text=config_text)
+                        state=loop, config_text=config_text, threads=threads.threads)
 
     try:
         with limited(threads), np.errstate(over="ignore", invalid="ignore", under="ignore"):  # overflow: the divergence guard's job
@@ -361,6 +364,7 @@ def _fit_locked(config, run_dir, resume, on_start, on_epoch, stop_requested, bui
         **best_train_loss(result),
         "kept_epoch": result.kept_epoch,
         "parameters": net.size,
+        "threads": threads.threads,
         **final,
         "warnings": result.warnings,
     }

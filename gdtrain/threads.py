@@ -33,6 +33,8 @@ thread, digits full-batch (1259x64x32, 5.2 MFLOP) and MNIST's 784-256 layer at b
 ``training.threads: N`` (or ``--threads N``) overrides the policy (the header says "N (requested)"). The chosen number is applied with
 ``threadpoolctl.threadpool_limits`` around the training only, so the process's BLAS is as it was afterwards
 (environment variables would have to be set before NumPy is imported, and would hold for the whole process).
+The thread count changes the order of some sums (the last bits of the weights), so a resumed run keeps the count
+its checkpoint records (experiment.py) and ``training.threads: N`` pins it for bitwise reproducibility.
 """
 
 from __future__ import annotations

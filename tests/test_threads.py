@@ -123,3 +123,16 @@ def test_compare_and_gradcheck_take_threads(tmp_path):
     assert len(saved) == 2 and all(yaml.safe_load(p.read_text())["training"]["threads"] == 1 for p in saved)
     out = runner.invoke(app, ["gradcheck", str(config), "--threads", "1", "--samples", "8"], env=ENV)
     assert out.exit_code == 0 and "all tensors pass" in out.output, out.output
+
+
+def test_a_resumed_auto_run_keeps_the_thread_count_it_started_with(tmp_path):
+    """The thread count changes the order of some sums (the last bits), so `--resume` under auto trains on the
+    threads the checkpoint records, not on what the policy would pick now; summary.json says how many."""
+    run = tmp_path / "run"
+    first = fit(tiny(threads=2), out=str(run))
+    assert first.summary["threads"] == 2
+    infos, seen = [], []
+    resumed = fit(tiny(epochs=3), resume=str(run), on_start=infos.append,
+                  on_epoch=lambda record: seen.append(blas_now()))
+    assert infos[0].threads.describe() == "2 (auto: as the run started)" and seen == [2]
+    assert resumed.summary["threads"] == 2 and resumed.summary["epochs"] == 3
