@@ -9,13 +9,18 @@ oversubscribed 2-core machine than with one). The policy:
     work   = 2 · batch · fan_in · fan_out   of the largest layer (floating-point operations of its forward
              product, the biggest GEMM of a step; the backward products are the same size)
     auto   = 1 thread                        if work < SMALL_GEMM_FLOPS
-             min(ceiling, idle cores)        otherwise
+             min(ceiling, cores)             otherwise
     ceiling = the BLAS library's thread count when the policy is asked (all cores by default; what
              OPENBLAS_NUM_THREADS / OMP_NUM_THREADS said at start-up; cores // workers in a compare-optimizers
              worker; 1 inside a caller's ``threadpool_limits(1)``)
-    idle cores = cores − round(load − 1), at least 1, with load the 1-minute load average: a machine already
-             busy gets fewer threads (up to one unit of the load is taken to be this process itself, which in a
-             notebook or a test session has been running all along)
+
+The choice depends on the work and the machine's cores, never on how busy the machine is at the moment: the
+1-minute load average lags (it still counts the processes that just finished), so a load-based rule measured
+one thread for W1 in a benchmark that runs its contestants one after the other (1.29 × the plain NumPy trainer's
+time instead of ~1.0), and the thread count changes the last bits of the weights, so a load-based choice would
+make the same config train differently from one run to the next. Small products, where oversubscription hurts
+most (the quickstart, an MNIST-1D-sized MLP), are on one thread anyway; ``training.threads: 1`` is the answer
+for a large network on a machine known to be busy.
 
 SMALL_GEMM_FLOPS comes from timing one product at 1 and 2 threads on a quiet 2-core machine (OpenBLAS 0.3.31;
 docs/performance.md has the table). Time with 2 threads / time with 1, by the product's MFLOP:
@@ -66,14 +71,6 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def machine_load() -> float:
-    """The 1-minute load average (0.0 where the system does not report one)."""
-    try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return 0.0
-
-
 def blas_ceiling() -> int:
     """The largest thread count of the BLAS libraries NumPy loaded, as they are set now (see the module doc)."""
     from threadpoolctl import threadpool_info
@@ -90,7 +87,7 @@ def gemm_flops(net, batch: int) -> int:
     return 2 * batch * max((fan_out * fan_in for fan_out, fan_in in sizes), default=0)
 
 
-def choose_threads(flops: float, ceiling: int, cores: int, load: float = 0.0,
+def choose_threads(flops: float, ceiling: int, cores: int,
                    requested: Union[int, str, None] = "auto", source: str = "requested") -> ThreadChoice:
     """The policy as a pure function: the thread count for products of ``flops`` each (see the module doc).
 
@@ -103,18 +100,15 @@ def choose_threads(flops: float, ceiling: int, cores: int, load: float = 0.0,
     if flops < SMALL_GEMM_FLOPS or ceiling <= 1:
         why = "small GEMMs" if flops < SMALL_GEMM_FLOPS else "BLAS limited to 1 thread"
         return ThreadChoice(1, f"auto: {why}, {mflop}")
-    idle = max(1, cores - round(max(0.0, load - 1.0)))
-    if idle < ceiling:
-        return ThreadChoice(idle, f"auto: machine busy, load {load:.1f} on {cores} cores; {mflop}")
-    return ThreadChoice(ceiling, f"auto: large GEMMs, {mflop}")
+    return ThreadChoice(min(ceiling, cores), f"auto: large GEMMs, {mflop}")
 
 
 def choose_for(net, batch: int, requested: Union[int, str, None] = "auto",
                source: str = "requested") -> ThreadChoice:
-    """The policy for training ``net`` on batches of ``batch`` rows on this machine, now."""
+    """The policy for training ``net`` on batches of ``batch`` rows on this machine."""
     if requested not in (None, "auto"):
         return ThreadChoice(int(requested), source)
-    return choose_threads(gemm_flops(net, batch), blas_ceiling(), available_cores(), machine_load())
+    return choose_threads(gemm_flops(net, batch), blas_ceiling(), available_cores())
 
 
 @contextlib.contextmanager
