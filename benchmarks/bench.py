@@ -509,11 +509,16 @@ QUIET, LOADED, LOADED_2, TORCH_LOADED = ("gdtrain quiet, 1 thread", "gdtrain und
 
 
 class Load:
-    """``LOADERS`` busy-looping Python processes while the block runs (stopped by their own pids after it)."""
+    """``loaders`` busy-looping Python processes while the block runs (stopped by their own pids after it);
+    --quick, a smoke test of the scripts, runs none (the machine's load is not what it checks)."""
+
+    def __init__(self, loaders: int = LOADERS):
+        self.loaders = loaders
 
     def __enter__(self):
-        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(LOADERS)]
-        time.sleep(0.5)  # (let them get going and the scheduler see them)
+        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(self.loaders)]
+        if self.procs:
+            time.sleep(0.5)  # (let them get going and the scheduler see them)
         return self
 
     def __exit__(self, *exc):
@@ -610,13 +615,13 @@ def w4_run(tmp: Path, quick: bool, use_torch: bool, note) -> None:
     quickstart gdtrain with 2 threads (what OpenBLAS would use on its own)."""
     for key, (config, epochs) in w4_configs(tmp, quick).items():
         note(key, QUIET, gdtrain_w4(config, epochs, tmp, threads=1))
-        with Load():
+        with Load(0 if quick else LOADERS):
             note(key, LOADED, gdtrain_w4(config, epochs, tmp))
-            if use_torch:
+            if use_torch and not (quick and key == "W4 quickstart"):  # (--quick: the PyTorch script once)
                 torch_epochs = epochs or (40 if key == "W4 quickstart" else 20 if not quick else 2)
                 note(key, TORCH_LOADED, {"epoch": script_value(TORCH_W4, key, torch_epochs, HERE.parent,
                                                                w4_mlp_data(400 if quick else 4000))})
-            if key == "W4 quickstart":
+            if key == "W4 quickstart" and not quick:
                 note(key, LOADED_2, gdtrain_w4(config, epochs, tmp, threads=2))
 
 
@@ -673,12 +678,14 @@ def run_path(args, runs: int, only: set, n_w1: int, w2_epochs: int, tmp: Path) -
                 for opt in W1_OPTIMIZERS:
                     key = f"W1 {dtype[-2:] and 'f' + dtype[-2:]} {opt}"
                     note(key, "gdtrain", gdtrain_w1(data, dtype, opt, tmp))
-                    # (--quick, a smoke test of the scripts: the references in float32 only, the same code)
-                    if use_torch and not (args.quick and dtype == "float64"):
+                    # (--quick, a smoke test of the scripts: each reference script once, in float32 only)
+                    once = not args.quick or (dtype == "float32" and opt == "sgd-momentum")
+                    if use_torch and once:
                         note(key, "pytorch", script_w1(TORCH_W1, data, dtype, opt))
-                    if use_sklearn and not (args.quick and dtype == "float64"):
+                    if use_sklearn and once:
                         note(key, "scikit-learn", script_w1(SKLEARN_W1, data, dtype, opt))
-                    note(key, PLAIN, script_w1(PLAIN_W1, data, dtype, opt))
+                    if not args.quick or dtype == "float32":
+                        note(key, PLAIN, script_w1(PLAIN_W1, data, dtype, opt))
                     if opt == "sgd-momentum":  # (the floor has no optimizer: one per dtype)
                         note(f"W1 {dtype[-2:] and 'f' + dtype[-2:]} GEMM floor", FLOOR,
                              script_w1(FLOOR_W1, data, dtype, opt))
