@@ -503,6 +503,9 @@ def compare_optimizers(
         raise ConfigError("--cluster: give either --workers N (local processes) or --cluster, not both")
     cfg = read_config(config, {"training.epochs": epochs, "training.threads": threads}, set_)
     if cfg.problem is not None:  # a 2-D test function: its own race, every path on one contour map
+        if workers != 1 or cluster is not None:
+            raise ConfigError(f"{'--cluster' if cluster is not None else '--workers'}: a problem race runs its "
+                              "contestants one after the other (milliseconds each); leave it out")
         return _problem_race(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_metric, out, overwrite,
                              png, gif)
     if gif is not None:

@@ -372,6 +372,9 @@ def test_bad_problem_input_through_the_cli_is_exit_2_and_one_line(tmp_path):
     assert result.exit_code == 2 and "problem.start: must be a point [x, y] of 2 numbers" in result.output
     result = runner.invoke(app, ["compare-optimizers", "saddle", "--seeds", "3", "--out", str(tmp_path / "y")])
     assert result.exit_code == 2 and "--seeds: a problem race has no randomness" in result.output
+    result = runner.invoke(app, ["compare-optimizers", "saddle", "--workers", "2", "--out", str(tmp_path / "z")])
+    assert result.exit_code == 2 and "--workers: a problem race runs its contestants one after the other" in \
+        result.output and not (tmp_path / "z").exists()
 
 
 def test_validate_evaluate_and_predict_on_a_problem_run(tmp_path):
