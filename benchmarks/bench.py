@@ -62,11 +62,11 @@ F64_LIMIT, PLAIN_LIMIT, MEMORY_MIB, STARTUP_SECONDS = 2.2, 1.05, 150, 0.5  # ...
 
 
 def have(module: str) -> bool:
-    try:
-        __import__(module)
-        return True
-    except ImportError:
-        return False
+    """Whether ``module`` is installed, found without importing it (the driver does no work of its own, and
+    importing torch here would cost the --quick smoke test two seconds)."""
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 BLAS_ENV: dict = {}  # --kernel: the kernel path every contestant is given (KERNELS)
@@ -650,9 +650,14 @@ def machine() -> dict:
         info["blas"] = run([sys.executable, "-c", probe])[0].strip()
     except RuntimeError:
         info["blas"] = "unknown (pip install threadpoolctl to see it)"
-    for name in ("torch", "sklearn"):
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name, dist in (("torch", "torch"), ("sklearn", "scikit-learn")):
         if have(name):
-            info[name] = __import__(name).__version__
+            try:
+                info[name] = version(dist)
+            except PackageNotFoundError:
+                info[name] = "installed"
     return info
 
 
