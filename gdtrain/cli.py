@@ -293,7 +293,7 @@ def gradcheck(
         failed = [c.name for c in checks if not c.passed]
         console.print(f"all {'points' if cfg.problem is not None else 'tensors'} pass" if not failed
                       else f"FAILED: {', '.join(failed)}")
-        if info.get("diagnosis") is not None:  # (a problem's check has none)
+        if info["diagnosis"] is not None:
             report.step_hint(info["diagnosis"], console)
     if failed:
         raise typer.Exit(1)
@@ -499,8 +499,7 @@ def compare_optimizers(
             raise ConfigError("compare-optimizers: the built-in demo config (configs/compare.yaml) is missing; "
                               "give a CONFIG")
         config = str(demo)
-    if cluster is not None and workers != 1:
-        raise ConfigError("--cluster: give either --workers N (local processes) or --cluster, not both")
+    _one_backend(workers, cluster)
     cfg = read_config(config, {"training.epochs": epochs, "training.threads": threads}, set_)
     if cfg.problem is not None:  # a 2-D test function: its own race, every path on one contour map
         if workers != 1 or cluster is not None:
@@ -510,10 +509,7 @@ def compare_optimizers(
                              png, gif)
     if gif is not None:
         raise ConfigError("--gif: animates the paths of a problem race; this config has no problem: (use --png)")
-    if cluster is not None:  # before any work: no dask, or an unreachable scheduler, is one line and exit 2
-        from .race.dask_backend import check_cluster
-
-        check_cluster(cluster)
+    _reach_cluster(cluster)
     race = compare.plan(cfg, optimizers=optimizers, modes=modes, seeds=seeds, tune_lr=tune_lr,
                         target_loss=target_loss, target_metric=target_metric)
     out_dir = compare.prepare_dir(race, out, overwrite)
@@ -523,17 +519,9 @@ def compare_optimizers(
         console.print(f"workers   Dask cluster {cluster}, one BLAS thread per task", soft_wrap=True)
     progress = report.RaceProgress(console)
     notice = report.make_console(stderr=True)
-    try:
-        with compare.RaceStop(on_first=lambda: notice.print("stopping the race: the running runs stop at the end of "
-                                                            "their step (Ctrl-C again to quit at once)")):
-            result = compare.run(race, out=str(out_dir), overwrite=True, workers=workers, on_event=progress,
-                                 cluster=cluster)
-    except compare.RaceInterrupted as exc:  # SIGINT / SIGTERM: exit 130 / 143, saying what is kept
-        progress.stop()
-        notice.print(str(exc), soft_wrap=True)
-        raise typer.Exit(exc.exit_code)
-    finally:
-        progress.stop()
+    result = _until_stopped(lambda: compare.run(race, out=str(out_dir), overwrite=True, workers=workers,
+                                                on_event=progress, cluster=cluster),
+                            "stopping the race: the running runs stop at the end of their step", progress, notice)
     report.race_report(result, console)
     if png is not None:
         compare.save_png(result, png)
@@ -558,6 +546,38 @@ def _problem_race(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_me
                 console.print(f"saved {path}", soft_wrap=True)
     if stop.requested:
         raise typer.Exit(stop.exit_code)
+
+
+def _one_backend(workers: int, cluster: Optional[str]) -> None:
+    """--workers N and --cluster pick the same thing (where the runs go): one or the other."""
+    from .errors import ConfigError
+
+    if cluster is not None and workers != 1:
+        raise ConfigError("--cluster: give either --workers N (local processes) or --cluster, not both")
+
+
+def _reach_cluster(cluster: Optional[str]) -> None:
+    """Before any work: no dask, or an unreachable scheduler, is one line and exit 2."""
+    if cluster is not None:
+        from .race.dask_backend import check_cluster
+
+        check_cluster(cluster)
+
+
+def _until_stopped(run, stopping: str, progress, notice):
+    """``run()`` a race or a sweep under RaceStop: the first Ctrl-C / SIGTERM says ``stopping``, the runs stop at
+    a safe point and the command exits 130 / 143 with the line saying what is kept (RaceInterrupted)."""
+    from .race import RaceInterrupted, RaceStop
+
+    try:
+        with RaceStop(on_first=lambda: notice.print(f"{stopping} (Ctrl-C again to quit at once)")):
+            return run()
+    except RaceInterrupted as exc:  # (SweepInterrupted is one too)
+        progress.stop()
+        notice.print(str(exc), soft_wrap=True)
+        raise typer.Exit(exc.exit_code)
+    finally:
+        progress.stop()
 
 
 @app.command("sweep")
@@ -599,13 +619,11 @@ def sweep(
     """
     from . import report, rundir, sweep_report
     from .errors import ConfigError
-    from .race import RaceStop
-    from .race.sweep import SweepInterrupted, default_out, plan_sweep, run_sweep
+    from .race.sweep import default_out, plan_sweep, run_sweep
     from .sweep_space import parse_grid_options
 
     _need_matplotlib_for(png)
-    if cluster is not None and workers != 1:
-        raise ConfigError("--cluster: give either --workers N (local processes) or --cluster, not both")
+    _one_backend(workers, cluster)
     if resume is not None and out is not None:
         raise ConfigError("--resume: continues the sweep in its own directory; leave out --out")
     if resume is not None and not Path(resume).is_dir():
@@ -613,27 +631,17 @@ def sweep(
     cfg = read_config(config, {"training.epochs": epochs}, set_)
     plan = plan_sweep(cfg, grid=parse_grid_options(grid) if grid else None, seeds=seeds, random=random, metric=metric)
     runner_text = cluster if cluster is not None else (f"{workers} local processes" if workers > 1 else "this process")
-    if cluster is not None:  # before any work: no dask, or an unreachable scheduler, is one line and exit 2
-        from .race.dask_backend import check_cluster
-
-        check_cluster(cluster)
+    _reach_cluster(cluster)
     console = report.make_console()
     out_dir = Path(resume) if resume is not None else rundir.prepare(out, default_out(cfg), overwrite)
     sweep_report.sweep_header(plan, out_dir, runner_text, console)
     progress = sweep_report.SweepProgress(plan, console)
     notice = report.make_console(stderr=True)
-    try:
-        stopping = ("the tasks not yet finished are cancelled" if cluster is not None
-                    else "the running runs stop at the end of their step")
-        with RaceStop(on_first=lambda: notice.print(f"stopping the sweep: {stopping} (Ctrl-C again to quit at once)")):
-            result = run_sweep(plan, out=str(out_dir), overwrite=True, workers=workers, cluster=cluster,
-                               on_event=progress, resume=resume)
-    except SweepInterrupted as exc:  # SIGINT / SIGTERM: exit 130 / 143; sweep.csv keeps the finished runs
-        progress.stop()
-        notice.print(str(exc), soft_wrap=True)
-        raise typer.Exit(exc.exit_code)
-    finally:
-        progress.stop()
+    stopping = ("the tasks not yet finished are cancelled" if cluster is not None
+                else "the running runs stop at the end of their step")
+    result = _until_stopped(lambda: run_sweep(plan, out=str(out_dir), overwrite=True, workers=workers,
+                                              cluster=cluster, on_event=progress, resume=resume),
+                            f"stopping the sweep: {stopping}", progress, notice)
     sweep_report.sweep_report(result, console)
     if png is not None:
         from .race.charts import save_sweep_png

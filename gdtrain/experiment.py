@@ -337,8 +337,9 @@ def _fit_locked(config, run_dir, resume, on_start, on_epoch, stop_requested, bui
 
     try:
         with limited(threads), np.errstate(over="ignore", invalid="ignore", under="ignore"):  # overflow: the divergence guard's job
+            settings = dataclasses.replace(train_settings(config), target=data.target_scaling)
             result = train(net, loss, data.X_train, data.y_train, data.X_val, data.y_val, optimizer, schedule,
-                           dataclasses.replace(train_settings(config), target=data.target_scaling), shuffle_rng=rngs["shuffle"], dropout_rng=rngs["dropout"],
+                           settings, shuffle_rng=rngs["shuffle"], dropout_rng=rngs["dropout"],
                            state=state, on_epoch=record_epoch, on_checkpoint=save_checkpoint,
                            stop_requested=stop_requested)
     finally:

@@ -566,6 +566,6 @@ def check_problem(config, epsilon: float = 1e-6, threshold: float = 1e-6, atol: 
         label = f"{name} ({theta[0]:.4g}, {theta[1]:.4g})"
         checks.append(TensorCheck(label, 2, int(ok.sum()), int((~ok).sum()), abs_err, rel,
                                   rel < threshold or abs_err < atol))
-    return checks, {"samples": 0, "parameters": 2, "sizes": [2], "net": None, "loss": None,
+    return checks, {"samples": 0, "parameters": 2, "sizes": [2], "net": None, "loss": None, "diagnosis": None,
                     "title": f"gradient check of {problem.describe()}: ∇f = {problem.function.gradient_formula} "
                              f"against central differences, float64, ε={epsilon:g}"}
