@@ -27,7 +27,8 @@ from .data import Dataset, load_data, refused_object_array, require_zip_archive
 from .errors import ConfigError
 from .layers import BatchNorm, build_layers
 from .losses import LOSSES, Loss
-from .monitor import evaluate, metric_names, train_metric_names
+from .metrics import metric_names
+from .monitor import evaluate, train_metric_names
 from .network import Network
 from .optimizers import make_optimizer
 from .schedules import make_schedule

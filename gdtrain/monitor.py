@@ -24,7 +24,6 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from .losses import Loss, predicted_classes
-from .metrics import metric_names, primary_metric  # noqa: F401  (their home is metrics.py)
 from .targets import TargetScaling, original_units
 
 EVAL_CHUNK = 2048  # rows per forward pass when evaluating large splits (bounded temporaries)

@@ -304,7 +304,7 @@ class FitReporter:
 
     def start(self, info) -> None:
         from .epoch_line import EpochLine
-        from .monitor import primary_metric
+        from .metrics import primary_metric
 
         c, data, config = self.console, info.data, info.config
         self.net = info.net
