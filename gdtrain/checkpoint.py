@@ -3,7 +3,7 @@
 One atomically written .npz (a crash or kill -9 leaves the previous checkpoint intact) holding
 
     params                    the flat parameter vector (W1, b1, W2, ... as network.py lays them out)
-    optimizer.<name>          each state array of the optimizer (momentum_buffer, exp_avg, ...)
+    optimizer.<name>          each buffer of the optimizer's state_dict() (momentum_buffer, exp_avg, ...)
     best_params               the best epoch's weights (what keep: best and a diverged run keep)
     early_best_params         early stopping's best weights (restore_best)
     meta                      JSON: the epoch, the optimizer's step count, the schedule's state, the loop's
@@ -36,17 +36,13 @@ def save(path: Union[str, Path], *, net, optimizer, schedule, rngs: Mapping[str,
     trains with, which a resumed run keeps (the thread count changes the order of some sums, so the last bits)."""
     loop_meta, loop_arrays = state.to_checkpoint()
     arrays: Dict[str, np.ndarray] = {"params": net.params}
-    optimizer_meta = {}
-    for key, value in optimizer.state.items():
-        if isinstance(value, np.ndarray):
-            arrays[f"optimizer.{key}"] = value
-        else:
-            optimizer_meta[key] = value
+    optimizer_state = optimizer.state_dict()
+    arrays.update({f"optimizer.{name}": value for name, value in optimizer_state["buffers"].items()})
     arrays.update(loop_arrays)
     meta = {
         "format": FORMAT,
         "epoch": state.epoch,
-        "optimizer": optimizer_meta,
+        "optimizer": {"step": optimizer_state["step"]},
         "schedule": schedule.state_dict(),
         "loop": loop_meta,
         "rngs": {name: rng.bit_generator.state for name, rng in rngs.items()},
@@ -96,11 +92,9 @@ def restore(checkpoint: Mapping[str, Any], *, net, optimizer, schedule, rngs: Ma
                           f"has {net.size}")
     try:
         net.params[...] = arrays["params"]
-        optimizer.state.clear()
-        optimizer.state.update(meta["optimizer"])
-        for name, value in arrays.items():
-            if name.startswith("optimizer."):
-                optimizer.state[name.split(".", 1)[1]] = np.array(value, dtype=net.dtype)
+        optimizer.load_state_dict({"step": meta["optimizer"]["step"],
+                                   "buffers": {name.split(".", 1)[1]: value for name, value in arrays.items()
+                                               if name.startswith("optimizer.")}})
         schedule.load_state_dict(meta["schedule"])
         for name, rng in rngs.items():
             rng.bit_generator.state = meta["rngs"][name]

@@ -59,7 +59,8 @@ from .registry import Registry, unknown_name_message
 
 
 class Optimizer:
-    """Base class. Subclasses declare ``OPTIONS`` and implement ``update``; state lives in ``self.state``."""
+    """Base class. Subclasses declare ``OPTIONS`` and implement ``update``; state lives in ``self.state`` (the step
+    count t and the named buffers), and ``state_dict`` / ``load_state_dict`` take it out and put it back as a value."""
 
     OPTIONS: Dict[str, Option] = {}
     TORCH_DEFAULTS: Dict[str, Any] = {}  # torch's default of an option where ours differs (sgd's lr)
@@ -95,6 +96,26 @@ class Optimizer:
         for value in self.state.values():
             if isinstance(value, np.ndarray):
                 value[np.abs(value) < tiny] = 0
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The state as a value: ``{"step": t, "buffers": {name: array}}``, the arrays copied (as torch.optim's
+        ``state_dict()``, optax's named state tuples). A checkpoint stores it; an undone epoch puts it back."""
+        buffers = {name: value.copy() for name, value in self.state.items() if isinstance(value, np.ndarray)}
+        return {"step": int(self.state["step"]), "buffers": buffers}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Make ``state`` (a ``state_dict()``) this optimizer's state, the arrays copied in this optimizer's dtype.
+        A ValueError names a buffer whose length does not fit the parameter vector."""
+        buffers = {}
+        for name, value in state["buffers"].items():
+            array = np.array(value, dtype=self.dtype)  # a copy: the caller's value stays its own
+            if array.shape != (self.size,):
+                raise ValueError(f"optimizer buffer {name!r} has shape {array.shape}, the parameters ({self.size},)")
+            buffers[name] = array
+        step = state["step"]
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+            raise ValueError(f"optimizer step count {step!r} is not a count")
+        self.state = {"step": int(step), **buffers}
 
     def step(self, params: np.ndarray, grad: np.ndarray, lr: float) -> None:
         """Update ``params`` in place. ``grad`` may be overwritten (it is recomputed every step)."""

@@ -358,13 +358,12 @@ class EpochStart:
     interrupted epoch can be undone completely (not only its weights) and checkpointed as never begun."""
 
     def __init__(self, optimizer, schedule, rngs: Dict[str, np.random.Generator]):
-        self.optimizer = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in optimizer.state.items()}
+        self.optimizer = optimizer.state_dict()
         self.schedule = schedule.state_dict()
         self.rngs = {name: rng.bit_generator.state for name, rng in rngs.items()}
 
     def restore(self, optimizer, schedule, rngs: Dict[str, np.random.Generator]) -> None:
-        optimizer.state.clear()
-        optimizer.state.update({k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.optimizer.items()})
+        optimizer.load_state_dict(self.optimizer)
         schedule.load_state_dict(self.schedule)
         for name, rng in rngs.items():
             rng.bit_generator.state = self.rngs[name]

@@ -665,3 +665,71 @@ def test_float32_keeps_params_and_state_float32(case):
     assert opt32.state["step"] == 10
     # Same trajectory to float32 precision.
     assert rel_err(traj32[-1], traj64[-1]) < 1e-5
+
+
+# --- part 6: the state as a value (state_dict / load_state_dict) ------------------------------------
+
+STATEFUL_SPECS = [
+    {"name": "sgd", "lr": 0.05},
+    {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True},
+    {"name": "sgd", "lr": 0.05, "momentum": 0.9, "momentum_form": "textbook"},
+    {"name": "adagrad", "lr": 0.1, "initial_accumulator_value": 0.1},
+    {"name": "rmsprop", "lr": 0.01, "momentum": 0.5, "centered": True},
+    {"name": "adam", "lr": 0.01, "amsgrad": True},
+    {"name": "adamw", "lr": 0.01},
+]
+
+
+def _steps(optimizer, theta, count):
+    for _ in range(count):
+        optimizer.step(theta, quad_grad(theta), 0.05)
+    return theta
+
+
+@pytest.mark.parametrize("spec", STATEFUL_SPECS, ids=lambda s: "-".join(str(v) for v in s.values()))
+def test_state_dict_round_trip_continues_exactly(spec):
+    """Step 3, take the state, step 4 more; a fresh optimizer given the state and θ steps the same 4 bit for bit."""
+    first = make_optimizer(resolve_optimizer(spec), SIZE, np.float64)
+    theta = _steps(first, THETA0.copy(), 3)
+    saved, theta_saved = first.state_dict(), theta.copy()
+    assert saved["step"] == 3
+    assert set(saved["buffers"]) == {k for k in first.state if k != "step"}
+    expected = _steps(first, theta, 4)
+    second = make_optimizer(resolve_optimizer(spec), SIZE, np.float64)
+    second.load_state_dict(saved)
+    np.testing.assert_array_equal(_steps(second, theta_saved, 4), expected)
+    assert second.state["step"] == 7
+
+
+def test_state_dict_is_a_copy_both_ways():
+    """Neither the optimizer's later steps nor the caller's edits reach a state_dict taken or given."""
+    opt = make_optimizer(resolve_optimizer({"name": "adam", "lr": 0.01}), SIZE, np.float64)
+    theta = _steps(opt, THETA0.copy(), 2)
+    saved = opt.state_dict()
+    m2 = saved["buffers"]["exp_avg"].copy()
+    _steps(opt, theta, 1)
+    np.testing.assert_array_equal(saved["buffers"]["exp_avg"], m2)  # the optimizer moved on, the value did not
+    opt.load_state_dict(saved)
+    saved["buffers"]["exp_avg"][:] = 99.0
+    np.testing.assert_array_equal(opt.state["exp_avg"], m2)  # the caller's edit did not reach the optimizer
+
+
+def test_load_state_dict_casts_to_the_optimizers_dtype_and_drops_other_buffers():
+    opt = make_optimizer(resolve_optimizer({"name": "sgd", "lr": 0.1, "momentum": 0.9}), SIZE, np.float32)
+    _steps(opt, THETA0.astype(np.float32), 2)
+    opt.load_state_dict({"step": 1, "buffers": {"momentum_buffer": np.ones(SIZE)}})
+    assert opt.state["momentum_buffer"].dtype == np.float32 and opt.state["step"] == 1
+    opt.load_state_dict({"step": 0, "buffers": {}})
+    assert opt.state == {"step": 0}
+
+
+@pytest.mark.parametrize("bad, words", [
+    ({"step": 2, "buffers": {"exp_avg": np.zeros(SIZE + 1)}}, "'exp_avg' has shape (6,)"),
+    ({"step": -1, "buffers": {}}, "step count -1"),
+    ({"step": 1.5, "buffers": {}}, "step count 1.5"),
+])
+def test_load_state_dict_refuses_a_state_that_does_not_fit(bad, words):
+    opt = make_optimizer(resolve_optimizer({"name": "adam"}), SIZE, np.float64)
+    with pytest.raises(ValueError) as info:
+        opt.load_state_dict(bad)
+    assert words in str(info.value)
