@@ -134,7 +134,9 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
 
 
 def test_two_runs_started_together_into_one_directory_do_not_share_it(tmp_path):
-    config = write_config(tmp_path / "a.yaml", {**SLOW, "training": {**SLOW["training"], "batch_size": 4, "epochs": 1}})
+    # batch size 1: a first epoch long enough (about a second) that the two runs overlap even on a loaded machine,
+    # where one process can start half a second after the other (batch size 4 let the first one finish: [0, 0])
+    config = write_config(tmp_path / "a.yaml", {**SLOW, "training": {**SLOW["training"], "epochs": 1}})
     out = tmp_path / "run"
     procs = [popen("fit", config, "--out", out, "--overwrite", cwd=tmp_path) for _ in range(2)]
     results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
