@@ -295,8 +295,8 @@ class LoggingConfig:
 
 
 def _resolved_by(resolve):
-    """A converter that hands a given (non-null) value to ``resolve`` (a contestants.py function: the race's own
-    tables check it)."""
+    """A converter that hands a given (non-null) value to ``resolve``: the module that owns the vocabulary checks it
+    (contestants.py the race's contestants and targets, problems.py a problem, sweep_space.py a sweep's grid)."""
 
     def convert(raw, path):
         return None if raw is None else resolve(raw, path)
