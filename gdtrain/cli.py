@@ -529,15 +529,16 @@ def compare_optimizers(
 
 
 def _problem_race(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_metric, out, overwrite, png, gif):
-    """compare-optimizers on a ``problem:`` config (landscape_race.py): the table, the paths on one map."""
-    from . import landscape, landscape_race, report
+    """compare-optimizers on a ``problem:`` config (race/problem_race.py): the table, the paths on one map."""
+    from . import landscape, report
+    from .race import problem_race
     from .interrupt import GracefulStop
 
     _need_matplotlib_for(gif)
-    race = landscape_race.plan(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_metric)
+    race = problem_race.plan(cfg, optimizers, modes, seeds, tune_lr, target_loss, target_metric)
     console = report.make_console()
     with GracefulStop() as stop:
-        result = landscape_race.run(race, out, overwrite, stop_requested=stop)
+        result = problem_race.run(race, out, overwrite, stop_requested=stop)
         landscape.race_header(race, result.out_dir, console)
         landscape.race_report(result, console)
         for path, save in ((png, landscape.save_png), (gif, landscape.save_gif)):

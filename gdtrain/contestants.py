@@ -3,7 +3,9 @@
 A contestant is an optimizer as the ``optimizer`` section writes it (a name, or ``{name, label, **options}``)
 under a label that names its run directory; a mode race names training modes instead. A target is
 ``train_loss ≤ X`` or a validation metric reaching a value (``{val_accuracy: 0.95}``), checked at the end of every
-epoch. config.py checks the ``compare:`` section with these functions; the race package plans with them.
+epoch. A race on a 2-D problem may also race plain gradient descent with a line search per entry of
+``compare.line_searches`` (``[backtracking, {name: wolfe, label: ..., c2: 0.5}]``). The config package checks the
+``compare:`` section with these functions; the race package plans with them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from .errors import ConfigError
+from .linesearch import resolve_line_search
 from .metrics import WATCHABLE, higher_is_better
 from .optimizers import ALIASES, OPTIMIZERS, resolve_optimizer
 from .options import describe
@@ -87,6 +90,32 @@ def resolve_contestants(raw, path: str = "compare.optimizers") -> List[Dict[str,
         if label is None:
             label = _unique(_check_label(str(name), f"{where}.name"), taken)
             taken.add(label)
+        out.append({"label": label, **spec})
+    return out
+
+
+def resolve_line_search_contestants(raw, path: str = "compare.line_searches") -> List[Dict[str, Any]]:
+    """``[{label, name, **options}]`` from a list of line-search names or ``{name, label, **options}`` mappings."""
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"{path}: must be a non-empty list of line searches such as [backtracking, "
+                          f"{{name: wolfe, c2: 0.5}}], got {describe(raw)}")
+    out, taken = [], set()
+    for i, item in enumerate(raw):
+        where = f"{path}[{i}]"
+        item = {"name": item} if isinstance(item, str) else item
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: must be a line-search name or a mapping like {{name: backtracking}}, "
+                              f"got {describe(item)}")
+        item = dict(item)
+        label = item.pop("label", None)
+        spec = resolve_line_search(item, where)
+        label = spec["name"] if label is None else label
+        if not isinstance(label, str) or not LABEL.fullmatch(label):
+            raise ConfigError(f"{where}.label: must be a name of at most 40 letters, digits and _ . + = @ - (it "
+                              f"names the contestant's run directory), got {describe(label)}")
+        if label in taken:
+            raise ConfigError(f"{where}.label: '{label}' is used twice; each contestant needs its own label")
+        taken.add(label)
         out.append({"label": label, **spec})
     return out
 

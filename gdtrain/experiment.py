@@ -19,7 +19,8 @@ from typing import Any, Callable, Dict, Optional
 import numpy as np
 
 from . import checkpoint, rundir
-from .config import Config, check_memory, dump_yaml, to_dict
+from .config import Config, dump_yaml, from_dict, parse_yaml, to_dict
+from .config.memory import check_memory
 from .convergence import Criteria
 from .diagnostics import Diagnostics
 from .early_stopping import EarlyStopping
@@ -31,6 +32,7 @@ from .metrics import metric_names
 from .monitor import evaluate, train_metric_names
 from .network import Network
 from .optimizers import make_optimizer
+from .problem_model import point_dataset, point_model, point_summary
 from .schedules import make_schedule
 from .threads import ThreadChoice, choose_for, limited
 from .train import EpochRecord, LoopState, TrainResult, TrainSettings, batch_size_for, train
@@ -191,8 +193,6 @@ def setup(config: Config) -> Setup:
     gets its 2-D point instead (problem_model.py: no data, no loss; θ₀ = problem.start)."""
     rngs = seed_streams(config.seed)
     if config.problem is not None:
-        from .problem_model import point_dataset, point_model
-
         model = point_model(config)
         return Setup(None, point_dataset(model.problem), model, rngs)
     loss = LOSSES.get(config.loss, "loss")
@@ -241,8 +241,6 @@ def check_resumable(config: Config, saved_text: str, where: Path) -> None:
     """A ConfigError naming the first setting in which ``config`` differs from the run being resumed. The saved
     config is resolved again first, so keys added to gdtrain since the run was written (say, model.freeze) take
     their defaults rather than count as changes."""
-    from .config import from_dict, parse_yaml
-
     def flat(node, prefix=""):
         if isinstance(node, dict):
             for key, value in node.items():
@@ -346,8 +344,6 @@ def _fit_locked(config, run_dir, resume, on_start, on_epoch, stop_requested, bui
     finally:
         metrics.close()
     if config.problem is not None:  # a 2-D problem: model.npz holds the point, summary.json where it ended
-        from .problem_model import point_summary
-
         rundir.save_npz(run_dir / rundir.MODEL, net.weights())
         final = {"train": {"loss": net.f()}, "problem": point_summary(net)}
     else:

@@ -25,16 +25,21 @@ thousands of perturbed parameter vectors in one pass of stacked matrix products.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from .activations import ACTIVATIONS
+from .config import model_from_dict
 from .errors import ConfigError
+from .experiment import setup
 from .losses import LOSSES, Loss
-from .layers import BatchNorm, Dense, Residual
+from .layers import BatchNorm, Dense, Residual, build_layers
 from .network import Network
+from .problems import check_points, make_problem
+from .threads import choose_for, limited
 
 TINY = 1e-30
 
@@ -391,9 +396,6 @@ LAYER_NETWORKS: Dict[str, Tuple[str, list, str]] = {
 
 def layer_network(hidden: list, n_inputs: int, n_outputs: int, output_activation: str = "identity") -> Network:
     """A float64 Network from ``model.hidden``-style entries (validated as a config's would be)."""
-    from .config import model_from_dict
-    from .layers import build_layers
-
     model = model_from_dict({"hidden": hidden, "output_activation": output_activation})
     return Network(build_layers(model.hidden, n_inputs, n_outputs, model.output_activation))
 
@@ -464,10 +466,6 @@ _WRONG_LAYERS = {"batchnorm-mean-terms": (BatchNorm, "batchnorm", _batchnorm_wit
 
 def plant_bug(name: str, net: Network, loss: Loss, l2: float) -> Loss:
     """Break ``net``'s backpropagation (not its forward pass) as ``BUGS[name]`` says; returns the loss to use."""
-    import dataclasses
-
-    from .errors import ConfigError
-
     what, activation = BUGS[name]
     if activation is not None:
         hidden = net.dense_layers()[:-1]
@@ -513,11 +511,6 @@ def check_config(config, samples: int = 32, epsilon: float = 1e-6, threshold: fl
     """Gradient-check the network a config describes, in float64, on its first ``samples`` training rows
     (with a deliberate ``bug`` from BUGS planted in backpropagation, to see the check catch it), with the BLAS
     threads ``training.threads`` asks for (auto: the thread policy for products of ``samples`` rows)."""
-    import dataclasses
-
-    from .experiment import setup
-    from .threads import choose_for, limited
-
     if config.problem is not None:
         return check_problem(config, epsilon, threshold, atol, bug)
     built = setup(dataclasses.replace(config, dtype="float64"))
@@ -544,8 +537,6 @@ def check_problem(config, epsilon: float = 1e-6, threshold: float = 1e-6, atol: 
     """A 2-D problem's analytic gradient against central differences (f(θ + εeᵢ) − f(θ − εeᵢ))/2ε, at the
     points ``problems.check_points`` chooses (the start, beside each minimizer, a few points of its map). A
     perturbation that crosses a kink of a non-smooth function (l1: an axis) is counted and left out."""
-    from .problems import check_points, make_problem
-
     if bug is not None:
         raise ConfigError("--bug: plants a mistake in backpropagation, and a problem has no network (its gradient is "
                           "a formula); leave --bug out")

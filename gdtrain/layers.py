@@ -44,7 +44,9 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from .activations import ACTIVATIONS, Activation
-from .errors import GdtrainError
+from .errors import ConfigError, GdtrainError
+from .init import INITIALIZERS, default_initializer
+from .losses import softmax
 from .registry import Registry
 
 
@@ -193,8 +195,6 @@ class Dense(Layer):
         return self.width_out
 
     def initialize(self, rng, default_init) -> None:
-        from .init import INITIALIZERS, default_initializer
-
         name = self.init or default_init or default_initializer(self.activation.name)
         self.W[...] = INITIALIZERS.get(name)(self.fan_in, self.fan_out, rng)
         self.b[...] = 0
@@ -413,8 +413,6 @@ class Residual(Layer):
 
 
 def _softmax_rows(z: np.ndarray) -> np.ndarray:
-    from .losses import softmax
-
     return softmax(z)
 
 
@@ -509,8 +507,6 @@ def _build_batchnorm(entry, width, numbering, path) -> Layer:
 
 
 def _build_residual(entry, width, numbering, path) -> Layer:
-    from .errors import ConfigError
-
     block = build_sequence(entry.hidden, width, numbering, f"{path}.hidden")
     end = block[-1].width_out
     projection = None

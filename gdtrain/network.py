@@ -22,6 +22,7 @@ subgradient descent.
 
 from __future__ import annotations
 
+import copy
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
@@ -196,8 +197,6 @@ class Network:
 
     def copy(self, dtype=None) -> "Network":
         """An independent network with the same layers and the same θ (cast to ``dtype`` when given)."""
-        import copy
-
         twin = Network([copy.deepcopy(layer) for layer in self.layers], dtype=dtype or self.dtype,
                        freeze=self.frozen_names())
         twin.params[...] = self.params

@@ -49,6 +49,7 @@ adamw (torch.optim.AdamW)                   as adam, weight_decay defaults to 0.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Dict, Mapping
 
 import numpy as np
@@ -339,8 +340,6 @@ class Adam(Optimizer):
 
 def l2_cache_bytes() -> int:
     """The L2 (per-core) cache size Linux reports for CPU 0; 512 KiB where it reports none."""
-    from pathlib import Path
-
     for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
         try:
             if (index / "level").read_text().strip() == "2" and (index / "type").read_text().strip() != "Instruction":

@@ -16,6 +16,7 @@ import math
 import re
 from typing import Any, Dict, List, Sequence, Tuple
 
+import numpy as np
 import yaml
 
 from .errors import ConfigError
@@ -118,8 +119,6 @@ def grid_points(grid: Dict[str, List[Any]]) -> List[Dict[str, Any]]:
 
 def sample_points(points: List[Dict[str, Any]], n: int, seed: int) -> List[Dict[str, Any]]:
     """``n`` of ``points`` without replacement, drawn with ``seed``, kept in grid order (all of them when n ≥ len)."""
-    import numpy as np
-
     if n >= len(points):
         return list(points)
     chosen = np.random.default_rng(seed).choice(len(points), size=n, replace=False)

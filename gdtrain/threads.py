@@ -49,6 +49,8 @@ import os
 from dataclasses import dataclass
 from typing import Iterator, Optional, Union
 
+from threadpoolctl import threadpool_info, threadpool_limits
+
 SMALL_GEMM_FLOPS = 4e6  # below this, one product's work is not worth a second thread (see the module doc)
 
 
@@ -73,8 +75,6 @@ def available_cores() -> int:
 
 def blas_ceiling() -> int:
     """The largest thread count of the BLAS libraries NumPy loaded, as they are set now (see the module doc)."""
-    from threadpoolctl import threadpool_info
-
     counts = [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "blas"]
     return max(counts) if counts else 1
 
@@ -117,7 +117,5 @@ def limited(choice: Optional[ThreadChoice]) -> Iterator[None]:
     if choice is None:
         yield
         return
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(limits=choice.threads, user_api="blas"):
         yield

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 import gdtrain.experiment
 import gdtrain.race.executor
-from gdtrain import compare
+from gdtrain import race as compare
 from gdtrain.cli import app
 from gdtrain.config import from_dict, load_config, to_dict
 from gdtrain.errors import ConfigError

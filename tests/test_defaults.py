@@ -9,7 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from gdtrain import compare
+from gdtrain import race as compare
 from gdtrain.catalog import explain
 from gdtrain.cli import app
 from gdtrain.config import from_dict, load_config

@@ -272,12 +272,12 @@ def test_predict_on_an_npz_whose_x_is_not_npy_data(runs, tmp_path):
 # --- 6. a config file larger than 4 MiB ---------------------------------------------------------------
 
 def test_a_huge_config_file_is_refused_before_parsing(tmp_path, monkeypatch):
-    from gdtrain import config as config_module
+    from gdtrain.config import yaml_io
 
     path = tmp_path / "huge.yaml"
     path.write_text("data: {source: iris}\n" + "# padding\n" * (5 * 2 ** 20 // 10))
     parsed = []
-    monkeypatch.setattr(config_module, "parse_yaml", lambda *a, **k: parsed.append(a) or {})
+    monkeypatch.setattr(yaml_io, "parse_yaml", lambda *a, **k: parsed.append(a) or {})
     size = path.stat().st_size / 2 ** 20
     message = error_message(invoke(["validate", path]))
     assert message.startswith(f"{path}: the config file is {size:.1f} MiB, more than the 4 MiB a config may have"), \
@@ -333,7 +333,7 @@ def _wide_data(tmp_path, columns: int, rows: int = 4) -> Path:
 
 def test_a_network_that_cannot_fit_in_memory_is_refused_before_allocating(tmp_path):
     """200,000 inputs x 100,000 units: 2e10 weights (~600 GiB with gradients and optimizer state) that
-    config._check_sizes (hidden-to-hidden only) lets through; refused with the estimate before one weight is
+    config/validate.py's size check (hidden-to-hidden only) lets through; refused with the estimate before one weight is
     allocated."""
     data = _wide_data(tmp_path, 200_000, rows=2)
     config = tmp_path / "c.yaml"
@@ -347,9 +347,9 @@ def test_a_network_that_cannot_fit_in_memory_is_refused_before_allocating(tmp_pa
 
 
 def test_the_memory_estimate_counts_the_input_and_output_layers(tmp_path, monkeypatch):
-    from gdtrain import config as config_module
+    from gdtrain.config import memory
 
-    monkeypatch.setattr(config_module, "machine_memory", lambda: 2 ** 30)  # a 1 GiB machine
+    monkeypatch.setattr(memory, "machine_memory", lambda: 2 ** 30)  # a 1 GiB machine
     data = _wide_data(tmp_path, 1000)
     config = tmp_path / "c.yaml"
     # 1000 x 40,000 + 40,000 + 40,000 x 2 + 2 = 40,120,002 parameters, x 4 copies x 8 bytes = 1.2 GiB > 1 GiB

@@ -274,11 +274,11 @@ def test_compare_optimizers_races_on_a_problem(tmp_path):
 
 def test_a_line_search_contestant_races_too(tmp_path):
     config = load_config(CONFIGS / "rosenbrock.yaml", overrides={"training.epochs": 50})
-    from gdtrain import landscape_race
+    from gdtrain.race import problem_race
 
-    race = landscape_race.plan(config)
+    race = problem_race.plan(config)
     assert [c.label for c in race.contestants] == ["gd", "momentum", "adam", "backtracking"]
-    result = landscape_race.run(race, out=str(tmp_path / "race"))
+    result = problem_race.run(race, out=str(tmp_path / "race"))
     search = next(o for o in result.standings if o.label == "backtracking")
     with open(Path(search.run_dir) / "metrics.csv") as f:
         assert all(float(row["f"]) <= float(row["train_loss"]) for row in csv.DictReader(f))

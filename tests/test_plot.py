@@ -228,7 +228,7 @@ def test_plot_has_an_accuracy_panel_and_regression_an_r2_one(tmp_path):
 
 
 def tiny_race(tmp_path, seeds=2):
-    from gdtrain import compare
+    from gdtrain import race as compare
     from gdtrain.config import from_dict
 
     config = from_dict({"seed": 0, "data": {"source": "iris"}, "model": {"hidden": [{"units": 4, "activation": "tanh"}]},
@@ -237,7 +237,7 @@ def tiny_race(tmp_path, seeds=2):
 
 
 def test_a_race_read_back_from_its_files_has_the_curves_the_race_drew(tmp_path):
-    from gdtrain import compare
+    from gdtrain import race as compare
     from gdtrain.plot import is_race_dir, read_race
 
     result = tiny_race(tmp_path)

@@ -11,6 +11,8 @@ and a seed → a run directory and a result row), ``executor`` (one seam: serial
 ``dask_backend`` (the Dask backend), ``backends`` (which one runs), ``standings`` (statistics and ranking), ``outputs`` (comparison.csv,
 summary.json), ``charts`` (curves, PNG), ``compare`` (the race itself) and ``sweep`` (grid and random search).
 The contestants and targets are ``gdtrain.contestants``, the watchable metrics ``gdtrain.metrics``.
+``problem_race`` races optimizers on a 2-D test function (a ``problem:`` config), one run after the other; it
+draws on the rendering modules, so it is not imported here: ``from gdtrain.race import problem_race``.
 """
 
 from ..contestants import (DEFAULT_OPTIMIZERS, LABEL, MODES, TARGETS, TUNING_DIR, Target, optimizer_names,  # noqa: F401

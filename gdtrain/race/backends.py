@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from .dask_backend import DaskRunner
 from .executor import Listener, Runner
 
 
@@ -12,7 +13,5 @@ def open_runner(workers: int = 1, cluster: Optional[str] = None, on_event: Optio
     then), else N local processes (``workers`` > 1), else this process. Use it as a context manager; each has
     ``run(jobs, phase)`` → the outcomes in the jobs' order."""
     if cluster is not None:
-        from .dask_backend import DaskRunner
-
         return DaskRunner(cluster, on_event)
     return Runner(workers, on_event)

@@ -57,7 +57,7 @@ def use_log_scale(curves: Mapping[str, Sequence[float]]) -> bool:
 def save_png(result: RaceResult, path: Union[str, Path]) -> None:
     """The overlaid curves as a PNG: train loss and (with validation data) val loss per epoch, mean over seeds with
     the seeds' range shaded; a mode race adds train loss against training seconds. Needs matplotlib."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: matplotlib is optional (gdtrain[png])
     from matplotlib.figure import Figure
 
     path = Path(path)
@@ -162,7 +162,7 @@ def save_sweep_png(rows: Sequence[Mapping[str, str]], keys: Sequence[str], metri
     data = sweep_series(rows, keys, metric)
     if data is None:
         return False
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: matplotlib is optional (gdtrain[png])
     from matplotlib.figure import Figure
 
     path = Path(path)

@@ -27,9 +27,11 @@ import uuid
 from dataclasses import replace
 from typing import Dict, List, Optional, Sequence
 
+from threadpoolctl import threadpool_limits
+
 from ..errors import ConfigError, TrainingFailed
 from .executor import Listener, RaceEvent, interrupted, limited_blas_env
-from .job import _STOP, Job, Outcome, run_job
+from .job import STOP, Job, Outcome, run_job
 
 CONNECT_TIMEOUT = 5.0  # seconds to wait for a --cluster tcp://... scheduler before giving up
 RESUBMITS = 3  # how often the driver submits a job again whose result was lost (not a failure of the run itself)
@@ -55,7 +57,7 @@ def parse_cluster(text: str):
 def require_dask():
     """The distributed module, or a ClusterError saying how to install it."""
     try:
-        import distributed
+        import distributed  # lazy: dask is optional (pip install 'gdtrain[dask]')
     except ImportError:
         raise ClusterError("--cluster needs Dask's distributed scheduler: pip install 'gdtrain[dask]'") from None
     return distributed
@@ -82,11 +84,7 @@ def _connect(distributed, address: str):
 
 def one_blas_thread():
     """The thread policy's hook for a task on a Dask worker: one BLAS thread per task (several tasks share a
-    worker's cores). threadpoolctl limits the libraries already loaded; without it, nothing is changed."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
+    worker's cores). threadpoolctl limits the libraries already loaded."""
     return threadpool_limits(1)
 
 
@@ -133,7 +131,7 @@ class DaskRunner:
             self.cluster = None
 
     def run(self, jobs: Sequence[Job], phase: str) -> List[Outcome]:
-        from distributed import wait
+        from distributed import wait  # lazy: dask is optional (and loaded once a runner has connected)
         from distributed.client import FIRST_COMPLETED
 
         self.on_event(RaceEvent("phase", phase, total=len(jobs)))
@@ -152,7 +150,7 @@ class DaskRunner:
             submit(i)
         results: Dict[int, Outcome] = {}
         while in_flight:
-            if _STOP.is_set():  # start nothing more; what is running cannot be interrupted, only dropped
+            if STOP.is_set():  # start nothing more; what is running cannot be interrupted, only dropped
                 self.client.cancel(list(in_flight))
                 break
             try:  # (a timeout, so that a signal's flag is seen while every task is busy)
@@ -165,7 +163,7 @@ class DaskRunner:
                 try:
                     outcome = future.result()
                 except Exception as exc:
-                    if _STOP.is_set():
+                    if STOP.is_set():
                         continue
                     if future.status != "error" and resubmitted.get(i, 0) < RESUBMITS:
                         # not the task's own error: its result was lost with a worker between the end of the task
@@ -178,6 +176,6 @@ class DaskRunner:
                 outcome.run_dir = jobs[i].out
                 results[i] = outcome
                 self.on_event(RaceEvent("done", phase, jobs[i], outcome, done=len(results), total=len(jobs)))
-        if _STOP.is_set():
+        if STOP.is_set():
             raise interrupted(phase, [results[i] for i in sorted(results)], len(jobs))
         return [results[i] for i in range(len(jobs))]

@@ -14,10 +14,13 @@ and raise ``RaceInterrupted`` (exit 130 / 143); a worker whose driver died stops
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import signal
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
@@ -25,7 +28,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 from ..errors import GdtrainError, TrainingFailed
 from ..interrupt import GracefulStop
 from ..threads import available_cores
-from .job import _IDLE, _STOP, Job, Outcome, run_job
+from .job import IDLE, STOP, Job, Outcome, run_job
 
 @dataclass
 class RaceEvent:
@@ -93,17 +96,17 @@ class RaceStop(GracefulStop):
 
     def first(self, signum: int) -> None:
         _STOPPED_BY["signum"] = signum
-        _STOP.set()
+        STOP.set()
         super().first(signum)
 
     def __enter__(self) -> "RaceStop":
-        _STOP.clear()
+        STOP.clear()
         _STOPPED_BY.clear()
         return super().__enter__()
 
     def __exit__(self, *exc) -> None:
         super().__exit__(*exc)
-        _STOP.clear()
+        STOP.clear()
         _STOPPED_BY.clear()
 
 
@@ -117,8 +120,8 @@ def _watch_parent(parent: int) -> None:
     running run at a safe point (it saves what it learned) and exit, instead of training on as an orphan."""
     while os.getppid() == parent:
         time.sleep(ORPHAN_POLL_SECONDS)
-    _STOP.set()
-    _IDLE.wait(ORPHAN_GRACE_SECONDS)
+    STOP.set()
+    IDLE.wait(ORPHAN_GRACE_SECONDS)
     os._exit(1)
 
 
@@ -126,7 +129,7 @@ def _worker_init(parent: int) -> None:
     """Each worker process, once: SIGINT / SIGTERM (from the race, or Ctrl-C reaching the process group) stop its
     run at a safe point; a watchdog ends it when its parent dies."""
     def stop(signum, frame) -> None:
-        _STOP.set()
+        STOP.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
@@ -161,9 +164,6 @@ class Runner:
 
     def __enter__(self) -> "Runner":
         if self.workers > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
             self._env = limited_blas_env(blas_threads(self.workers))
             self._env.__enter__()
             self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
@@ -194,25 +194,22 @@ class Runner:
     def _serial(self, jobs, phase) -> List[Outcome]:
         outcomes = []
         for i, job in enumerate(jobs):
-            if _STOP.is_set():
+            if STOP.is_set():
                 raise interrupted(phase, outcomes, len(jobs))
             self.on_event(RaceEvent("start", phase, job, done=i, total=len(jobs), running=[job]))
             outcomes.append(run_job(job))
             self.on_event(RaceEvent("done", phase, job, outcomes[-1], done=i + 1, total=len(jobs)))
-        if _STOP.is_set():
+        if STOP.is_set():
             raise interrupted(phase, outcomes, len(jobs))
         return outcomes
 
     def _parallel(self, jobs, phase) -> List[Outcome]:
-        from concurrent.futures import FIRST_COMPLETED, wait
-        from concurrent.futures.process import BrokenProcessPool
-
         results: Dict[int, Outcome] = {}
         in_flight: Dict[Any, int] = {}
         pending = list(range(len(jobs)))
         signalled = False
         while pending or in_flight:
-            if _STOP.is_set():
+            if STOP.is_set():
                 pending = []  # start nothing more; the running runs stop at a safe point and report back
                 if not signalled:
                     self._signal_workers(signal.SIGTERM)
@@ -231,12 +228,12 @@ class Runner:
                 try:
                     results[i] = future.result()  # a worker's exception (a bug) propagates
                 except BrokenProcessPool as exc:
-                    if _STOP.is_set():  # a worker stopped while it was still starting
+                    if STOP.is_set():  # a worker stopped while it was still starting
                         continue
                     raise TrainingFailed(f"a worker process stopped abruptly while training {jobs[i].label} "
                                          f"(seed {jobs[i].seed}): {exc}; try --workers 1") from None
                 self.on_event(RaceEvent("done", phase, jobs[i], results[i], done=len(results), total=len(jobs),
                                         running=[jobs[k] for k in sorted(in_flight.values())]))
-        if _STOP.is_set():
+        if STOP.is_set():
             raise interrupted(phase, [results[i] for i in sorted(results)], len(jobs))
         return [results[i] for i in range(len(jobs))]

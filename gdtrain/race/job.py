@@ -4,8 +4,9 @@ A ``Job`` is plain data (a validated Config, a seed, the run directory to write)
 (``experiment.fit``) and measures it into an ``Outcome`` of plain numbers, so that it can run in this process, in a
 spawned worker process or on a Dask worker and come back pickled. The run's own files are in ``job.out``.
 
-Stopping: ``_STOP`` set → the running run stops at its next safe point (fit's ``stop_requested``) and saves what
-it learned; ``_IDLE`` is set while this process trains nothing (an orphaned worker waits for it before exiting).
+Stopping: ``STOP`` set → the running run stops at its next safe point (fit's ``stop_requested``) and saves what
+it learned; ``IDLE`` is set while this process trains nothing (an orphaned worker waits for it before exiting).
+Both are this process's own (executor.py and dask_backend.py set and watch them).
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
+import numpy as np
+
 from ..config import Config
 from ..contestants import Target
 from ..errors import GdtrainError
+from ..experiment import fit
+from ..metrics import primary_metric
+from ..train import batch_size_for
 
-_STOP = threading.Event()  # set: the running run(s) of this process stop at a safe point (fit's stop_requested)
-_IDLE = threading.Event()  # set while this process trains no run
-_IDLE.set()
+STOP = threading.Event()  # set: the running run(s) of this process stop at a safe point (fit's stop_requested)
+IDLE = threading.Event()  # set while this process trains no run
+IDLE.set()
 
 
 @dataclass
@@ -79,13 +85,7 @@ def _finite_or_none(value) -> Optional[float]:
 
 def run_job(job: Job, stop_requested: Optional[Callable[[], bool]] = None) -> Outcome:
     """Train one run (``experiment.fit``) and measure it. Runs in a worker process when racing in parallel.
-    ``stop_requested`` (default: this process's ``_STOP``) is polled at every safe point of the run."""
-    import numpy as np
-
-    from ..experiment import fit
-    from ..metrics import primary_metric
-    from ..train import batch_size_for
-
+    ``stop_requested`` (default: this process's ``STOP``) is polled at every safe point of the run."""
     out = Outcome(job.phase, job.label, job.seed, job.lr, job.mode, job.name, job.out)
     history: Dict[str, List[float]] = {"train_loss": [], "steps": [], "seconds": []}
     reg = job.config.regularization
@@ -104,16 +104,16 @@ def run_job(job: Job, stop_requested: Optional[Callable[[], bool]] = None) -> Ou
         history["steps"].append(int(record.steps))
         history["seconds"].append(float(record.seconds))
 
-    _IDLE.clear()
+    IDLE.clear()
     try:
         result = fit(job.config, out=job.out, overwrite=True, on_start=on_start, on_epoch=on_epoch,
-                     stop_requested=stop_requested or _STOP.is_set)
+                     stop_requested=stop_requested or STOP.is_set)
     except GdtrainError as exc:
         out.message = str(exc)
         out.history = history
         return out
     finally:
-        _IDLE.set()
+        IDLE.set()
     summary, data = result.summary, result.data
     # fit has evaluated the training split already (its data loss); the objective adds the penalty
     with np.errstate(over="ignore", invalid="ignore"):

@@ -18,6 +18,8 @@ from ..config import DEFAULT_LR_GRID, CompareConfig, Config, from_dict, to_dict
 from ..contestants import DEFAULT_OPTIMIZERS, Target, parse_optimizers, resolve_contestants, resolve_modes, \
     resolve_target_metric
 from ..errors import ConfigError
+from ..experiment import setup
+from ..losses import LOSSES
 from ..metrics import check_watchable
 from ..optimizers import OPTIMIZERS
 from ..options import describe
@@ -61,9 +63,8 @@ class Race:
         return [c.label for c in self.contestants if c.lr == OPTIMIZERS.get(c.optimizer["name"]).OPTIONS["lr"].default]
 
 
-def _task(config: Config) -> str:
-    from ..losses import LOSSES
-
+def task_of(config: Config) -> str:
+    """classification or regression: the task of the config's loss."""
     return LOSSES.get(config.loss, "loss").task
 
 
@@ -87,7 +88,7 @@ def _target(config: Config, section: CompareConfig, target_loss, target_metric) 
     else:
         return None
     (name, value), = spec.items()
-    check_watchable(name, path, _task(config), config.data.validation_split > 0, config.loss)
+    check_watchable(name, path, task_of(config), config.data.validation_split > 0, config.loss)
     return Target(name, value)
 
 
@@ -152,8 +153,6 @@ def plan(config: Config, optimizers: Optional[Union[str, Sequence[str]]] = None,
                 list(section.lr_grid), _target(config, section, target_loss, target_metric))
     for c in contestants:  # every contestant's config is checked before anything trains
         contestant_config(race, c, race.seeds[0])
-    from ..experiment import setup
-
     setup(contestant_config(race, contestants[0], race.seeds[0]))  # and the data: a DataError now, not per run
     return race
 
@@ -195,11 +194,13 @@ def default_out(config: Config) -> str:
     return "runs/compare" if config.name == "compare" else f"runs/compare-{config.name}"
 
 
-def _run_dir(out_dir: Path, label: str, seed: int, n_seeds: int) -> str:
+def run_dir(out_dir: Path, label: str, seed: int, n_seeds: int) -> str:
+    """A contestant's run directory: DIR/<label>/ with one seed, DIR/<label>/seed-<s>/ with several."""
     return str(out_dir / label if n_seeds == 1 else out_dir / label / f"seed-{seed}")
 
 
-def _job(race: Race, c: Contestant, seed: int, out: str, phase: str, lr: Optional[float] = None) -> Job:
+def make_job(race: Race, c: Contestant, seed: int, out: str, phase: str, lr: Optional[float] = None) -> Job:
+    """The job that trains contestant ``c`` on ``seed`` (at ``lr`` when tuning) into ``out``."""
     config = contestant_config(race, c, seed, lr)
     return Job(phase, c.label, seed, config.optimizer["lr"], c.mode, c.optimizer["name"], config, out)
 

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,11 +36,14 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from .. import rundir
 from ..config import Config, SweepConfig, from_dict, set_path, to_dict
 from ..errors import ConfigError
-from ..metrics import check_watchable, higher_is_better, primary_metric
+from ..experiment import setup
+from ..metrics import WATCHABLE, check_watchable, higher_is_better, primary_metric
+from ..registry import unknown_name_message
 from ..sweep_space import format_value, grid_points, resolve_grid, sample_points, unique_labels
 from .backends import open_runner
 from .executor import Listener, RaceEvent, RaceInterrupted
 from .job import Job, Outcome
+from .plan import task_of
 from .standings import Stat
 
 CSV_NAME = "sweep.csv"
@@ -70,16 +75,10 @@ class Sweep:
         return len(self.points) * len(self.seeds)
 
 
-def _task(config: Config) -> str:
-    from ..losses import LOSSES
-
-    return LOSSES.get(config.loss, "loss").task
-
-
 def default_metric(config: Config) -> str:
     """val_accuracy (classification) or val_r2 (regression) with validation data, else train_loss."""
     if config.data.validation_split > 0:
-        return f"val_{primary_metric(_task(config))}"
+        return f"val_{primary_metric(task_of(config))}"
     return "train_loss"
 
 
@@ -129,18 +128,12 @@ def plan_sweep(config: Config, grid: Optional[Dict[str, List[Any]]] = None, seed
         points = sample_points(points, n_random, config.seed)
     name = metric if metric is not None else section.metric or default_metric(config)
     where = "--metric" if metric is not None else "sweep.metric"
-    from ..metrics import WATCHABLE
-
     if name not in WATCHABLE:
-        from ..registry import unknown_name_message
-
         raise ConfigError(f"{where}: {unknown_name_message('metric', name, WATCHABLE)}")
-    check_watchable(name, where, _task(config), config.data.validation_split > 0, config.loss)
+    check_watchable(name, where, task_of(config), config.data.validation_split > 0, config.loss)
     sweep = Sweep(config, list(merged), [Point(label, values) for label, values in unique_labels(points)],
                   [config.seed + i for i in range(n_seeds)], name, merged)
     configs = [point_config(sweep, p, sweep.seeds[0]) for p in sweep.points]  # every point, before anything runs
-    from ..experiment import setup
-
     setup(configs[0])  # and the data: a DataError now, not once per run
     return sweep
 
@@ -299,8 +292,6 @@ def plan_dict(sweep: Sweep) -> Dict[str, Any]:
 
 
 def read_plan(out_dir: Path) -> Dict[str, Any]:
-    import json
-
     path = out_dir / JSON_NAME
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -381,8 +372,6 @@ def ranking_dict(s: PointStanding) -> Dict[str, Any]:
 
 
 def _signal_name(signum: int) -> str:
-    import signal
-
     try:
         return signal.Signals(signum).name
     except ValueError:

@@ -1,7 +1,8 @@
 """Optimizer races on a 2-D test function: every contestant from the same start, every path on one contour map.
 
-    race = plan(load_config("configs/rosenbrock.yaml"))
-    result = run(race, out="runs/compare-rosenbrock")
+    from gdtrain.race import problem_race
+    race = problem_race.plan(load_config("configs/rosenbrock.yaml"))
+    result = problem_race.run(race, out="runs/compare-rosenbrock")
     result.standings[0].label, result.standings[0].steps_to_target
 
 ``gdtrain compare-optimizers`` comes here when the config has a ``problem:``. A contestant is an ordinary
@@ -17,6 +18,9 @@ The table (``comparison.csv``, one row per contestant, best first):
   status            the run's stop_reason: completed, diverged, line_search, tol_grad, ...
 Ranking: runs that did not diverge first, then the target reached in the fewest steps, then the lowest final gap
 (the lowest final f when f* is unknown), then the smallest final distance.
+
+Unlike the rest of the race package, this module stands above the rendering it reuses (landscape.py reads each
+path back from metrics.csv, report.py describes each contestant), so ``gdtrain.race`` does not import it.
 """
 
 from __future__ import annotations
@@ -30,43 +34,20 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-from . import rundir
-from .config import Config, from_dict, to_dict
-from .errors import ConfigError
-from .linesearch import resolve_line_search
-from .options import describe
+from .. import plot, rundir
+from ..config import Config, from_dict, to_dict
+from ..contestants import DEFAULT_OPTIMIZERS, parse_optimizers, resolve_contestants
+from ..errors import ConfigError
+from ..experiment import fit
+from ..landscape import path_from_rows
+from ..linesearch import LINE_SEARCHES
+from ..options import describe
+from ..problems import make_problem
+from ..report import describe_component, describe_optimizer
 
 DEFAULT_TOL = 1e-6
 COLUMNS = ("label", "method", "lr", "steps", "steps_to_target", "final_f", "final_gap", "final_distance",
            "final_grad_norm", "x", "y", "status", "run_dir")
-
-
-def resolve_line_search_contestants(raw, path: str = "compare.line_searches") -> List[Dict[str, Any]]:
-    """``[{label, name, **options}]`` from a list of line-search names or ``{name, label, **options}`` mappings."""
-    from .contestants import LABEL
-
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError(f"{path}: must be a non-empty list of line searches such as [backtracking, "
-                          f"{{name: wolfe, c2: 0.5}}], got {describe(raw)}")
-    out, taken = [], set()
-    for i, item in enumerate(raw):
-        where = f"{path}[{i}]"
-        item = {"name": item} if isinstance(item, str) else item
-        if not isinstance(item, dict):
-            raise ConfigError(f"{where}: must be a line-search name or a mapping like {{name: backtracking}}, "
-                              f"got {describe(item)}")
-        item = dict(item)
-        label = item.pop("label", None)
-        spec = resolve_line_search(item, where)
-        label = spec["name"] if label is None else label
-        if not isinstance(label, str) or not LABEL.fullmatch(label):
-            raise ConfigError(f"{where}.label: must be a name of at most 40 letters, digits and _ . + = @ - (it "
-                              f"names the contestant's run directory), got {describe(label)}")
-        if label in taken:
-            raise ConfigError(f"{where}.label: '{label}' is used twice; each contestant needs its own label")
-        taken.add(label)
-        out.append({"label": label, **spec})
-    return out
 
 
 @dataclass
@@ -77,9 +58,6 @@ class Contestant:
 
     def describe(self) -> str:
         """'momentum = sgd(lr=0.001, momentum=0.9)' or 'backtracking = gradient descent with backtracking(...)'."""
-        from .linesearch import LINE_SEARCHES
-        from .report import describe_component, describe_optimizer
-
         if self.line_search is not None:
             spec = self.line_search
             return f"{self.label} = GD + {describe_component(spec, LINE_SEARCHES.get(spec['name']).options)}"
@@ -94,8 +72,6 @@ class Race:
 
     @property
     def problem(self):
-        from .problems import make_problem
-
         return make_problem(self.config.problem)
 
 
@@ -103,8 +79,6 @@ def plan(config: Config, optimizers: Optional[str] = None, modes: Optional[str] 
          tune_lr: Optional[bool] = None, target_loss: Optional[float] = None,
          target_metric: Optional[str] = None) -> Race:
     """The race on ``config.problem`` (the arguments are compare-optimizers' options, as for ``compare.plan``)."""
-    from .contestants import DEFAULT_OPTIMIZERS, parse_optimizers, resolve_contestants
-
     section = config.compare
     refused = [(modes is not None or (section is not None and section.modes is not None), "--modes",
                 "a problem has no samples, so every mode is the same full-gradient step"),
@@ -205,10 +179,6 @@ def run(race: Race, out: Optional[str] = None, overwrite: bool = False,
         on_outcome: Optional[Callable[[Outcome], None]] = None) -> RaceResult:
     """Run every contestant (``experiment.fit`` into DIR/<label>/), rank them and write comparison.csv and
     summary.json."""
-    from . import plot
-    from .experiment import fit
-    from .landscape import path_from_rows
-
     out_dir = rundir.prepare(out, f"runs/compare-{race.config.name}", overwrite)
     problem = race.problem
     outcomes = []
