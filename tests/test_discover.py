@@ -21,10 +21,12 @@ from gdtrain.config_keys import config_keys
 from gdtrain.data import DATASETS
 from gdtrain.early_stopping import OPTIONS as EARLY_STOPPING_OPTIONS
 from gdtrain.errors import ConfigError
+from gdtrain.ideas import REFERENCES
 from gdtrain.init import INITIALIZERS
 from gdtrain.linesearch import LINE_SEARCHES
 from gdtrain.losses import LOSSES
 from gdtrain.optimizers import ALIASES, OPTIMIZERS, Adam
+from gdtrain.problems import FUNCTIONS
 from gdtrain.options import REQUIRED, inline
 from gdtrain.schedules import COMMON_OPTIONS, SCHEDULES, Cosine
 
@@ -208,6 +210,27 @@ def test_explain_an_activation(runner):
     assert "Backward:  δ = ∂L/∂z" in out
     assert "he_normal" in out and "kink" in out
     assert "xavier_uniform" in run(runner, "explain", "tanh").output
+
+
+def test_what_list_and_explain_show_is_fields_of_the_records():
+    """Nothing reads a docstring: each component's summary, rule, equivalent and references are its record's."""
+    for name, cls in OPTIMIZERS.items():
+        assert cls.summary and cls.formula and cls.rule.split()[0] == name, name
+        assert cls.equivalent and cls.equivalent.startswith("torch.optim."), name
+    for name, cls in SCHEDULES.items():
+        assert cls.formula and cls.rule.split()[0] == name, name
+    for name, method in LINE_SEARCHES.items():
+        assert method.rule.split()[0] == name, name
+    for name, loss in LOSSES.items():
+        assert loss.rule.split()[0] == name and loss.equivalent.startswith("torch.nn."), name
+    for name, fn in FUNCTIONS.items():
+        assert fn.rule.split()[0] == name, name
+    for fam in catalog.families():
+        for entry in fam.entries:
+            assert entry.description, (fam.name, entry.name)
+            assert set(entry.references) <= set(REFERENCES), (fam.name, entry.name)
+    header, row = catalog.explain("he_normal")[0].block.splitlines()  # the initializers' table, computed
+    assert row.index("N(0, 2/fan_in)") == header.index("distribution") and row.endswith("relu family")
 
 
 def test_explain_every_component(runner):
