@@ -24,7 +24,7 @@ The last layer is linear (z = W a + b). bce, cross_entropy and hinge own the out
 softmax and sigmoid are fused with cross-entropy and BCE and the output delta is the textbook δ = ŷ − y
 (divided by the batch size n because the loss is a mean). mse and mae take the network's outputs as ŷ,
 after ``model.output_activation`` (identity by default; sigmoid, tanh or softmax, see layers.py).
-Conventions follow PyTorch:"""
+Conventions follow PyTorch."""
 SUBGRADIENTS = """\
 mae and hinge are convex but not differentiable everywhere: their δ is a subgradient
 (subgradient descent). ``kinks`` tells gradient checking where the non-differentiable points are."""

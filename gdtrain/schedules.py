@@ -128,7 +128,9 @@ class InverseTime(Schedule):
     OPTIONS = {"decay": Option(1.0, number(0, low_open=True), "decay rate in η₀/(1 + decay·t)")}
     formula = "η_t = η₀ / (1 + decay · t)"
     references = ("robbins_monro",)
-    rule = "inverse_time   η_t = η₀ / (1 + decay · t)         diminishing step sizes (Robbins & Monro): Σ η_t = ∞,"
+    rule = """\
+inverse_time   η_t = η₀ / (1 + decay · t)         diminishing step sizes (Robbins & Monro): Σ η_t = ∞,
+                                                  η_t → 0, what subgradient descent needs to converge"""
 
     def lr_at(self, t):
         return self.base_lr / (1 + self.options["decay"] * t)
@@ -137,7 +139,9 @@ class InverseTime(Schedule):
 class InverseSqrt(Schedule):
     formula = "η_t = η₀ / √(t + 1)"
     references = ("robbins_monro", "boyd_subgradient")
-    rule = "inverse_sqrt   η_t = η₀ / √(t + 1)                η_t → 0, what subgradient descent needs to converge"
+    rule = """\
+inverse_sqrt   η_t = η₀ / √(t + 1)                diminishing step sizes (Robbins & Monro): Σ η_t = ∞,
+                                                  η_t → 0, what subgradient descent needs to converge"""
 
     def lr_at(self, t):
         return self.base_lr / math.sqrt(t + 1)
