@@ -50,7 +50,7 @@ def backtracking(phi: Phi, phi_slope: PhiSlope, phi0: float, slope0: float, *, i
 
 def strong_wolfe(phi: Phi, phi_slope: PhiSlope, phi0: float, slope0: float, *, initial_step: float = 1.0,
                  c1: float = 1e-4, c2: float = 0.9, max_evals: int = 30) -> SearchResult:
-    """A step satisfying the strong Wolfe conditions (bracketing, then bisection; see the module doc)."""
+    """A step satisfying the strong Wolfe conditions (bracketing, then bisection; see wolfe's ``rule``)."""
     evals = 0
 
     def armijo(t: float, value: float) -> bool:
