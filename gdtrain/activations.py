@@ -1,19 +1,14 @@
 """Activation functions φ and their derivatives, as used by backpropagation.
 
-Forward:   a = φ(z)
-Backward:  δ = ∂L/∂z = ∂L/∂a ⊙ φ'(z)        (equation BP2 of Nielsen, Neural Networks and Deep Learning, ch. 2:
-                                              δ(ℓ) = (W(ℓ+1)ᵀ δ(ℓ+1)) ⊙ φ'(z(ℓ)))
-
-Each activation gives ``forward(z)`` and its ``derivative(z, a)``, written in terms of whichever of z or
-a makes it cheapest (σ' = a(1 − a), tanh' = 1 − a²); ``backward(z, a, grad_a)`` = grad_a ⊙ φ'(z). Both
-take ``out=`` so the training step can work in buffers it reuses. ``kinks`` marks activations
-that are not differentiable somewhere (ReLU at 0): gradient checking must not difference across a kink.
+Each activation is an ``Activation`` record in ``ACTIVATIONS``: φ, φ', where φ has kinks, and what
+`gdtrain list activations` and `explain` say about it (``formula``, and ``context``: the paragraphs below that
+bear on it — ``BACKPROP``, how backpropagation uses φ', and ``COMPUTING``, how φ and φ' are computed here).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
@@ -22,14 +17,28 @@ from .registry import Registry
 LEAKY_SLOPE = 0.01
 ELU_ALPHA = 1.0
 
+# What `gdtrain explain` prints about an activation besides its formula (the records' ``context``):
+BACKPROP = """\
+Forward:   a = φ(z)
+Backward:  δ = ∂L/∂z = ∂L/∂a ⊙ φ'(z)        (equation BP2 of Nielsen, Neural Networks and Deep Learning, ch. 2:
+                                              δ(ℓ) = (W(ℓ+1)ᵀ δ(ℓ+1)) ⊙ φ'(z(ℓ)))"""
+COMPUTING = """\
+Each activation gives ``forward(z)`` and its ``derivative(z, a)``, written in terms of whichever of z or
+a makes it cheapest (σ' = a(1 − a), tanh' = 1 − a²); ``backward(z, a, grad_a)`` = grad_a ⊙ φ'(z). Both
+take ``out=`` so the training step can work in buffers it reuses. ``kinks`` marks activations
+that are not differentiable somewhere (ReLU at 0): gradient checking must not difference across a kink."""
+
 
 @dataclass(frozen=True)
 class Activation:
+    """An activation φ: forward, derivative and kinks, and what `gdtrain explain` prints about it."""
+
     name: str
     formula: str
     forward: Callable[..., np.ndarray]  # forward(z, out=None): φ(z), written into ``out`` when given
     derivative: Callable[[np.ndarray, np.ndarray], np.ndarray]  # φ'(z), from z or from a = φ(z)
     kinks: Optional[Callable[[np.ndarray], np.ndarray]] = None  # which side of each kink z lies on
+    context: Tuple[str, ...] = (BACKPROP,)  # the paragraphs `gdtrain explain` prints after the formula
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.forward(z)
@@ -86,8 +95,10 @@ ACTIVATIONS: Registry[Activation] = Registry("activation")
 for _act in (
     Activation("identity", "φ(z) = z;  φ'(z) = 1", _identity, lambda z, a: 1),
     Activation("sigmoid", "σ(z) = 1/(1 + e^−z);  σ'(z) = σ(z)(1 − σ(z))", sigmoid, lambda z, a: a * (1 - a)),
-    Activation("tanh", "φ(z) = tanh z;  φ'(z) = 1 − tanh² z", _tanh, lambda z, a: 1 - a * a),
-    Activation("relu", "φ(z) = max(0, z);  φ'(z) = 1[z > 0]", _relu, lambda z, a: z > 0, _positive),
+    Activation("tanh", "φ(z) = tanh z;  φ'(z) = 1 − tanh² z", _tanh, lambda z, a: 1 - a * a,
+               context=(BACKPROP, COMPUTING)),
+    Activation("relu", "φ(z) = max(0, z);  φ'(z) = 1[z > 0]", _relu, lambda z, a: z > 0, _positive,
+               context=(BACKPROP, COMPUTING)),
     Activation(
         "leaky_relu",
         f"φ(z) = z if z > 0 else {LEAKY_SLOPE}·z;  φ'(z) = 1 or {LEAKY_SLOPE}",

@@ -680,7 +680,7 @@ def _component_names():
 
 
 def _template_names():
-    from .catalog import templates
+    from .shipped_configs import templates
 
     return [t.name for t in templates()] + ["list"]
 
@@ -704,10 +704,12 @@ def list_(
       gdtrain list config           every config key with its default and meaning
     """
     from . import catalog, report
+    from .config_keys import config_keys
+    from .shipped_configs import DEFAULT_TEMPLATE, templates
 
     console = report.make_console()
     if what is None:
-        report.catalog_overview(catalog.families(), catalog.config_keys(), catalog.templates(), console)
+        report.catalog_overview(catalog.families(), config_keys(), templates(), console)
         return
     name = catalog.resolve_list_name(what)
     if name == "ideas":
@@ -715,9 +717,9 @@ def list_(
 
         report.ideas_listing(list(IDEAS.values()), console)
     elif name == "config":
-        report.config_keys_listing(catalog.config_keys(), console)
+        report.config_keys_listing(config_keys(), console)
     elif name == "templates":
-        report.templates_listing(catalog.templates(), console, catalog.DEFAULT_TEMPLATE)
+        report.templates_listing(templates(), console, DEFAULT_TEMPLATE)
     else:
         report.family_listing(catalog.family(name), console)
 
@@ -769,21 +771,21 @@ def init(
       gdtrain init --template adam experiments/adam.yaml
       gdtrain init my.yaml --force                  overwrite my.yaml
     """
-    from . import catalog, report
+    from . import report, shipped_configs
     from .errors import ConfigError
     from .rundir import write_file
 
     console = report.make_console()
     if template == "list":
-        report.templates_listing(catalog.templates(), console, catalog.DEFAULT_TEMPLATE)
+        report.templates_listing(shipped_configs.templates(), console, shipped_configs.DEFAULT_TEMPLATE)
         return
-    chosen = catalog.template(template)
+    chosen = shipped_configs.template(template)
     target = Path(path if path is not None else "gdtrain.yaml")
     if target.is_dir():
         target = target / "gdtrain.yaml"
     if target.exists() and not force:
         raise ConfigError(f"{target}: already exists; choose another PATH, or pass --force to overwrite it")
-    write_file(target, catalog.starter_text(chosen, str(target)), error=ConfigError)
+    write_file(target, shipped_configs.starter_text(chosen, str(target)), error=ConfigError)
     report.init_done(target, chosen, console)
 
 

@@ -125,6 +125,7 @@ class Builtin:
     generator: Optional[Callable] = None  # synthetic; otherwise a CSV shipped in gdtrain.datasets
     n_samples: int = 0
     noise: float = 0.0
+    recipe: str = ""  # synthetic: how the generator draws the samples (`gdtrain explain NAME` shows it)
 
 
 DATASETS: Registry[Builtin] = Registry("dataset")
@@ -136,11 +137,16 @@ for _b in (
     Builtin("diabetes", "regression", "442 patients, 10 features, disease progression (Efron et al. 2004)"),
     Builtin("backprop_by_hand", "regression", "one sample, inputs (0.05, 0.10), targets (0.01, 0.99): the classic "
                                               "hand-worked backpropagation example (Mazur 2015)"),
-    Builtin("xor", "classification", "XOR of two signs: no linear model solves it", make_xor, 400, 0.25),
-    Builtin("spirals", "classification", "two interleaved spirals", make_spirals, 600, 0.03),
-    Builtin("moons", "classification", "two interleaving half moons", make_moons, 400, 0.15),
-    Builtin("blobs", "classification", "three Gaussian blobs", make_blobs, 300, 1.0),
-    Builtin("sine", "regression", "y = sin(x) + noise", make_sine, 400, 0.1),
+    Builtin("xor", "classification", "XOR of two signs: no linear model solves it", make_xor, 400, 0.25,
+            "Four Gaussian clusters at (±1, ±1); the class is x₁ > 0 XOR x₂ > 0 — no line separates it."),
+    Builtin("spirals", "classification", "two interleaved spirals", make_spirals, 600, 0.03,
+            "Two interleaved spiral arms, one per class."),
+    Builtin("moons", "classification", "two interleaving half moons", make_moons, 400, 0.15,
+            "Two interleaving half circles (as scikit-learn's make_moons)."),
+    Builtin("blobs", "classification", "three Gaussian blobs", make_blobs, 300, 1.0,
+            "Three Gaussian blobs of std ``noise`` around centres drawn in [−5, 5]²."),
+    Builtin("sine", "regression", "y = sin(x) + noise", make_sine, 400, 0.1,
+            "Regression: y = sin(x) + ε on x ∈ [−π, π]."),
 ):
     DATASETS.add(_b.name, _b)
 

@@ -1,13 +1,7 @@
 """Early stopping (Keras's EarlyStopping): stop when a monitored metric has stopped improving.
 
-After every epoch, with m the monitored value (default val_loss) and best the best value so far:
-    improved  ⟺  m < best − min_delta   (mode min)      or   m > best + min_delta   (mode max)
-    wait ← 0 on an improvement, else wait ← wait + 1;  stop once wait ≥ patience
-``restore_best: true`` leaves the network with the weights of the best epoch. (Keras restores them only
-when it stopped early; here they are also restored when the run reaches ``epochs`` first.)
-Mode ``auto`` is max for accuracy and r2, min for everything else. Early stopping is a
-regularizer that needs no penalty term: it ends training where the validation error bottoms out
-(Goodfellow, Bengio & Courville, Deep Learning §7.8; Prechelt, "Early Stopping — But When?").
+What `gdtrain list early-stopping` and `explain early_stopping` say about it is ``SUMMARY``, ``RULE`` (the rule,
+its conventions and where it comes from), ``EQUIVALENT`` and ``REFERENCES`` below, next to ``OPTIONS``.
 """
 
 from __future__ import annotations
@@ -20,6 +14,19 @@ import numpy as np
 from .metrics import WATCHABLE, mode_for
 from .options import Option, boolean, choice, integer, number, resolve_options
 from .state import NamedState
+
+SUMMARY = "Early stopping (Keras's EarlyStopping): stop when a monitored metric has stopped improving."
+RULE = """\
+After every epoch, with m the monitored value (default val_loss) and best the best value so far:
+    improved  ⟺  m < best − min_delta   (mode min)      or   m > best + min_delta   (mode max)
+    wait ← 0 on an improvement, else wait ← wait + 1;  stop once wait ≥ patience
+``restore_best: true`` leaves the network with the weights of the best epoch. (Keras restores them only
+when it stopped early; here they are also restored when the run reaches ``epochs`` first.)
+Mode ``auto`` is max for accuracy and r2, min for everything else. Early stopping is a
+regularizer that needs no penalty term: it ends training where the validation error bottoms out
+(Goodfellow, Bengio & Courville, Deep Learning §7.8; Prechelt, "Early Stopping — But When?")."""
+EQUIVALENT = "keras.callbacks.EarlyStopping"
+REFERENCES = ("goodfellow", "prechelt")  # keys of ideas.REFERENCES
 
 OPTIONS = {
     "monitor": Option("val_loss", choice(*WATCHABLE, "grad_norm"), "the logged metric to watch"),

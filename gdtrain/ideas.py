@@ -1,7 +1,7 @@
 """The ideas the tour teaches, as a table: what `gdtrain explain IDEA` shows besides the components.
 
-A component (an optimizer, a loss, a layer type, ...) is explained from the registry and docstrings that run
-it (catalog.py). An *idea* — dropout, L2, clipping, the three modes of gradient descent, vanishing
+A component (an optimizer, a loss, a layer type, ...) is explained from the registry records that run it
+(catalog.py). An *idea* — dropout, L2, clipping, the three modes of gradient descent, vanishing
 gradients, gradient checking — is spread over several keys and modules, so it is written down here, once,
 as data: one ``Idea`` per row with its formula, what it does, the config keys that control it, the shipped
 configs and tour stops that show it, the commands to try, and where to read more. Tests check every key

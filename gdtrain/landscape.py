@@ -239,14 +239,7 @@ def save_gif(problem: Problem, paths: Dict[str, np.ndarray], path: Union[str, Pa
 
 def describe_function(problem: Problem) -> str:
     """'f = (a − x)² + b (y − x²)², minimizer (1, 1), f* = 0'."""
-    points = problem.minimizers
-    if points:
-        where = ", ".join(f"({x:.4g}, {y:.4g})" for x, y in points)
-        known = f"minimizer{'s' if len(points) > 1 else ''} {where}, f* = {problem.minimum:g}"
-    else:
-        known = "no minimizer (unbounded below); saddle point " + ", ".join(
-            f"({x:g}, {y:g})" for x, y in problem.function.stationary)
-    return f"f = {problem.function.formula}, {known}"
+    return f"f = {problem.function.formula}, {problem.describe_optimum()}"
 
 
 class ProblemReporter(FitReporter):

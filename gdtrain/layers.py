@@ -454,6 +454,7 @@ class LayerType:
     summary: str
     formula: str
     build: Callable  # build(entry config, input width, Numbering, key path) -> Layer
+    references: Tuple[str, ...] = ()  # keys of ideas.REFERENCES
 
 
 LAYER_TYPES: Registry[LayerType] = Registry("layer type")
@@ -524,8 +525,9 @@ for _type in (
               "z = W a + b,  a' = φ(z) (⊙ dropout mask / (1 − p) in training); batchnorm: true gives "
               "a' = φ(BN(z))", _build_dense),
     LayerType("batchnorm", "batch normalization over the features (torch.nn.BatchNorm1d)",
-              "x̂ = (x − μ_B)/√(σ²_B + ε),  y = γ x̂ + β;  running statistics in evaluation", _build_batchnorm),
+              "x̂ = (x − μ_B)/√(σ²_B + ε),  y = γ x̂ + β;  running statistics in evaluation", _build_batchnorm,
+              ("ioffe",)),
     LayerType("residual", "a block of layers with a skip connection",
-              "y = x + block(x)  (or P x + block(x) with projection: true)", _build_residual),
+              "y = x + block(x)  (or P x + block(x) with projection: true)", _build_residual, ("resnet",)),
 ):
     LAYER_TYPES.add(_type.name, _type)

@@ -4,17 +4,8 @@ Along the line, φ(t) = f(θ + t d) and φ'(t) = ∇f(θ + t d)·d; at t = 0, φ
 replaces the learning rate (it is logged in the lr column). Full-batch mode only: the conditions compare
 values of one fixed objective, which a changing mini-batch is not.
 
-backtracking (Armijo)     options: initial_step t₀, shrink ρ, c1, max_halvings
-    t ← t₀;  while φ(t) > φ(0) + c1 t φ'(0):  t ← ρ t
-    With d = −g the sufficient-decrease (Armijo) condition reads f(θ − t g) ≤ f(θ) − c1 t ‖g‖², so an
-    accepted step never raises the objective.
-
-wolfe (strong Wolfe)      options: initial_step t₀, c1, c2, max_evals
-    find t with   φ(t) ≤ φ(0) + c1 t φ'(0)        (sufficient decrease)
-             and  |φ'(t)| ≤ c2 |φ'(0)|             (curvature: the slope has flattened)
-    by expanding t (doubling) until a bracket holds a point, then bisecting it (Nocedal & Wright,
-    Numerical Optimization, Algorithms 3.5 and 3.6). Each trial of the curvature condition costs a
-    gradient, so it takes fewer, better steps than backtracking at a higher cost per step.
+Each method is a ``LineSearchMethod`` record in ``LINE_SEARCHES``: the search, its options, its conditions in
+one line (``formula``) and in full (``rule``, what `gdtrain explain NAME` prints).
 
 When no t is found within the budget, the search reports failure and the step is not taken (the
 objective is flat to numerical precision along d, or d is not a descent direction). So does a t whose update
@@ -59,7 +50,7 @@ def backtracking(phi: Phi, phi_slope: PhiSlope, phi0: float, slope0: float, *, i
 
 def strong_wolfe(phi: Phi, phi_slope: PhiSlope, phi0: float, slope0: float, *, initial_step: float = 1.0,
                  c1: float = 1e-4, c2: float = 0.9, max_evals: int = 30) -> SearchResult:
-    """A step satisfying the strong Wolfe conditions (bracketing, then bisection; see the module doc)."""
+    """A step satisfying the strong Wolfe conditions (bracketing, then bisection; see wolfe's ``rule``)."""
     evals = 0
 
     def armijo(t: float, value: float) -> bool:
@@ -103,9 +94,13 @@ def strong_wolfe(phi: Phi, phi_slope: PhiSlope, phi0: float, slope0: float, *, i
 
 @dataclass(frozen=True)
 class LineSearchMethod:
+    """A line search and what `gdtrain list line-searches` and `explain` say about it."""
+
     search: Callable[..., SearchResult]
     options: Dict[str, Option]
-    formula: str
+    formula: str  # the conditions in one line
+    rule: str = ""  # in full: what `gdtrain explain` prints under "from gdtrain/linesearch.py"
+    references: Tuple[str, ...] = ()  # keys of ideas.REFERENCES
 
 
 INITIAL_STEP = Option(1.0, number(0, low_open=True), "the first trial step t₀ of every search")
@@ -117,13 +112,23 @@ LINE_SEARCHES.add("backtracking", LineSearchMethod(backtracking, {
     "shrink": Option(0.5, number(0, 1, low_open=True, high_open=True), "t ← shrink · t after a failed trial"),
     "c1": C1,
     "max_halvings": Option(50, integer(0), "shrinks before giving up"),
-}, "t ← ρt until f(θ − t g) ≤ f(θ) − c1 t ‖g‖²"))
+}, "t ← ρt until f(θ − t g) ≤ f(θ) − c1 t ‖g‖²", references=("nocedal",), rule="""\
+backtracking (Armijo)     options: initial_step t₀, shrink ρ, c1, max_halvings
+    t ← t₀;  while φ(t) > φ(0) + c1 t φ'(0):  t ← ρ t
+    With d = −g the sufficient-decrease (Armijo) condition reads f(θ − t g) ≤ f(θ) − c1 t ‖g‖², so an
+    accepted step never raises the objective."""))
 LINE_SEARCHES.add("wolfe", LineSearchMethod(strong_wolfe, {
     "initial_step": INITIAL_STEP,
     "c1": C1,
     "c2": Option(0.9, number(0, 1, low_open=True, high_open=True), "curvature constant c2 (c1 < c2 < 1)"),
     "max_evals": Option(30, integer(1), "objective + gradient evaluations before giving up"),
-}, "f(θ + t d) ≤ f(θ) + c1 t ∇f·d  and  |∇f(θ + t d)·d| ≤ c2 |∇f·d|"))
+}, "f(θ + t d) ≤ f(θ) + c1 t ∇f·d  and  |∇f(θ + t d)·d| ≤ c2 |∇f·d|", references=("nocedal",), rule="""\
+wolfe (strong Wolfe)      options: initial_step t₀, c1, c2, max_evals
+    find t with   φ(t) ≤ φ(0) + c1 t φ'(0)        (sufficient decrease)
+             and  |φ'(t)| ≤ c2 |φ'(0)|             (curvature: the slope has flattened)
+    by expanding t (doubling) until a bracket holds a point, then bisecting it (Nocedal & Wright,
+    Numerical Optimization, Algorithms 3.5 and 3.6). Each trial of the curvature condition costs a
+    gradient, so it takes fewer, better steps than backtracking at a higher cost per step."""))
 
 
 def resolve_line_search(spec: Mapping[str, Any], path: str = "training.line_search") -> Dict[str, Any]:

@@ -1,24 +1,10 @@
 """Loss functions on the network's raw outputs (logits), means over the batch, and their output deltas.
 
-The last layer is linear (z = W a + b). bce, cross_entropy and hinge own the output non-linearity: the
-softmax and sigmoid are fused with cross-entropy and BCE and the output delta is the textbook δ = ŷ − y
-(divided by the batch size n because the loss is a mean). mse and mae take the network's outputs as ŷ,
-after ``model.output_activation`` (identity by default; sigmoid, tanh or softmax, see layers.py).
-Conventions follow PyTorch:
-
-=============  ===========================================================  ==============================
-name           L (mean over the batch)                                      δ = ∂L/∂z
-=============  ===========================================================  ==============================
-mse            (1/nk) Σ (z − y)²                       (torch mse_loss)     2(z − y)/(nk)
-mae            (1/nk) Σ |z − y|                        (torch l1_loss)      sign(z − y)/(nk), 0 at 0
-bce            (1/n) Σ max(z,0) − z·y + log(1 + e^−|z|) (BCEWithLogits)     (σ(z) − y)/n
-cross_entropy  (1/n) Σ logsumexp(z) − z_y              (cross_entropy)      (softmax(z) − onehot(y))/n
-hinge          (1/nK) Σ_i Σ_{j≠y} max(0, 1 − z_y + z_j) (multi_margin_loss) +1/(nK) per active margin j,
-                                                                            −(#active)/(nK) at j = y
-=============  ===========================================================  ==============================
-
-mae and hinge are convex but not differentiable everywhere: their δ is a subgradient
-(subgradient descent). ``kinks`` tells gradient checking where the non-differentiable points are.
+Each loss is a ``Loss`` record in ``LOSSES``: its value and output delta, how its outputs are read, and what
+`gdtrain list losses` and `explain` say about it — ``formula`` (L and δ in one line), ``rule`` (its row of the
+table of losses under ``RULE_HEADER``: L as a mean over the batch, its torch name, δ = ∂L/∂z), ``equivalent``
+(the torch function or module) and ``context`` (the paragraphs below that bear on it: ``OUTPUT_LAYER``, how the
+last layer and the loss share the output non-linearity, and ``SUBGRADIENTS``).
 """
 
 from __future__ import annotations
@@ -30,6 +16,18 @@ import numpy as np
 
 from .activations import sigmoid
 from .registry import Registry
+
+# What `gdtrain explain` prints about a loss besides its formula (fields of the Loss records below):
+RULE_HEADER = "name           L (mean over the batch)                                      δ = ∂L/∂z"
+OUTPUT_LAYER = """\
+The last layer is linear (z = W a + b). bce, cross_entropy and hinge own the output non-linearity: the
+softmax and sigmoid are fused with cross-entropy and BCE and the output delta is the textbook δ = ŷ − y
+(divided by the batch size n because the loss is a mean). mse and mae take the network's outputs as ŷ,
+after ``model.output_activation`` (identity by default; sigmoid, tanh or softmax, see layers.py).
+Conventions follow PyTorch."""
+SUBGRADIENTS = """\
+mae and hinge are convex but not differentiable everywhere: their δ is a subgradient
+(subgradient descent). ``kinks`` tells gradient checking where the non-differentiable points are."""
 
 
 def row_max(z: np.ndarray) -> np.ndarray:
@@ -73,6 +71,9 @@ class Loss:
     kinks: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
     owns_output: str = ""
     single_logit: bool = False  # two classes from one output (bce): class = z > 0, P(second class) = σ(z)
+    rule: str = ""  # its row of the table of losses (under RULE_HEADER): what `gdtrain explain` prints
+    equivalent: Optional[str] = None  # the torch function or module that computes the same L
+    context: Tuple[str, ...] = ()  # further paragraphs `gdtrain explain` prints (OUTPUT_LAYER, SUBGRADIENTS)
 
     def n_outputs(self, n_classes: int, n_targets: int) -> int:
         """How many outputs the network needs for this data."""
@@ -214,15 +215,27 @@ def _class_from_logits(z):
 
 LOSSES: Registry[Loss] = Registry("loss")
 for _loss in (
-    Loss("mse", "regression", "L = mean((z − y)²);  δ = 2(z − y)/(nk)", _mse_delta, _mse, lambda z: z, _mse_rows),
+    Loss("mse", "regression", "L = mean((z − y)²);  δ = 2(z − y)/(nk)", _mse_delta, _mse, lambda z: z, _mse_rows,
+         rule="mse            (1/nk) Σ (z − y)²                       (torch mse_loss)     2(z − y)/(nk)",
+         equivalent="torch.nn.functional.mse_loss", context=(OUTPUT_LAYER,)),
     Loss("mae", "regression", "L = mean|z − y|;  δ = sign(z − y)/(nk)  (subgradient, 0 at 0)",
-         _mae_delta, _mae, lambda z: z, _mae_rows, _residual_sign),
+         _mae_delta, _mae, lambda z: z, _mae_rows, _residual_sign,
+         rule="mae            (1/nk) Σ |z − y|                        (torch l1_loss)      sign(z − y)/(nk), 0 at 0",
+         equivalent="torch.nn.functional.l1_loss", context=(OUTPUT_LAYER, SUBGRADIENTS)),
     Loss("bce", "classification", "L = −mean[y log σ(z) + (1 − y) log(1 − σ(z))];  δ = (σ(z) − y)/n",
-         _bce_delta, _bce, sigmoid, _bce_rows, owns_output="sigmoid", single_logit=True),
+         _bce_delta, _bce, sigmoid, _bce_rows, owns_output="sigmoid", single_logit=True,
+         rule="bce            (1/n) Σ max(z,0) − z·y + log(1 + e^−|z|) (BCEWithLogits)     (σ(z) − y)/n",
+         equivalent="torch.nn.BCEWithLogitsLoss", context=(OUTPUT_LAYER,)),
     Loss("cross_entropy", "classification", "L = −mean log softmax(z)_y;  δ = (softmax(z) − onehot(y))/n",
-         _cross_entropy_delta, _cross_entropy, softmax, _cross_entropy_rows, owns_output="softmax"),
+         _cross_entropy_delta, _cross_entropy, softmax, _cross_entropy_rows, owns_output="softmax",
+         rule="cross_entropy  (1/n) Σ logsumexp(z) − z_y              (cross_entropy)      (softmax(z) − onehot(y))/n",
+         equivalent="torch.nn.functional.cross_entropy", context=(OUTPUT_LAYER,)),
     Loss("hinge", "classification", "L = mean_i (1/K) Σ_{j≠y} max(0, 1 − z_y + z_j)  (subgradient)",
-         _hinge_delta, _hinge, _class_from_logits, _hinge_rows, _hinge_kinks, owns_output="scores"),
+         _hinge_delta, _hinge, _class_from_logits, _hinge_rows, _hinge_kinks, owns_output="scores",
+         rule="hinge          (1/nK) Σ_i Σ_{j≠y} max(0, 1 − z_y + z_j) (multi_margin_loss) "
+              "+1/(nK) per active margin j,\n"
+              "                                                                            −(#active)/(nK) at j = y",
+         equivalent="torch.nn.functional.multi_margin_loss", context=(OUTPUT_LAYER, SUBGRADIENTS)),
 ):
     LOSSES.add(_loss.name, _loss)
 

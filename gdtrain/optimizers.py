@@ -11,46 +11,18 @@ it and a resumed run continues exactly. All arithmetic stays in the network's dt
 θ ← θ(1 − η·wd), decoupled). ``regularization.l2`` is the textbook penalty λΣ‖W‖² on weights only,
 already inside g.
 
-sgd (torch.optim.SGD)       options: lr, momentum μ, dampening d, nesterov, weight_decay, momentum_form
-    lr defaults to 0.01 (Keras's SGD; torch.optim.SGD's is 0.001), however the optimizer is named
-    plain (μ = 0):   θ ← θ − η g                          the textbook θ := θ − η ∇θJ(θ)
-    momentum_form: torch (default)
-        b ← g  at t = 1,   b ← μ b + (1 − d) g  afterwards
-        θ ← θ − η b                     (nesterov: θ ← θ − η (g + μ b))
-    momentum_form: textbook  (Goodfellow, Bengio & Courville, Deep Learning, Algorithm 8.2; Uma Mahesh,
-                              "Backpropagation and Gradient Descent", §17; Keras SGD, scikit-learn's MLP)
-        v ← −η g  at t = 1,   v ← μ v − η (1 − d) g  afterwards
-        θ ← θ + v                       (nesterov: θ ← θ + μ v − η g)
-    The two are one trajectory while η is constant: v = −η b, because −η b_t = μ(−η b_{t−1}) − η(1 − d) g_t.
-    Under a schedule they differ: torch applies today's η to the whole buffer, the textbook form keeps
-    each past gradient at the η it was taken with.
-
-adagrad (torch.optim.Adagrad)               options: lr, lr_decay, weight_decay, initial_accumulator_value, eps
-    s ← s + g²                          (s starts at initial_accumulator_value)
-    θ ← θ − η_t g / (√s + ε),   η_t = η / (1 + (t − 1)·lr_decay)
-
-rmsprop (torch.optim.RMSprop)               options: lr, alpha α, eps, weight_decay, momentum μ, centered
-    v ← α v + (1 − α) g²
-    centered:  ḡ ← α ḡ + (1 − α) g,   D = √(v − ḡ²) + ε;      else  D = √v + ε
-    μ > 0:     b ← μ b + g / D,   θ ← θ − η b;                 else  θ ← θ − η g / D
-
-adam (torch.optim.Adam)                     options: lr, betas (β₁, β₂), eps, weight_decay, amsgrad, eps_form
-    m ← β₁ m + (1 − β₁) g,   v ← β₂ v + (1 − β₂) g²            (amsgrad: v_max ← max(v_max, v), used for v)
-    eps_form: torch (default)   θ ← θ − η m̂ / (√v̂ + ε),   m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ)
-    eps_form: hat               θ ← θ − η_t m / (√v + ε̂),  η_t = η √(1 − β₂ᵗ)/(1 − β₁ᵗ)
-    The hat form is Kingma & Ba's "efficient version" (end of their §2) that Keras, TensorFlow and
-    scikit-learn use: ε̂ is added to the uncorrected √v, which is ε√(1 − β₂ᵗ) in the torch form — the two
-    differ most in the first steps and wherever √v is near ε.
-
-adamw (torch.optim.AdamW)                   as adam, weight_decay defaults to 0.01 and is decoupled:
-    θ ← θ (1 − η·wd)  before the Adam step (not added to g)
+Each optimizer is one class, and the class is its record: ``OPTIONS`` (name → default, check, doc), and what
+`gdtrain list`, `explain` and `schema` say about it — ``summary`` (one line), ``formula`` (the update rule in
+one line), ``rule`` (the rule in full with its variants: what `gdtrain explain NAME` prints under
+"from gdtrain/optimizers.py"), ``equivalent`` (the torch.optim class; ``TORCH_DEFAULTS`` where our defaults
+differ from it) and ``references`` (keys of ideas.REFERENCES).
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -65,7 +37,11 @@ class Optimizer:
 
     OPTIONS: Dict[str, Option] = {}
     TORCH_DEFAULTS: Dict[str, Any] = {}  # torch's default of an option where ours differs (sgd's lr)
-    formula = ""
+    summary = ""  # one line: `gdtrain list optimizers`, the top of `gdtrain explain`, the schema's description
+    formula = ""  # the update rule in one line
+    rule = ""  # the rule in full, with its variants: what `gdtrain explain` prints under "from gdtrain/optimizers.py"
+    equivalent: Optional[str] = None  # the torch.optim class it matches step for step
+    references: Tuple[str, ...] = ()  # where the rule comes from: keys of ideas.REFERENCES
 
     def __init__(self, size: int, dtype=np.float64, **options: Any):
         self.options = dict(options)
@@ -137,7 +113,7 @@ WEIGHT_DECAY = Option(0.0, number(0), "adds wd·θ to the gradient (every parame
 
 
 class SGD(Optimizer):
-    """torch.optim.SGD: plain gradient descent, momentum, Nesterov, dampening, weight decay (see module doc)."""
+    """torch.optim.SGD: plain gradient descent, momentum, Nesterov, dampening, weight decay (``rule``)."""
 
     OPTIONS = {
         "lr": Option(SGD_LR, number(0, low_open=True), LR),
@@ -149,7 +125,24 @@ class SGD(Optimizer):
                                 "torch: b ← μb + g, θ ← θ − ηb;  textbook: v ← μv − ηg, θ ← θ + v"),
     }
     TORCH_DEFAULTS = {"lr": 0.001}
+    summary = "torch.optim.SGD: plain gradient descent, momentum, Nesterov, dampening, weight decay."
     formula = "θ ← θ − η b,  b ← μ b + (1 − d) g  (b = g at t = 1; nesterov: θ ← θ − η (g + μ b))"
+    equivalent = "torch.optim.SGD"
+    references = ("goodfellow", "mahesh")
+    rule = """\
+sgd (torch.optim.SGD)       options: lr, momentum μ, dampening d, nesterov, weight_decay, momentum_form
+    lr defaults to 0.01 (Keras's SGD; torch.optim.SGD's is 0.001), however the optimizer is named
+    plain (μ = 0):   θ ← θ − η g                          the textbook θ := θ − η ∇θJ(θ)
+    momentum_form: torch (default)
+        b ← g  at t = 1,   b ← μ b + (1 − d) g  afterwards
+        θ ← θ − η b                     (nesterov: θ ← θ − η (g + μ b))
+    momentum_form: textbook  (Goodfellow, Bengio & Courville, Deep Learning, Algorithm 8.2; Uma Mahesh,
+                              "Backpropagation and Gradient Descent", §17; Keras SGD, scikit-learn's MLP)
+        v ← −η g  at t = 1,   v ← μ v − η (1 − d) g  afterwards
+        θ ← θ + v                       (nesterov: θ ← θ + μ v − η g)
+    The two are one trajectory while η is constant: v = −η b, because −η b_t = μ(−η b_{t−1}) − η(1 − d) g_t.
+    Under a schedule they differ: torch applies today's η to the whole buffer, the textbook form keeps
+    each past gradient at the η it was taken with."""
 
     def update(self, params, grad, lr, t):
         o = self.options
@@ -206,7 +199,13 @@ class Adagrad(Optimizer):
         "initial_accumulator_value": Option(0.0, number(0), "starting value of the sum of squares s"),
         "eps": Option(1e-10, number(0), "ε added to √s"),
     }
+    summary = "torch.optim.Adagrad: s ← s + g²;  θ ← θ − η_t g/(√s + ε),  η_t = η/(1 + (t − 1)·lr_decay)."
     formula = "s ← s + g²;  θ ← θ − η/(1 + (t − 1)·lr_decay) · g/(√s + ε)"
+    equivalent = "torch.optim.Adagrad"
+    rule = """\
+adagrad (torch.optim.Adagrad)               options: lr, lr_decay, weight_decay, initial_accumulator_value, eps
+    s ← s + g²                          (s starts at initial_accumulator_value)
+    θ ← θ − η_t g / (√s + ε),   η_t = η / (1 + (t − 1)·lr_decay)"""
 
     def update(self, params, grad, lr, t):
         o = self.options
@@ -223,7 +222,7 @@ class Adagrad(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """torch.optim.RMSprop: v ← αv + (1 − α)g²;  θ ← θ − η g/(√v + ε)  (centered, momentum: module doc)."""
+    """torch.optim.RMSprop: v ← αv + (1 − α)g²;  θ ← θ − η g/(√v + ε)  (centered, momentum: ``rule``)."""
 
     OPTIONS = {
         "lr": Option(0.01, number(0, low_open=True), LR),
@@ -233,7 +232,14 @@ class RMSprop(Optimizer):
         "momentum": Option(0.0, number(0), "momentum factor μ on the scaled step"),
         "centered": Option(False, boolean, "divide by the estimated standard deviation √(v − ḡ²)"),
     }
+    summary = "torch.optim.RMSprop: v ← αv + (1 − α)g²;  θ ← θ − η g/(√v + ε)."
     formula = "v ← αv + (1 − α)g²;  θ ← θ − η g/(√v + ε)   (centered: √(v − ḡ²); momentum: b ← μb + g/D)"
+    equivalent = "torch.optim.RMSprop"
+    rule = """\
+rmsprop (torch.optim.RMSprop)               options: lr, alpha α, eps, weight_decay, momentum μ, centered
+    v ← α v + (1 − α) g²
+    centered:  ḡ ← α ḡ + (1 − α) g,   D = √(v − ḡ²) + ε;      else  D = √v + ε
+    μ > 0:     b ← μ b + g / D,   θ ← θ − η b;                 else  θ ← θ − η g / D"""
 
     def update(self, params, grad, lr, t):
         o = self.options
@@ -268,7 +274,7 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
-    """torch.optim.Adam: bias-corrected moments, θ ← θ − η m̂/(√v̂ + ε)  (amsgrad, eps_form: module doc)."""
+    """torch.optim.Adam: bias-corrected moments, θ ← θ − η m̂/(√v̂ + ε)  (amsgrad, eps_form: ``rule``)."""
 
     DECOUPLED = False
     OPTIONS = {
@@ -280,7 +286,18 @@ class Adam(Optimizer):
         "eps_form": Option("torch", choice("torch", "hat"),
                            "torch: ε on √v̂ (bias-corrected);  hat: ε̂ on √v, as Keras / scikit-learn"),
     }
+    summary = "torch.optim.Adam: bias-corrected moments, θ ← θ − η m̂/(√v̂ + ε)."
     formula = "m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²;  θ ← θ − η m̂/(√v̂ + ε)"
+    equivalent = "torch.optim.Adam"
+    references = ("kingma",)
+    rule = """\
+adam (torch.optim.Adam)                     options: lr, betas (β₁, β₂), eps, weight_decay, amsgrad, eps_form
+    m ← β₁ m + (1 − β₁) g,   v ← β₂ v + (1 − β₂) g²            (amsgrad: v_max ← max(v_max, v), used for v)
+    eps_form: torch (default)   θ ← θ − η m̂ / (√v̂ + ε),   m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ)
+    eps_form: hat               θ ← θ − η_t m / (√v + ε̂),  η_t = η √(1 − β₂ᵗ)/(1 − β₁ᵗ)
+    The hat form is Kingma & Ba's "efficient version" (end of their §2) that Keras, TensorFlow and
+    scikit-learn use: ε̂ is added to the uncorrected √v, which is ε√(1 − β₂ᵗ) in the torch form — the two
+    differ most in the first steps and wherever √v is near ε."""
 
     # Entries per block: the update makes its passes block by block, so that the five arrays of a block (θ, g, m, v
     # and the scratch) stay in the core's L2 cache from one pass to the next instead of streaming from L3 or
@@ -367,7 +384,12 @@ class AdamW(Adam):
     DECOUPLED = True
     OPTIONS = {**Adam.OPTIONS,
                "weight_decay": Option(0.01, number(0), "decoupled decay: θ ← θ(1 − η·wd) before each step")}
+    summary = "torch.optim.AdamW: θ ← θ(1 − η·wd), then the Adam step without weight decay in g."
     formula = "θ ← θ(1 − η·wd);  then adam's step with g (no decay in the moments)"
+    equivalent = "torch.optim.AdamW"
+    rule = """\
+adamw (torch.optim.AdamW)                   as adam, weight_decay defaults to 0.01 and is decoupled:
+    θ ← θ (1 − η·wd)  before the Adam step (not added to g)"""
 
 
 OPTIMIZERS: Registry[type] = Registry("optimizer")

@@ -201,6 +201,22 @@ def describe(value, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def inline(value) -> str:
+    """A value as YAML writes it in one line: true, null, [0.9, 0.999], {units: 64}, 1e-08; REQUIRED as 'required'."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        text = repr(value)
+        return text if len(text) <= 10 else f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(inline(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {inline(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
 def resolve_options(table: Mapping[str, Option], given: Mapping[str, Any], path: str, owner: str) -> Dict[str, Any]:
     """Defaults filled in and every given option checked; ConfigError naming ``path.option`` otherwise."""
     resolved = {}

@@ -6,46 +6,9 @@ one step θ ← θ − η ∇f(θ) (or the optimizer's update) from the point θ
 (``gdtrain gradcheck`` checks it against central differences); each function's known minimizers x* and
 minimum f* are what metrics.csv's ``distance`` (to the nearest x*) and the race's ``f − f* < tol`` use.
 
-quadratic     options: condition_number κ (10), angle (0, degrees)
-    f(x) = ½ xᵀ A x,   A = R diag(μ, L) Rᵀ,  μ = 1, L = κ,  R the rotation by ``angle``
-    ∇f(x) = A x
-    minimizer (0, 0), f* = 0. The slowest eigendirection (eigenvalue μ) is R·(1, 0): the x-axis at angle 0.
-    Gradient descent with step η contracts each eigencomponent by |1 − ηλ|; with η = 2/(L + μ) the slowest
-    factor is (κ − 1)/(κ + 1), with η = 1/L the loss obeys f(x_k) ≤ (1 − 1/κ)^(2k) f(x_0). Heavy-ball momentum
-    with η = 4/(√L + √μ)², β = ((√κ − 1)/(√κ + 1))² converges like ((√κ − 1)/(√κ + 1))^k (Polyak 1964).
-rosenbrock    options: a (1), b (100)
-    f(x, y) = (a − x)² + b (y − x²)²
-    ∇f = (−2(a − x) − 4b x (y − x²),  2b (y − x²))
-    minimizer (a, a²), f* = 0: a long, curved, flat-bottomed valley (Rosenbrock 1960).
-beale
-    f(x, y) = (1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²
-    ∇f = (2u₁(y − 1) + 2u₂(y² − 1) + 2u₃(y³ − 1),  2u₁x + 4u₂xy + 6u₃xy²)   (uᵢ the three brackets)
-    minimizer (3, 0.5), f* = 0; flat plateaus and sharp ridges near the corners.
-himmelblau
-    f(x, y) = (x² + y − 11)² + (x + y² − 7)²
-    ∇f = (4x(x² + y − 11) + 2(x + y² − 7),  2(x² + y − 11) + 4y(x + y² − 7))
-    four minimizers, all with f* = 0: (3, 2), (−2.805118, 3.131313), (−3.779310, −3.283186),
-    (3.584428, −1.848127): which one a method finds depends on where it starts.
-booth
-    f(x, y) = (x + 2y − 7)² + (2x + y − 5)²
-    ∇f = (10x + 8y − 34,  8x + 10y − 38)
-    minimizer (1, 3), f* = 0: a convex quadratic with condition number 9.
-saddle
-    f(x, y) = x² − y²
-    ∇f = (2x, −2y)
-    no minimizer (f is unbounded below, f* = −∞); (0, 0) is its only stationary point, a saddle, and the
-    distance column measures from it. Gradient descent started exactly on y = 0 converges to the saddle
-    (∇f = 0 there, yet it is no minimum); any y ≠ 0 grows by (1 + 2η) per step and escapes.
-l1
-    f(x, y) = |x| + |y|
-    subgradient ∂f = (sign x, sign y)   (0 at a kink: the value the code uses)
-    minimizer (0, 0), f* = 0; not differentiable on the axes: subgradient descent with a constant step η
-    ends up oscillating at a distance of order η, with steps c/√t its best value falls like O(1/√t).
-rastrigin
-    f(x, y) = 20 + x² − 10 cos 2πx + y² − 10 cos 2πy
-    ∇f = (2x + 20π sin 2πx,  2y + 20π sin 2πy)
-    global minimizer (0, 0), f* = 0, and a local minimum near every integer point: gradient descent finds
-    the one whose basin it starts in.
+Each function is a ``TestFunction`` record in ``FUNCTIONS``: f and its gradient, as code and as formulas, its
+known minimizers and minimum, its options, and ``rule`` — f, ∇f and where its minimizers lie, with what
+gradient descent does on it: what `gdtrain explain NAME` prints.
 """
 
 from __future__ import annotations
@@ -78,6 +41,8 @@ class TestFunction:
     options: Dict[str, Option] = field(default_factory=dict)
     smooth: bool = True  # False: a subgradient at the kinks (l1)
     stationary: Tuple[Tuple[float, float], ...] = ()  # what distance measures from when there is no minimizer
+    rule: str = ""  # f, ∇f, the minimizers and what gradient descent does: what `gdtrain explain` prints
+    references: Tuple[str, ...] = ()  # keys of ideas.REFERENCES
 
     __test__ = False  # (not a pytest test class, whatever its name)
 
@@ -195,33 +160,75 @@ FUNCTIONS.add("quadratic", TestFunction(
     _quadratic, _quadratic_grad, _fixed((0, 0)), _zero, "½ xᵀAx,  A = R diag(1, κ) Rᵀ", "A x", (-4.0, 1.0),
     _quadratic_window, {
         "condition_number": Option(10.0, number(1), "κ = L/μ: A's eigenvalues are μ = 1 and L = κ"),
-        "angle": Option(0.0, number(-360, 360), "rotation of A's eigenvectors, in degrees (0: the axes)")}))
+        "angle": Option(0.0, number(-360, 360), "rotation of A's eigenvectors, in degrees (0: the axes)")},
+    references=("nocedal",), rule="""\
+quadratic     options: condition_number κ (10), angle (0, degrees)
+    f(x) = ½ xᵀ A x,   A = R diag(μ, L) Rᵀ,  μ = 1, L = κ,  R the rotation by ``angle``
+    ∇f(x) = A x
+    minimizer (0, 0), f* = 0. The slowest eigendirection (eigenvalue μ) is R·(1, 0): the x-axis at angle 0.
+    Gradient descent with step η contracts each eigencomponent by |1 − ηλ|; with η = 2/(L + μ) the slowest
+    factor is (κ − 1)/(κ + 1), with η = 1/L the loss obeys f(x_k) ≤ (1 − 1/κ)^(2k) f(x_0). Heavy-ball momentum
+    with η = 4/(√L + √μ)², β = ((√κ − 1)/(√κ + 1))² converges like ((√κ − 1)/(√κ + 1))^k (Polyak 1964)."""))
 FUNCTIONS.add("rosenbrock", TestFunction(
     _rosenbrock, _rosenbrock_grad, lambda o: [(float(o["a"]), float(o["a"]) ** 2)], _zero,
     "(a − x)² + b (y − x²)²", "(−2(a − x) − 4bx(y − x²), 2b(y − x²))", (-1.2, 1.0), _rosenbrock_window, {
         "a": Option(1.0, number(), "the minimizer is (a, a²)"),
-        "b": Option(100.0, number(0, low_open=True), "the valley's steepness")}))
+        "b": Option(100.0, number(0, low_open=True), "the valley's steepness")},
+    rule="""\
+rosenbrock    options: a (1), b (100)
+    f(x, y) = (a − x)² + b (y − x²)²
+    ∇f = (−2(a − x) − 4b x (y − x²),  2b (y − x²))
+    minimizer (a, a²), f* = 0: a long, curved, flat-bottomed valley (Rosenbrock 1960)."""))
 FUNCTIONS.add("beale", TestFunction(
     _beale, _beale_grad, _fixed((3, 0.5)), _zero, "(1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²",
-    "Σᵢ 2uᵢ ∂uᵢ  (uᵢ the brackets)", (1.0, 1.0), _square(4.5)))
+    "Σᵢ 2uᵢ ∂uᵢ  (uᵢ the brackets)", (1.0, 1.0), _square(4.5), rule="""\
+beale
+    f(x, y) = (1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²
+    ∇f = (2u₁(y − 1) + 2u₂(y² − 1) + 2u₃(y³ − 1),  2u₁x + 4u₂xy + 6u₃xy²)   (uᵢ the three brackets)
+    minimizer (3, 0.5), f* = 0; flat plateaus and sharp ridges near the corners."""))
 FUNCTIONS.add("himmelblau", TestFunction(
     _himmelblau, _himmelblau_grad,
     _fixed((3.0, 2.0), (-2.805118086952745, 3.131312518250573), (-3.779310253377747, -3.2831859912861696),
            (3.5844283403304917, -1.8481265269644036)), _zero,
     "(x² + y − 11)² + (x + y² − 7)²", "(4x(x² + y − 11) + 2(x + y² − 7), 2(x² + y − 11) + 4y(x + y² − 7))",
-    (0.0, 0.0), _square(5.0)))
+    (0.0, 0.0), _square(5.0), rule="""\
+himmelblau
+    f(x, y) = (x² + y − 11)² + (x + y² − 7)²
+    ∇f = (4x(x² + y − 11) + 2(x + y² − 7),  2(x² + y − 11) + 4y(x + y² − 7))
+    four minimizers, all with f* = 0: (3, 2), (−2.805118, 3.131313), (−3.779310, −3.283186),
+    (3.584428, −1.848127): which one a method finds depends on where it starts."""))
 FUNCTIONS.add("booth", TestFunction(
     _booth, _booth_grad, _fixed((1, 3)), _zero, "(x + 2y − 7)² + (2x + y − 5)²", "(10x + 8y − 34, 8x + 10y − 38)",
-    (-5.0, -5.0), _square(10.0)))
+    (-5.0, -5.0), _square(10.0), rule="""\
+booth
+    f(x, y) = (x + 2y − 7)² + (2x + y − 5)²
+    ∇f = (10x + 8y − 34,  8x + 10y − 38)
+    minimizer (1, 3), f* = 0: a convex quadratic with condition number 9."""))
 FUNCTIONS.add("saddle", TestFunction(
     _saddle, _saddle_grad, lambda o: [], lambda o: -math.inf, "x² − y²", "(2x, −2y)", (1.0, 0.001), _square(1.5),
-    stationary=((0.0, 0.0),)))
+    stationary=((0.0, 0.0),), rule="""\
+saddle
+    f(x, y) = x² − y²
+    ∇f = (2x, −2y)
+    no minimizer (f is unbounded below, f* = −∞); (0, 0) is its only stationary point, a saddle, and the
+    distance column measures from it. Gradient descent started exactly on y = 0 converges to the saddle
+    (∇f = 0 there, yet it is no minimum); any y ≠ 0 grows by (1 + 2η) per step and escapes."""))
 FUNCTIONS.add("l1", TestFunction(
     _l1, _l1_grad, _fixed((0, 0)), _zero, "|x| + |y|", "(sign x, sign y)  (a subgradient; 0 at a kink)", (1.0, 0.6),
-    _square(1.5), smooth=False))
+    _square(1.5), smooth=False, references=("boyd_subgradient",), rule="""\
+l1
+    f(x, y) = |x| + |y|
+    subgradient ∂f = (sign x, sign y)   (0 at a kink: the value the code uses)
+    minimizer (0, 0), f* = 0; not differentiable on the axes: subgradient descent with a constant step η
+    ends up oscillating at a distance of order η, with steps c/√t its best value falls like O(1/√t)."""))
 FUNCTIONS.add("rastrigin", TestFunction(
     _rastrigin, _rastrigin_grad, _fixed((0, 0)), _zero, "20 + Σ (xᵢ² − 10 cos 2πxᵢ)", "2x + 20π sin 2πx",
-    (2.2, 2.7), _square(5.12)))
+    (2.2, 2.7), _square(5.12), rule="""\
+rastrigin
+    f(x, y) = 20 + x² − 10 cos 2πx + y² − 10 cos 2πy
+    ∇f = (2x + 20π sin 2πx,  2y + 20π sin 2πy)
+    global minimizer (0, 0), f* = 0, and a local minimum near every integer point: gradient descent finds
+    the one whose basin it starts in."""))
 
 
 @dataclass
@@ -278,6 +285,15 @@ class Problem:
         x0, x1 = min(x0, min(xs)), max(x1, max(xs))
         y0, y1 = min(y0, min(ys)), max(y1, max(ys))
         return x0, x1, y0, y1
+
+    def describe_optimum(self) -> str:
+        """'minimizer (1, 1), f* = 0', or 'no minimizer (unbounded below); saddle point (0, 0)'."""
+        points = self.minimizers
+        if points:
+            where = ", ".join(f"({x:.4g}, {y:.4g})" for x, y in points)
+            return f"minimizer{'s' if len(points) > 1 else ''} {where}, f* = {self.minimum:g}"
+        return "no minimizer (unbounded below); saddle point " + ", ".join(
+            f"({x:g}, {y:g})" for x, y in self.function.stationary)
 
     def describe(self) -> str:
         """'rosenbrock(a=1, b=100) from (-1.2, 1)'."""

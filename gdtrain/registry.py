@@ -3,6 +3,19 @@
 Every component family (activations, losses, initializers, optimizers, schedules, datasets) keeps one
 ``Registry``. The config validator, the CLI's listings and the code all read the same table, so they
 cannot drift apart.
+
+What an entry tells about itself is fields of its record (a dataclass, or the class attributes of an
+optimizer or schedule), with the same names in every family; catalog.py reads them for `gdtrain list` and
+`explain`, schema.py for the descriptions, and no code reads a docstring (those are for people):
+
+    formula     the rule in one line: the update rule, η_t, L and δ, φ and φ', f, the distribution
+    summary     one line where the formula is not enough (an optimizer's; a layer type's; a dataset's
+                ``description``)
+    rule        the rule in full, with its variants and caveats, as `gdtrain explain NAME` prints it under
+                "from gdtrain/<module>.py"
+    equivalent  the PyTorch (or Keras) counterpart, dotted: torch.optim.Adam, torch.nn.functional.mse_loss
+    context     further paragraphs `explain` prints after the rule (module constants that several entries share)
+    references  where it comes from: keys of ideas.REFERENCES
 """
 
 from __future__ import annotations

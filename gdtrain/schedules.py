@@ -5,26 +5,17 @@ A schedule is stateful, like torch.optim.lr_scheduler: ``lr`` is the rate for th
 Each one equals its torch counterpart (checked in the tests); the state (t, and plateau's counters) is
 explicit so that a checkpoint can save it.
 
-constant       η_t = η₀
-step           η_t = η₀ · γ^⌊t / step_size⌋                                   (StepLR)
-multistep      η_t = η₀ · γ^(number of milestones ≤ t)                        (MultiStepLR)
-exponential    η_t = η₀ · γ^t                                                  (ExponentialLR)
-cosine         η_t = η_min + (η₀ − η_min)(1 + cos(π t / T))/2                  (CosineAnnealingLR)
-inverse_time   η_t = η₀ / (1 + decay · t)         diminishing step sizes (Robbins & Monro): Σ η_t = ∞,
-inverse_sqrt   η_t = η₀ / √(t + 1)                η_t → 0, what subgradient descent needs to converge
-plateau        η ← max(η · factor, min_lr) when the monitored metric has not improved for
-               ``patience`` epochs (improved: m < best·(1 − threshold), mode min)  (ReduceLROnPlateau)
-
-Warm-up (any schedule): with ``warmup_epochs: W`` the first W epochs ramp linearly,
-η_t = η₀ (s + (1 − s) t/W) for t < W with s = ``warmup_start_factor``, and the schedule then runs from its own
-t = 0 — torch's SequentialLR([LinearLR(s, total_iters=W), schedule], milestones=[W]).
+Each schedule is one class, and the class is its record: ``OPTIONS``, ``formula`` (η_t in one line), ``rule``
+(its row of the table of schedules, as `gdtrain explain NAME` prints it), ``equivalent`` (the
+torch.optim.lr_scheduler class), ``references`` and ``context`` — ``WARMUP`` (below), the linear warm-up any
+schedule takes.
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from .errors import ConfigError
 from .metrics import WATCHABLE
@@ -38,11 +29,20 @@ COMMON_OPTIONS = {
     "warmup_start_factor": Option(1 / 3, number(0, 1, low_open=True), "warm-up starts at η₀ · this factor"),
 }
 MONITORS = WATCHABLE  # the epoch metrics plateau may watch (metrics.py)
+# The warm-up COMMON_OPTIONS configure: what `gdtrain explain` prints after every schedule's rule
+WARMUP = """\
+Warm-up (any schedule): with ``warmup_epochs: W`` the first W epochs ramp linearly,
+η_t = η₀ (s + (1 − s) t/W) for t < W with s = ``warmup_start_factor``, and the schedule then runs from its own
+t = 0 — torch's SequentialLR([LinearLR(s, total_iters=W), schedule], milestones=[W])."""
 
 
 class Schedule(NamedState):
     OPTIONS: Dict[str, Option] = {}
-    formula = ""
+    formula = ""  # η_t in one line: `gdtrain list schedules`, `explain`, the schema's description
+    rule = ""  # its row of the table of schedules: what `gdtrain explain` prints under "from gdtrain/schedules.py"
+    equivalent: Optional[str] = None  # the torch.optim.lr_scheduler class it equals
+    context: Tuple[str, ...] = (WARMUP,)  # the paragraphs `gdtrain explain` prints after the rule
+    references: Tuple[str, ...] = ()  # keys of ideas.REFERENCES
 
     def __init__(self, base_lr: float, **options: Any):
         self.base_lr = float(base_lr)
@@ -63,6 +63,7 @@ class Schedule(NamedState):
 
 class Constant(Schedule):
     formula = "η_t = η₀"
+    rule = "constant       η_t = η₀"
 
     def lr_at(self, t):
         return self.base_lr
@@ -75,6 +76,8 @@ class Step(Schedule):
     OPTIONS = {"step_size": Option(REQUIRED, integer(1), "epochs between decays"),
                "gamma": Option(0.1, number(0, low_open=True), GAMMA)}
     formula = "η_t = η₀ · γ^⌊t / step_size⌋"
+    equivalent = "torch.optim.lr_scheduler.StepLR"
+    rule = "step           η_t = η₀ · γ^⌊t / step_size⌋                                   (StepLR)"
 
     def lr_at(self, t):
         return self.base_lr * self.options["gamma"] ** (t // self.options["step_size"])
@@ -84,6 +87,8 @@ class MultiStep(Schedule):
     OPTIONS = {"milestones": Option(REQUIRED, increasing_integers(1), "epochs at which η is multiplied by γ"),
                "gamma": Option(0.1, number(0, low_open=True), GAMMA)}
     formula = "η_t = η₀ · γ^(number of milestones ≤ t)"
+    equivalent = "torch.optim.lr_scheduler.MultiStepLR"
+    rule = "multistep      η_t = η₀ · γ^(number of milestones ≤ t)                        (MultiStepLR)"
 
     def lr_at(self, t):
         return self.base_lr * self.options["gamma"] ** bisect_right(self.options["milestones"], t)
@@ -92,6 +97,8 @@ class MultiStep(Schedule):
 class Exponential(Schedule):
     OPTIONS = {"gamma": Option(REQUIRED, number(0, low_open=True), GAMMA + " per epoch")}
     formula = "η_t = η₀ · γ^t"
+    equivalent = "torch.optim.lr_scheduler.ExponentialLR"
+    rule = "exponential    η_t = η₀ · γ^t                                                  (ExponentialLR)"
 
     def lr_at(self, t):
         return self.base_lr * self.options["gamma"] ** t
@@ -101,6 +108,9 @@ class Cosine(Schedule):
     OPTIONS = {"t_max": Option(None, optional(integer(1)), "half period T (null: the whole run)"),
                "eta_min": Option(0.0, number(0), "the lowest rate η_min")}
     formula = "η_t = η_min + (η₀ − η_min)(1 + cos(π t / T))/2"
+    equivalent = "torch.optim.lr_scheduler.CosineAnnealingLR"
+    references = ("loshchilov",)
+    rule = "cosine         η_t = η_min + (η₀ − η_min)(1 + cos(π t / T))/2                  (CosineAnnealingLR)"
 
     def state_dict(self):  # t_max may have come from the run's length (null): keep the one the run started with
         return {**super().state_dict(), "t_max": self.options["t_max"]}
@@ -117,6 +127,10 @@ class Cosine(Schedule):
 class InverseTime(Schedule):
     OPTIONS = {"decay": Option(1.0, number(0, low_open=True), "decay rate in η₀/(1 + decay·t)")}
     formula = "η_t = η₀ / (1 + decay · t)"
+    references = ("robbins_monro",)
+    rule = """\
+inverse_time   η_t = η₀ / (1 + decay · t)         diminishing step sizes (Robbins & Monro): Σ η_t = ∞,
+                                                  η_t → 0, what subgradient descent needs to converge"""
 
     def lr_at(self, t):
         return self.base_lr / (1 + self.options["decay"] * t)
@@ -124,6 +138,10 @@ class InverseTime(Schedule):
 
 class InverseSqrt(Schedule):
     formula = "η_t = η₀ / √(t + 1)"
+    references = ("robbins_monro", "boyd_subgradient")
+    rule = """\
+inverse_sqrt   η_t = η₀ / √(t + 1)                diminishing step sizes (Robbins & Monro): Σ η_t = ∞,
+                                                  η_t → 0, what subgradient descent needs to converge"""
 
     def lr_at(self, t):
         return self.base_lr / math.sqrt(t + 1)
@@ -144,6 +162,10 @@ class Plateau(Schedule):
         "eps": Option(1e-8, number(0), "reductions smaller than this are skipped"),
     }
     formula = "η ← max(η · factor, min_lr) after `patience` epochs without improvement"
+    equivalent = "torch.optim.lr_scheduler.ReduceLROnPlateau"
+    rule = """\
+plateau        η ← max(η · factor, min_lr) when the monitored metric has not improved for
+               ``patience`` epochs (improved: m < best·(1 − threshold), mode min)  (ReduceLROnPlateau)"""
     STATE = ("t", "lr", "best", "num_bad_epochs", "cooldown_counter")
 
     def __init__(self, base_lr, **options):

@@ -12,7 +12,8 @@ Where each part comes from, so the schema cannot drift from the validator:
   checks they return (minimum / exclusiveMinimum / maximum / enum), else the field's type annotation;
 - component names (loss, activations, initializers, datasets) from their registries; ``optimizer``,
   ``schedule`` and ``training.line_search`` as a name or a mapping that is one of a set of branches (oneOf),
-  one per name, each with that component's own Option table (defaults, bounds, required options).
+  one per name, each with that component's own Option table (defaults, bounds, required options) and its
+  record's ``summary`` or ``formula`` as the description.
 
 A schema cannot say everything the validator checks (validation_split + test_split < 1, nesterov needs
 momentum, a line search needs full batch, ...): ``gdtrain validate`` remains the final word.
@@ -25,7 +26,18 @@ import dataclasses
 import typing
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
+from .activations import ACTIVATIONS
+from .config import LAYER_CONFIGS, Config
+from .contestants import LABEL, MODES, TARGETS
+from .data import DATASETS
+from .early_stopping import OPTIONS as EARLY_STOPPING_OPTIONS
+from .init import INITIALIZERS
+from .linesearch import LINE_SEARCHES
+from .losses import LOSSES
+from .optimizers import ALIASES, OPTIMIZERS
 from .options import Option, nullable
+from .problems import FUNCTIONS
+from .schedules import COMMON_OPTIONS, SCHEDULES
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -74,10 +86,7 @@ def _by_name(branches: List[Tuple[str, str, Mapping[str, Option], Mapping[str, A
 
 
 def optimizer_schema(extra: Optional[Dict[str, Dict]] = None) -> Dict:
-    from .optimizers import ALIASES, OPTIMIZERS
-    from .catalog import first_line
-
-    branches = [(name, first_line(cls.__doc__), cls.OPTIONS, {}) for name, cls in OPTIMIZERS.items()]
+    branches = [(name, cls.summary, cls.OPTIONS, {}) for name, cls in OPTIMIZERS.items()]
     for alias, (base, preset) in ALIASES.items():
         given = ", ".join(f"{k}: {v}" for k, v in preset.items())
         branches.append((alias, f"{base} with {given}", OPTIMIZERS.get(base).OPTIONS, preset))
@@ -85,23 +94,17 @@ def optimizer_schema(extra: Optional[Dict[str, Dict]] = None) -> Dict:
 
 
 def schedule_schema() -> Dict:
-    from .schedules import COMMON_OPTIONS, SCHEDULES
-
     return _by_name([(name, cls.formula, {**COMMON_OPTIONS, **cls.OPTIONS}, {}) for name, cls in SCHEDULES.items()],
                     "constant")
 
 
 def line_search_schema() -> Dict:
-    from .linesearch import LINE_SEARCHES
-
     return nullable(_by_name([(name, method.formula, method.options, {}) for name, method in LINE_SEARCHES.items()],
                              "backtracking"))
 
 
 def early_stopping_schema() -> Dict:
-    from .early_stopping import OPTIONS
-
-    properties, required = _options(OPTIONS)
+    properties, required = _options(EARLY_STOPPING_OPTIONS)
     return {"anyOf": [{"type": "null"}, {"type": "boolean"},
                       {"type": "object", "properties": properties, "required": required,
                        "additionalProperties": False}]}
@@ -109,8 +112,6 @@ def early_stopping_schema() -> Dict:
 
 def _hidden_schema() -> Dict:
     """model.hidden (and a residual block's hidden): a list of layers, each a bare int or a mapping of one type."""
-    from .config import LAYER_CONFIGS
-
     kinds = []
     for name, cls in LAYER_CONFIGS.items():  # dense needs its units; another type is named by its type
         kind = _section(cls)
@@ -126,8 +127,6 @@ def _layer_list_schema() -> Dict:
 
 
 def _label_property() -> Dict:
-    from .contestants import LABEL
-
     return {"label": {"type": "string", "pattern": LABEL.pattern,
                       "description": "the contestant's name and run directory (default: its name)"}}
 
@@ -138,8 +137,6 @@ def _contestants_schema() -> Dict:
 
 
 def _line_search_contestants_schema() -> Dict:
-    from .linesearch import LINE_SEARCHES
-
     item = _by_name([(name, method.formula, method.options, {}) for name, method in LINE_SEARCHES.items()],
                     "backtracking", _label_property())
     return nullable({"type": "array", "minItems": 1, "items": item})
@@ -147,8 +144,6 @@ def _line_search_contestants_schema() -> Dict:
 
 def _problem_schema() -> Dict:
     """``problem:``: a function's name, or {function, start, **its options} (problems.resolve_problem)."""
-    from .problems import FUNCTIONS
-
     start = {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"},
              "description": "the starting point [x, y]"}
     branches = []
@@ -161,8 +156,6 @@ def _problem_schema() -> Dict:
 
 
 def _modes_schema() -> Dict:
-    from .contestants import MODES
-
     return nullable({"anyOf": [{"type": "array", "minItems": 1, "uniqueItems": True,
                                 "items": {"type": "string", "enum": list(MODES)}},
                                {"type": "string", "description": "comma-separated: batch,sgd,minibatch"}]})
@@ -176,50 +169,37 @@ def _sweep_grid_schema() -> Dict:
 
 
 def _target_metric_schema() -> Dict:
-    from .contestants import TARGETS
-
     return nullable({"anyOf": [
         {"type": "object", "minProperties": 1, "maxProperties": 1, "propertyNames": {"enum": list(TARGETS)},
          "additionalProperties": {"type": "number"}},
         {"type": "string", "pattern": rf"^\s*({'|'.join(TARGETS)})\s*=", "description": "NAME=VALUE"}]})
 
 
-def _names_schema(registry_of: Callable[[], Any], nullable_: bool = False) -> Callable[[], Dict]:
+def _names_schema(registry, nullable_: bool = False) -> Callable[[], Dict]:
     def build():
-        schema = {"type": "string", "enum": _names(registry_of())}
+        schema = {"type": "string", "enum": _names(registry)}
         return nullable(schema) if nullable_ else schema
 
     return build
 
 
 def _source_schema() -> Dict:
-    from .data import DATASETS
-
     return {"anyOf": [{"type": "string", "enum": _names(DATASETS), "description": "a built-in dataset"},
                       {"type": "string", "minLength": 1, "description": "a .csv / .npz / MNIST .idx[.gz] file"}]}
-
-
-def _registry(module: str, name: str) -> Callable[[], Any]:
-    def get():
-        import importlib
-
-        return getattr(importlib.import_module(f"gdtrain.{module}"), name)
-
-    return get
 
 
 # Keys whose values the validator checks with code a check's schema cannot describe (a conversion, or a
 # name looked up in a registry after parsing): (dataclass name, field) -> schema builder.
 _SPECIAL: Dict[Tuple[str, str], Callable[[], Dict]] = {
-    ("Config", "loss"): _names_schema(_registry("losses", "LOSSES")),
+    ("Config", "loss"): _names_schema(LOSSES),
     ("Config", "optimizer"): optimizer_schema,
     ("Config", "schedule"): schedule_schema,
     ("DataConfig", "source"): _source_schema,
     ("ModelConfig", "hidden"): _layer_list_schema,
     ("ResidualConfig", "hidden"): _layer_list_schema,
-    ("ModelConfig", "init"): _names_schema(_registry("init", "INITIALIZERS"), nullable_=True),
-    ("LayerConfig", "activation"): _names_schema(_registry("activations", "ACTIVATIONS")),
-    ("LayerConfig", "init"): _names_schema(_registry("init", "INITIALIZERS"), nullable_=True),
+    ("ModelConfig", "init"): _names_schema(INITIALIZERS, nullable_=True),
+    ("LayerConfig", "activation"): _names_schema(ACTIVATIONS),
+    ("LayerConfig", "init"): _names_schema(INITIALIZERS, nullable_=True),
     ("TrainingConfig", "line_search"): line_search_schema,
     ("TrainingConfig", "early_stopping"): early_stopping_schema,
     ("CompareConfig", "optimizers"): _contestants_schema,
@@ -286,8 +266,6 @@ def _section(cls) -> Dict:
 
 def config_schema() -> Dict:
     """The JSON Schema of a config file (draft 2020-12)."""
-    from .config import Config
-
     body = _section(Config)
     body.pop("default", None)
     return {"$schema": DRAFT, "title": "gdtrain config",

@@ -13,18 +13,21 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gdtrain import catalog
+from gdtrain import catalog, shipped_configs
 from gdtrain.activations import ACTIVATIONS
 from gdtrain.cli import app
 from gdtrain.config import Config, from_dict, load_config, parse_yaml, to_dict
+from gdtrain.config_keys import config_keys
 from gdtrain.data import DATASETS
 from gdtrain.early_stopping import OPTIONS as EARLY_STOPPING_OPTIONS
 from gdtrain.errors import ConfigError
+from gdtrain.ideas import REFERENCES
 from gdtrain.init import INITIALIZERS
 from gdtrain.linesearch import LINE_SEARCHES
 from gdtrain.losses import LOSSES
 from gdtrain.optimizers import ALIASES, OPTIMIZERS, Adam
-from gdtrain.options import REQUIRED
+from gdtrain.problems import FUNCTIONS
+from gdtrain.options import REQUIRED, inline
 from gdtrain.schedules import COMMON_OPTIONS, SCHEDULES, Cosine
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,12 +121,12 @@ def test_list_values_read_as_yaml_writes_them(runner):
     assert "lr=0.001, betas=[0.9, 0.999], eps=1e-08, weight_decay=0.0, amsgrad=false, eps_form=torch" in out
     assert "momentum  alias: sgd with momentum=0.9" in out
     assert "nesterov  alias: sgd with momentum=0.9, nesterov=true" in out
-    assert OPTIMIZERS.get("adam").__doc__.splitlines()[0].split("(")[0].strip() in out  # the docstring's first line
+    assert OPTIMIZERS.get("adam").summary in out  # its record's one-line summary
     schedules = run(runner, "list", "schedule").output  # the singular works too
     assert "step_size (required), gamma=0.1" in schedules
     shared = next(line for line in schedules.splitlines() if line.startswith("  every schedule also takes: "))
     for name, option in COMMON_OPTIONS.items():
-        assert f"{name}={catalog.inline(option.default)}" in shared
+        assert f"{name}={inline(option.default)}" in shared
     for name, loss in LOSSES.items():
         assert loss.formula in run(runner, "list", "losses").output
     datasets = run(runner, "list", "datasets").output
@@ -133,7 +136,7 @@ def test_list_values_read_as_yaml_writes_them(runner):
 
 def test_list_config_shows_every_key_with_its_default(runner):
     out = run(runner, "list", "config").output
-    keys = [k.path for k in catalog.config_keys()]
+    keys = [k.path for k in config_keys()]
     assert {"seed", "data.source", "model.hidden[].activation", "optimizer", "training.early_stopping",
             "compare.lr_grid"} <= set(keys)
     for key in keys:
@@ -151,17 +154,14 @@ def test_list_unknown_family_suggests_the_nearest(runner):
 # --- explain ----------------------------------------------------------------------------------------
 
 def test_explain_adam_quotes_the_code(runner):
-    import gdtrain.optimizers as optimizers
-
     out = run(runner, "explain", "adam").output
     assert out.startswith("adam  —  optimizer")
     assert Adam.formula in out
-    adam_paragraph = catalog.docstring_block(optimizers.__doc__, "adam")
-    assert adam_paragraph.splitlines()[0] in out  # the module docstring's adam block, as written
+    assert "from gdtrain/optimizers.py\n" + "".join(f"  {line}\n" for line in Adam.rule.splitlines()) in out
     assert "eps_form: hat               θ ← θ − η_t m / (√v + ε̂),  η_t = η √(1 − β₂ᵗ)/(1 − β₁ᵗ)" in out
-    assert "adamw (torch.optim.AdamW)" not in out  # the block stops where adamw's starts
+    assert "adamw (torch.optim.AdamW)" not in out  # adam's rule, not adamw's
     for name, option in Adam.OPTIONS.items():
-        assert re.search(rf"^  {name}\s+{re.escape(catalog.inline(option.default))}\s+{re.escape(option.doc)}$",
+        assert re.search(rf"^  {name}\s+{re.escape(inline(option.default))}\s+{re.escape(option.doc)}$",
                          out, flags=re.M), name
     assert "torch.optim.Adam" in out
     assert "optimizer: {name: adam, lr: 0.001}" in out
@@ -174,7 +174,7 @@ def test_explain_an_alias(runner):
     out = run(runner, "explain", "momentum").output
     assert "(alias of sgd)" in out
     assert OPTIMIZERS.get("sgd").formula in out
-    assert "momentum_form: textbook" in out  # sgd's block of the module docstring
+    assert "momentum_form: textbook" in out  # sgd's rule
     assert re.search(r"^  momentum\s+0\.9\s", out, flags=re.M)  # the alias's preset as the default
     assert "torch.optim.SGD(lr=0.01, momentum=0.9)" in out  # our sgd lr differs from torch's 0.001
     assert "configs/ill_conditioned.yaml" in out  # sgd with momentum 0.9, spelt out
@@ -210,6 +210,27 @@ def test_explain_an_activation(runner):
     assert "Backward:  δ = ∂L/∂z" in out
     assert "he_normal" in out and "kink" in out
     assert "xavier_uniform" in run(runner, "explain", "tanh").output
+
+
+def test_what_list_and_explain_show_is_fields_of_the_records():
+    """Nothing reads a docstring: each component's summary, rule, equivalent and references are its record's."""
+    for name, cls in OPTIMIZERS.items():
+        assert cls.summary and cls.formula and cls.rule.split()[0] == name, name
+        assert cls.equivalent and cls.equivalent.startswith("torch.optim."), name
+    for name, cls in SCHEDULES.items():
+        assert cls.formula and cls.rule.split()[0] == name, name
+    for name, method in LINE_SEARCHES.items():
+        assert method.rule.split()[0] == name, name
+    for name, loss in LOSSES.items():
+        assert loss.rule.split()[0] == name and loss.equivalent.startswith("torch.nn."), name
+    for name, fn in FUNCTIONS.items():
+        assert fn.rule.split()[0] == name, name
+    for fam in catalog.families():
+        for entry in fam.entries:
+            assert entry.description, (fam.name, entry.name)
+            assert set(entry.references) <= set(REFERENCES), (fam.name, entry.name)
+    header, row = catalog.explain("he_normal")[0].block.splitlines()  # the initializers' table, computed
+    assert row.index("N(0, 2/fan_in)") == header.index("distribution") and row.endswith("relu family")
 
 
 def test_explain_every_component(runner):
@@ -274,11 +295,11 @@ def test_init_into_a_folder_and_a_missing_folder(runner, tmp_path):
 
 
 def test_every_template_validates(tmp_path):
-    names = [t.name for t in catalog.templates()]
+    names = [t.name for t in shipped_configs.templates()]
     assert names[0] == "quickstart" and sorted(names) == sorted(p.stem for p in SHIPPED)
-    for tpl in catalog.templates():
+    for tpl in shipped_configs.templates():
         path = tmp_path / f"{tpl.name}.yaml"
-        path.write_text(catalog.starter_text(tpl, str(path)))
+        path.write_text(shipped_configs.starter_text(tpl, str(path)))
         assert load_config(path) == load_config(tpl.path), tpl.name
         assert tpl.description and not tpl.description.startswith("#")
 

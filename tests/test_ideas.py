@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gdtrain import catalog, ideas
+from gdtrain import catalog, ideas, shipped_configs
 from gdtrain.cli import app
 from gdtrain.config import load_config
 from gdtrain.errors import ConfigError
@@ -111,7 +111,7 @@ def test_explain_each_idea(name):
 def test_an_ideas_configs_and_commands_run(name):
     """Each shipped config exists; each command names a real config and its --set overrides validate."""
     idea = ideas.IDEAS[name]
-    shipped = dict(catalog.shipped_configs())
+    shipped = dict(shipped_configs.shipped_configs())
     for stem in idea.configs:
         assert stem in shipped, stem
     for command in idea.commands:
@@ -155,7 +155,7 @@ def test_see_also_names_are_explained():
 def test_component_tour_stops_and_ideas_show_in_a_components_explanation():
     for component, stops in ideas.COMPONENT_TOUR.items():
         [(fam, entry)] = catalog.find(component)
-        used_by = {u.name for u in catalog.usages(fam, entry)}
+        used_by = {u.name for u in shipped_configs.usages(fam.name, entry.name)}
         for n in stops:  # the stop names the component, or runs a shipped config that uses it
             text = tour_sections()[n][1]
             runs = set(re.findall(r"gdtrain (?:fit|compare-optimizers|gradcheck) (\w+)", text))

@@ -312,10 +312,10 @@ def test_png_and_gif(tmp_path):
 
 
 def test_gradcheck_and_explain_on_problems(tmp_path, monkeypatch):
-    from gdtrain import catalog
+    from gdtrain import shipped_configs
 
     # the configs of this checkout (an editable install elsewhere would list its own)
-    monkeypatch.setattr(catalog, "shipped_configs", lambda: sorted((p.stem, p) for p in CONFIGS.glob("*.yaml")))
+    monkeypatch.setattr(shipped_configs, "shipped_configs", lambda: sorted((p.stem, p) for p in CONFIGS.glob("*.yaml")))
     result = runner.invoke(app, ["gradcheck", "rosenbrock"])
     assert result.exit_code == 0 and "all points pass" in result.output
     result = runner.invoke(app, ["explain", "himmelblau"])

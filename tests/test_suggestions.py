@@ -106,7 +106,7 @@ def test_the_starter_config_shows_how_to_point_at_a_csv_and_name_its_target(tmp_
     """`gdtrain init` copies configs/quickstart.yaml: its commented lines, uncommented, train on your own CSV."""
     from pathlib import Path
 
-    from gdtrain.catalog import Template, starter_text
+    from gdtrain.shipped_configs import Template, starter_text
     from gdtrain.config import load_config
 
     template = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
