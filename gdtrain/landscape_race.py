@@ -78,7 +78,7 @@ class Contestant:
     def describe(self) -> str:
         """'momentum = sgd(lr=0.001, momentum=0.9)' or 'backtracking = gradient descent with backtracking(...)'."""
         from .linesearch import LINE_SEARCHES
-        from .report import describe_component, describe_optimizer
+        from .render.describe import describe_component, describe_optimizer
 
         if self.line_search is not None:
             spec = self.line_search
