@@ -349,7 +349,8 @@ def plot_lines(rows: Sequence[Dict[str, float]], width: int = 72, height: int = 
 
 def require_matplotlib() -> None:
     """Raise ImportError when matplotlib is not installed."""
-    import matplotlib  # noqa: F401  (lazy: an optional dependency, the [png] extra)
+    # lazy: matplotlib is an optional dependency (the [png] extra)
+    import matplotlib  # noqa: F401
 
 
 def panel_figure(panels: int):

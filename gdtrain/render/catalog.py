@@ -16,17 +16,19 @@ from rich.text import Text
 from ..catalog import inline
 from ..ideas import names as idea_names
 from ..problems import make_problem
-from .describe import describe_network, describe_run, describe_splits
+from .describe import describe_hidden, describe_network, describe_run, describe_splits
 
 
-# --- list, explain, init ----------------------------------------------------------------------------------------
+# --- list, explain, init ------------------------------------------------------------------------------------------
 
 def option_list(options) -> str:
     """'lr=0.001, betas=[0.9, 0.999], step_size (required)': options with their defaults, as YAML writes them."""
     return ", ".join(f"{o.name} (required)" if o.required else f"{o.name}={inline(o.default)}" for o in options)
 
+
 def _label(text: str, width: int) -> Text:
     return Text(f"{text:<{width}}", style="bold")
+
 
 def _columns(console: Console, rows, styles=(), indent: str = "") -> None:
     """Rows of cells in aligned columns (the last one free), without a table's trailing padding."""
@@ -40,6 +42,7 @@ def _columns(console: Console, rows, styles=(), indent: str = "") -> None:
             last = i == len(row) - 1
             line.append(cell if last else f"{cell:<{widths[i]}}  ", style=styles[i] if i < len(styles) else None)
         console.print(line, soft_wrap=True)
+
 
 def catalog_overview(families, keys, templates, console: Console) -> None:
     """`gdtrain list`: every family's names in one line each, where a config names them, and what to run next."""
@@ -58,6 +61,7 @@ def catalog_overview(families, keys, templates, console: Console) -> None:
     console.print()
     console.print("gdtrain list WHAT: options, defaults and descriptions  ·  gdtrain explain NAME: the formula, "
                   "what each option means, the shipped configs that use it", soft_wrap=True)
+
 
 def family_listing(fam, console: Console) -> None:
     """`gdtrain list optimizers`: one line per entry (name, description), its options and defaults under it."""
@@ -84,6 +88,7 @@ def family_listing(fam, console: Console) -> None:
     console.print("gdtrain explain NAME: the formula, what each option means, the shipped configs that use it",
                   soft_wrap=True)
 
+
 def config_keys_listing(keys, console: Console) -> None:
     """`gdtrain list config`: every key with its default and doc (sections as headings)."""
     def shown(k) -> str:
@@ -101,6 +106,7 @@ def config_keys_listing(keys, console: Console) -> None:
         line.append(k.doc)
         console.print(line, soft_wrap=True)
 
+
 def templates_listing(templates, console: Console, default: str = "") -> None:
     """`gdtrain init --template list`: the shipped configs, each with the first sentence of its header."""
     width = max(len(t.name) for t in templates) + 2
@@ -111,13 +117,16 @@ def templates_listing(templates, console: Console, default: str = "") -> None:
         line.append(t.description + ("  (default)" if t.name == default else ""))
         console.print(line, soft_wrap=True)
 
+
 def _heading(console: Console, text: str) -> None:
     console.print()
     console.print(Text(text, style="bold underline"))
 
+
 def _indented(console: Console, text: str, indent: str = "  ") -> None:
     for line in text.splitlines():
         console.print(indent + line if line.strip() else "", soft_wrap=True)
+
 
 def explanation(ex, console: Console, max_usages: int = 8) -> None:
     """`gdtrain explain NAME`: the cheat sheet of one component, straight from the code's docstrings."""
@@ -161,6 +170,7 @@ def explanation(ex, console: Console, max_usages: int = 8) -> None:
         rest = ex.usages[max_usages:]
         console.print(f"  and {len(rest)} more: {', '.join(u.path for u in rest)}", soft_wrap=True)
 
+
 def explanations(items, console: Console) -> None:
     for i, ex in enumerate(items):
         if i:
@@ -168,11 +178,13 @@ def explanations(items, console: Console) -> None:
             console.rule(characters="─" if console.is_terminal else "-")
         (idea_explanation if hasattr(ex, "idea") else explanation)(ex, console)
 
+
 def _paragraph(console: Console, text: str, indent: str = "  ") -> None:
     """Prose wrapped to the terminal (at most 100 columns), indented."""
     width = max(40, min(console.width, 100)) - len(indent)
     for line in textwrap.wrap(text, width, break_on_hyphens=False):
         console.print(indent + line, soft_wrap=True)
+
 
 def idea_explanation(ex, console: Console) -> None:
     """`gdtrain explain IDEA`: an idea of the tour (ideas.py) — formula, what it does, keys, where to see it."""
@@ -206,6 +218,7 @@ def idea_explanation(ex, console: Console) -> None:
         for ref in ex.reading:
             _paragraph(console, ref, indent="  ")
 
+
 def ideas_listing(ideas, console: Console) -> None:
     """`gdtrain list ideas`: each idea of the tour with its one-line title and tour stops."""
     width = max(len(idea.name) for idea in ideas) + 2
@@ -216,25 +229,13 @@ def ideas_listing(ideas, console: Console) -> None:
         line.append(idea.title + (f"  (tour {', '.join(str(n) for n in idea.tour)})" if idea.tour else ""))
         console.print(line, soft_wrap=True)
 
+
 def init_done(path, tpl, console: Console) -> None:
     console.print(f"wrote {path} from the '{tpl.name}' template: {tpl.description}", soft_wrap=True)
     console.print(f"next: gdtrain validate {path}    then: gdtrain fit {path}", soft_wrap=True)
 
-# --- validate, schema -------------------------------------------------------------------------------------
 
-def describe_hidden(config) -> str:
-    """'64 relu → 32 relu', or 'linear model', from the config alone (no data needed)."""
-    def text(layer) -> str:
-        if layer.type == "batchnorm":
-            return "batchnorm"
-        if layer.type == "residual":
-            inner = " → ".join(text(x) for x in layer.hidden)
-            return f"residual({inner}{' + projection' if layer.projection else ''})"
-        act = f"batchnorm → {layer.activation}" if layer.batchnorm else layer.activation
-        return f"{layer.units} {act}" + (f" (dropout {layer.dropout:g})" if layer.dropout else "")
-
-    layers = [text(layer) for layer in config.model.hidden]
-    return " → ".join(layers) if layers else "linear model"
+# --- validate, schema ---------------------------------------------------------------------------------------------
 
 def config_summary(config, source: str, built=None) -> str:
     """One line: what the config trains, on what, with which optimizer (sizes and splits when ``built``)."""
@@ -248,6 +249,7 @@ def config_summary(config, source: str, built=None) -> str:
         network = f"network {describe_network(built.net, built.loss)} ({built.net.size} parameters)"
     return f"{source} is valid: {data}; {network}; {describe_run(config)}"
 
+
 def validation_report(yaml_text: str, summary: str, console: Console, quiet: bool = False) -> None:
     """`gdtrain validate`: the resolved config (every default filled in) as YAML, the summary as its last line.
 
@@ -258,6 +260,7 @@ def validation_report(yaml_text: str, summary: str, console: Console, quiet: boo
         return
     console.out(yaml_text.rstrip("\n"), highlight=False)
     console.print(f"# {summary}", soft_wrap=True)
+
 
 def schema_written(path, console: Console) -> None:
     console.print(f"wrote the JSON Schema of the config to {path}; point an editor at it, e.g. with the first line "

@@ -2,6 +2,7 @@
 
     describe_run        'sgd(lr=0.1, momentum=0.9), mini-batch 32, 40 epochs, l2=0.001, schedule cosine(...)'
     describe_network    '64 → 64 relu (dropout 0.2) → 10  [softmax + cross_entropy]'
+    describe_hidden     '64 relu (dropout 0.2)', or 'linear model': the hidden layers, from the config alone
     describe_splits     '1259 train / 269 validation / 269 test, 64 features, 10 classes'
 
 A component is written as its name and the options that differ from their defaults (``describe_component``),
@@ -25,6 +26,21 @@ def describe_layers(net) -> str:
 def describe_network(net, loss) -> str:
     """'64 → 64 relu → 10  [softmax + cross_entropy]'."""
     return f"{describe_layers(net)}  [{loss.head()}]"
+
+
+def describe_hidden(config) -> str:
+    """'64 relu → 32 relu', or 'linear model', from the config alone (no data needed)."""
+    def text(layer) -> str:
+        if layer.type == "batchnorm":
+            return "batchnorm"
+        if layer.type == "residual":
+            inner = " → ".join(text(x) for x in layer.hidden)
+            return f"residual({inner}{' + projection' if layer.projection else ''})"
+        act = f"batchnorm → {layer.activation}" if layer.batchnorm else layer.activation
+        return f"{layer.units} {act}" + (f" (dropout {layer.dropout:g})" if layer.dropout else "")
+
+    layers = [text(layer) for layer in config.model.hidden]
+    return " → ".join(layers) if layers else "linear model"
 
 
 def describe_component(spec: Dict, defaults: Dict) -> str:

@@ -52,6 +52,7 @@ def evaluation_report(ev, console: Console) -> None:
         matrix.add_row(label, *[str(int(v)) for v in row])
     console.print(matrix)
 
+
 def predictions_summary(count: int, path, console: Console) -> None:
     console.print(f"wrote {count} predictions to {path}", soft_wrap=True)
 

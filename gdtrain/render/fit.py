@@ -48,6 +48,7 @@ def stop_line(s: Dict) -> str:
         line += f"\nkept the weights of epoch {s['kept_epoch']}{why}"
     return line
 
+
 def layer_table(net, record) -> Table:
     """The last epoch, tensor by tensor: what flows back (‖∂J/∂W‖), the weights, the step, the units' health."""
     table = Table(show_edge=False, pad_edge=False, box=None)
@@ -70,6 +71,7 @@ def layer_table(net, record) -> Table:
                       fmt(stats.get(f"update_ratio_{name}"), 2), "-" if dead is None else f"{dead:.0%}",
                       "-" if sat is None else f"{sat:.0%}")
     return table
+
 
 class FitReporter:
     """Renders a ``gdtrain fit`` run: header, one line per epoch (throttled), a progress bar on a TTY."""

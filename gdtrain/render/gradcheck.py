@@ -26,6 +26,7 @@ def gradcheck_table(checks, console: Console, title: str = "") -> None:
                       f"{c.rel_error:.2e}", "pass" if c.passed else "FAIL")
     console.print(table)
 
+
 def gradcheck_matrix(results: Dict[Tuple[str, str], list], console: Console, threshold: float) -> None:
     """Rows: activations; columns: losses; cells: the worst relative error of the network, pass/FAIL."""
     activations = list(dict.fromkeys(a for a, _ in results))
@@ -49,6 +50,7 @@ def gradcheck_matrix(results: Dict[Tuple[str, str], list], console: Console, thr
         table.add_row(act, *cells)
     console.print(table)
 
+
 def gradcheck_layers(results: Dict[str, list], console: Console, threshold: float) -> None:
     """One row per layer-type network (gradcheck.LAYER_NETWORKS): its tensors and the worst relative error (of
     the tensors judged by it: a gradient that is exactly 0, like a bias's before batch norm, passes by atol)."""
@@ -62,6 +64,7 @@ def gradcheck_layers(results: Dict[str, list], console: Console, threshold: floa
                       f"{max((c.rel_error for c in checks if not c.passed or c.rel_error < threshold), default=0):.1e}",
                       Text("ok" if ok else "FAIL", style="" if ok else "red"))
     console.print(table)
+
 
 def step_hint(diagnosis, console: Console) -> None:
     """After a failed gradient check: which error dominates, the step ε's or the gradient's (gradcheck.StepDiagnosis)."""

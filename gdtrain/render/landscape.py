@@ -18,7 +18,7 @@ from .fit import FitReporter, stop_line
 from .terminal import chart_text, chart_width, fmt, whole_lines
 
 
-# --- gdtrain fit on a problem -----------------------------------------------------------------------------------
+# --- gdtrain fit on a problem -------------------------------------------------------------------------------------
 
 class ProblemReporter(FitReporter):
     """``gdtrain fit`` on a problem: the function, one line per step (x, y, f, ‖∇f‖, step, distance), then the
@@ -76,7 +76,8 @@ class ProblemReporter(FitReporter):
                 soft_wrap=whole_lines(c))
         c.print(f"saved to  {result.run_dir}")
 
-# --- gdtrain compare-optimizers on a problem ----------------------------------------------------------------
+
+# --- gdtrain compare-optimizers on a problem ----------------------------------------------------------------------
 
 def race_header(race, out_dir, console) -> None:
     console.print(f"race      {len(race.contestants)} contestants on {race.problem.describe()}, "
@@ -84,6 +85,7 @@ def race_header(race, out_dir, console) -> None:
     console.print(f"          {describe_function(race.problem)}", soft_wrap=whole_lines(console))
     console.print("contestants " + "  ·  ".join(c.describe() for c in race.contestants), soft_wrap=whole_lines(console))
     console.print(f"out dir   {out_dir}", soft_wrap=whole_lines(console))
+
 
 def race_report(result, console, width: Optional[int] = None) -> None:
     """The ranked table, then every path on one contour map (each contestant's number is its marker)."""

@@ -28,11 +28,12 @@ from .describe import describe_mode, describe_optimizer
 from .terminal import chart_width, fmt, fmt_stat, make_console, plain_output, plot_report
 
 
-# --- the race as it runs ----------------------------------------------------------------------------------------
+# --- the race as it runs ------------------------------------------------------------------------------------------
 
 def describe_contestant(contestant) -> str:
     """'momentum = sgd(lr=0.001, momentum=0.9)'."""
     return f"{contestant.label} = {describe_optimizer(contestant.optimizer)}"
+
 
 def race_header(race, out_dir, workers: int, console: Console) -> None:
     """What is about to race, on what, and under which protocol."""
@@ -69,12 +70,14 @@ def race_header(race, out_dir, workers: int, console: Console) -> None:
         console.print(f"workers   {workers} processes, {share}", soft_wrap=True)
     console.print(f"out dir   {out_dir}", soft_wrap=True)
 
+
 def _outcome_status(o) -> str:
     if o.status == "diverged":
         return f"diverged at epoch {o.diverged_epoch}"
     if o.status in ("completed", "failed"):
         return o.status
     return f"{o.status} at epoch {o.epochs}"
+
 
 class RaceProgress:
     """Which runs are running and which are done. A terminal gets a progress bar naming the running contestants
@@ -121,6 +124,7 @@ class RaceProgress:
             self.progress.stop()
             self.progress = None
 
+
 def tuning_table(result, console: Console) -> None:
     """One row per contestant: each grid lr and its best validation loss, the chosen one starred."""
     race = result.race
@@ -143,6 +147,7 @@ def tuning_table(result, console: Console) -> None:
         console.print(f"chosen at the edge of the grid: {', '.join(edge)} (the best lr may lie beyond it; widen "
                       "compare.lr_grid)", soft_wrap=True)
 
+
 def _to_target(standing, name: str, digits: int = 4) -> str:
     stat = standing.stats[name]
     if stat.n == 0:
@@ -150,6 +155,7 @@ def _to_target(standing, name: str, digits: int = 4) -> str:
     text = fmt_stat(stat, digits, "\n")
     runs = len(standing.outcomes)
     return text if stat.n == runs else f"{text}\n({stat.n}/{runs} seeds)"
+
 
 def _standing_status(s) -> str:
     runs = len(s.outcomes)
@@ -167,6 +173,7 @@ def _standing_status(s) -> str:
     for status in dict.fromkeys(rest):
         parts.append(f"{status} {rest.count(status)}/{runs}")
     return ", ".join(parts)
+
 
 def race_table(result, compact: bool = False) -> Table:
     """The ranked table: one row per contestant (over several seeds: the mean, and ± the std under it), the
@@ -209,6 +216,7 @@ def race_table(result, compact: bool = False) -> Table:
         table.add_row(*row)
     return table
 
+
 def race_charts(result, width: int, height: int = 14) -> list:
     """The contestants' training-loss curves overlaid (mean over seeds); a mode race adds them against seconds."""
     curves = epoch_curves(result, "train_loss")
@@ -230,12 +238,14 @@ def race_charts(result, width: int, height: int = 14) -> list:
         out.append(by_time_chart)
     return out
 
+
 def untuned_note(race) -> str:
     """'every lr is its optimizer's default, untuned: ... --tune-lr ...' (race.untuned_defaults names them)."""
     labels = race.untuned_defaults
     who = ("every lr is its optimizer's default" if len(labels) == len(race.contestants)
            else f"the lr of {', '.join(labels)} is {'its' if len(labels) == 1 else 'their'} optimizer's default")
     return f"{who}, not tuned to this problem: this ranks the defaults; add --tune-lr to give each its best lr first"
+
 
 def race_report(result, console: Console, width: Optional[int] = None) -> None:
     """After the race: the fairness check, the tuning grid, the ranked table, the winner, the curves, the files."""
@@ -282,7 +292,7 @@ def race_report(result, console: Console, width: Optional[int] = None) -> None:
     console.print(f"race finished in {result.seconds:.1f}s", soft_wrap=True)
 
 
-# --- a race directory drawn again (gdtrain plot DIR) --------------------------------------------------------
+# --- a race directory drawn again (gdtrain plot DIR) --------------------------------------------------------------
 
 def _race_dir_panels(race: RaceRuns) -> List[Tuple[str, str]]:
     """(metrics.csv column, title) of each panel that has values: train loss, val loss, val accuracy / r2."""

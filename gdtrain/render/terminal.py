@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.text import Text
 
 
-# --- a terminal that cannot show Unicode (PYTHONIOENCODING=cp1252, a Windows console, LANG=C) ---------------
+# --- a terminal that cannot show Unicode (PYTHONIOENCODING=cp1252, a Windows console, LANG=C) ---------------------
 
 ASCII_SYMBOLS = {
     "−": "-", "–": "-", "—": "--", "→": "->", "←": "<-", "↦": "|->", "⟺": "<=>", "‖": "||", "∂": "d", "∇": "grad ",
@@ -81,7 +81,7 @@ def ascii_fallback() -> None:
             pass
 
 
-# --- the console: plain when piped, safe when the reader goes away --------------------------------------------
+# --- the console: plain when piped, safe when the reader goes away ------------------------------------------------
 
 def plain_output() -> bool:
     return (not sys.stdout.isatty()) or bool(os.environ.get("CI")) or "NO_COLOR" in os.environ
@@ -147,7 +147,7 @@ def table_box(console: Console):
     return box.HEAVY_HEAD if console.is_terminal else box.ASCII
 
 
-# --- numbers --------------------------------------------------------------------------------------------------
+# --- numbers ------------------------------------------------------------------------------------------------------
 
 def fmt(value: Optional[float], digits: int = 4) -> str:
     if value is None:
@@ -167,7 +167,7 @@ def fmt_stat(stat, digits: int = 4, sep: str = " ") -> str:
     return fmt(stat.mean, digits) + (f"{sep}± {fmt(stat.std, 2)}" if stat.std is not None else "")
 
 
-# --- text charts (plot.Chart, landscape.path_map) -------------------------------------------------------------
+# --- text charts (plot.Chart, landscape.path_map) -----------------------------------------------------------------
 
 # box-drawing characters of the text charts (plot.py) and their ASCII stand-ins for output that is not a terminal
 CHART_ASCII = str.maketrans({"┤": "+", "│": "|", "└": "+", "┬": "+", "─": "-"})
