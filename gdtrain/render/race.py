@@ -346,7 +346,7 @@ def save_race_dir_png(race: RaceRuns, path: Union[str, Path]) -> None:
 
 
 def race_dir_header(race: RaceRuns) -> str:
-    """'runs/compare-iris: a race of 2 optimizers on iris, seeds 0-1, won by adam ★ (summary.json)'."""
+    """'runs/compare-iris: a race of 2 optimizers on iris, seeds 0-1, won by adam ★'."""
     what = "modes" if race.kind == "modes" else "optimizers"
     seeds = f"seed {race.seeds[0]}" if len(race.seeds) == 1 else f"seeds {race.seeds[0]}-{race.seeds[-1]}"
     winner = next((c.label for c in race.contestants if c.winner), None)
