@@ -340,9 +340,9 @@ def fit(config: ConfigLike, *, out: Optional[PathLike] = None, epochs: Optional[
     cfg = load_config(config, epochs=epochs, seed=seed, set=set)
     reporter = None
     if verbose:
-        from . import report
+        from .render.fit import FitReporter
 
-        reporter = report.FitReporter(chart=chart)
+        reporter = FitReporter(chart=chart)
     notice = (lambda text: reporter.console.print(text, soft_wrap=True)) if verbose else (lambda text: None)
     import signal
 

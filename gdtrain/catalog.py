@@ -3,7 +3,7 @@
 Every component family keeps a ``Registry`` of records (optimizers, schedules, line searches and early
 stopping also an ``Option`` table per entry), and each record carries what is said about it as fields —
 formula, summary, rule, equivalent, context, references (registry.py lists them). This module turns those
-records into the plain ``Family`` / ``Entry`` / ``Explanation`` records that report.py renders, so a listing
+records into the plain ``Family`` / ``Entry`` / ``Explanation`` records that render/catalog.py renders, so a listing
 cannot drift from the code: a new optimizer, option or default shows up by itself. No docstring is read.
 
     families()            the component families: datasets, layers, activations, losses, initializers,

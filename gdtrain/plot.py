@@ -26,17 +26,17 @@ batches got right, as Keras's ``accuracy`` — and val_accuracy) or, for regress
 
 ``plot_lines(rows, width, height)`` gives the panels as lines (what ``gdtrain plot`` prints);
 ``save_png`` draws the same panels with matplotlib (imported only then, Agg, no global pyplot state).
-
 A compare-optimizers directory (DIR/summary.json + DIR/comparison.csv, each contestant's run in
 DIR/<label>/[seed-<s>/]) is read back by ``read_race`` — from the files only, so a race can be redrawn any
-time later — and drawn by ``race_charts`` / ``race_png_bytes``: train loss, validation loss and the validation
-metric per epoch, one line per contestant (the mean over its seeds, as the race printed it).
+time later — into ``RaceRuns``, whose ``curves`` are the mean over each contestant's seeds, as the race printed
+them; render/race.py draws them with ``chart`` (and so does render/sweep.py a sweep's metric against its key).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import re
 import textwrap
@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from .errors import DataError
-from .rundir import refuse_special_file
+from .rundir import refuse_special_file, require_folder, write_file
 
 MARKERS = "*o+x#@%&=$~^"
 MIN_WIDTH, MIN_HEIGHT = 24, 3
@@ -108,7 +108,7 @@ def _column(rows, key) -> List[float]:
     return [row.get(key, math.nan) for row in rows]
 
 
-def _has_values(values: Sequence[float]) -> bool:
+def has_values(values: Sequence[float]) -> bool:
     return any(math.isfinite(v) for v in values)
 
 
@@ -272,7 +272,7 @@ def loss_chart(rows: Sequence[Dict[str, float]], width: int = 72, height: int = 
     """train_loss and (when the run has a validation split) val_loss against the epoch, linear scale."""
     series = {"train_loss": _column(rows, "train_loss")}
     val = _column(rows, "val_loss")
-    if _has_values(val):
+    if has_values(val):
         series["val_loss"] = val
     return chart(_column(rows, "epoch"), series, width, height, title="loss")
 
@@ -308,7 +308,7 @@ def metric_series(rows: Sequence[Dict[str, float]]) -> Tuple[str, Dict[str, List
     """('accuracy', {train_accuracy, val_accuracy}) or ('r2', {val_r2}): the columns metrics.csv has values in."""
     for name, keys in (("accuracy", ("train_accuracy", "val_accuracy")), ("r2", ("train_r2", "val_r2"))):
         series = {key: _column(rows, key) for key in keys}
-        series = {key: values for key, values in series.items() if _has_values(values)}
+        series = {key: values for key, values in series.items() if has_values(values)}
         if series:
             return name, series
     return "", {}
@@ -349,10 +349,13 @@ def plot_lines(rows: Sequence[Dict[str, float]], width: int = 72, height: int = 
 
 def require_matplotlib() -> None:
     """Raise ImportError when matplotlib is not installed."""
+    # lazy: matplotlib is an optional dependency (the [png] extra)
     import matplotlib  # noqa: F401
 
 
-def _figure(panels: int):
+def panel_figure(panels: int):
+    """A figure of ``panels`` axes one under the other, sharing the x-axis (Agg: no display, no pyplot state)."""
+    # lazy: matplotlib is an optional dependency (the [png] extra), needed only for a PNG
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -361,7 +364,8 @@ def _figure(panels: int):
     return fig, fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
 
 
-def _png(fig, title: str) -> bytes:
+def figure_png(fig, title: str) -> bytes:
+    """The figure as PNG bytes, ``title`` above its panels."""
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -373,12 +377,12 @@ def _png(fig, title: str) -> bytes:
 def png_bytes(rows: Sequence[Dict[str, float]], title: str = "") -> bytes:
     """A PNG of the panels: the losses, the accuracy (or r2), the per-layer gradient norms on a log scale."""
     metric, metric_lines = metric_series(rows)
-    fig, axes = _figure(3 if metric_lines else 2)
+    fig, axes = panel_figure(3 if metric_lines else 2)
     ax_loss, ax_grad = axes[0], axes[-1]
     epochs = _column(rows, "epoch")
     ax_loss.plot(epochs, _column(rows, "train_loss"), label="train_loss")
     val = _column(rows, "val_loss")
-    if _has_values(val):
+    if has_values(val):
         ax_loss.plot(epochs, val, label="val_loss")
     ax_loss.set_ylabel("loss")
     ax_loss.legend()
@@ -398,17 +402,16 @@ def png_bytes(rows: Sequence[Dict[str, float]], title: str = "") -> bytes:
     if grad_columns(rows):
         ax_grad.legend()
     ax_grad.grid(alpha=0.3, which="both")
-    return _png(fig, title)
+    return figure_png(fig, title)
 
 
 def save_png(rows: Sequence[Dict[str, float]], path: Union[str, Path], title: str = "") -> None:
     """Write ``png_bytes`` to ``path`` atomically; a DataError when the folder cannot be written."""
-    _write_png(path, lambda: png_bytes(rows, title))
+    write_png(path, lambda: png_bytes(rows, title))
 
 
-def _write_png(path: Union[str, Path], draw) -> None:
-    from .rundir import require_folder, write_file
-
+def write_png(path: Union[str, Path], draw) -> None:
+    """Write the PNG ``draw()`` returns to ``path`` atomically, the folder checked before the drawing."""
     path = Path(path)
     require_folder(path)  # before the drawing
     write_file(path, draw())
@@ -461,8 +464,6 @@ def is_race_dir(folder: Union[str, Path]) -> bool:
 
 def read_race(folder: Union[str, Path]) -> RaceRuns:
     """A race directory's contestants and every run's metrics.csv; a DataError naming the file that is wrong."""
-    import json
-
     folder = Path(folder)
     path = folder / RACE_SUMMARY
     refuse_special_file(path)
@@ -484,58 +485,3 @@ def read_race(folder: Union[str, Path]) -> RaceRuns:
             seeds_rows.append(read_metrics(metrics) if metrics.exists() else [])  # a run that failed at once: none
         runs.append(RaceRun(label, lr, winner, seeds_rows))
     return RaceRuns(folder, str(summary.get("config", folder.name)), kind, metric, seeds, runs)
-
-
-def _race_panels(race: RaceRuns) -> List[Tuple[str, str]]:
-    """(metrics.csv column, title) of each panel that has values: train loss, val loss, val accuracy / r2."""
-    seeds = "" if len(race.seeds) == 1 else ", mean over seeds"
-    panels = [("train_loss", f"train loss per epoch{seeds}"), ("val_loss", f"validation loss per epoch{seeds}"),
-              (f"val_{race.metric}", f"validation {race.metric} per epoch{seeds}")]
-    return [(key, title) for key, title in panels
-            if any(_has_values(values) for values in race.curves(key).values())]
-
-
-def race_charts(race: RaceRuns, width: int = 72, height: int = 10) -> List[Chart]:
-    """The race's curves as text charts, one line per contestant (the winner starred)."""
-    from .race.charts import use_log_scale
-
-    out = []
-    for key, title in _race_panels(race):
-        curves = race.curves(key)
-        n = max(len(v) for v in curves.values())
-        log = key.endswith("loss") and use_log_scale(curves)
-        out.append(chart(list(range(1, n + 1)), curves, width, height, log=log,
-                         title=title + (", log scale" if log else "")))
-    return out
-
-
-def race_png_bytes(race: RaceRuns) -> bytes:
-    """The same panels as ``race_charts`` as a PNG, each contestant's seeds' range shaded."""
-    from .race.charts import use_log_scale
-
-    panels = _race_panels(race)
-    fig, axes = _figure(max(1, len(panels)))
-    for ax, (key, title) in zip(axes, panels):
-        curves = race.curves(key)
-        for c, (label, values) in zip(race.contestants, curves.items()):
-            epochs = list(range(1, len(values) + 1))
-            line, = ax.plot(epochs, values, label=f"{label} (lr {c.lr:g})")
-            if len(c.seeds) > 1:
-                per_seed = [[rows[i].get(key, math.nan) if len(rows) > i else math.nan for rows in c.seeds]
-                            for i in range(len(values))]
-                finite = [[x for x in v if math.isfinite(x)] for v in per_seed]
-                ax.fill_between(epochs, [min(v, default=math.nan) for v in finite],
-                                [max(v, default=math.nan) for v in finite], color=line.get_color(), alpha=0.15)
-        if key.endswith("loss") and use_log_scale(curves):
-            ax.set_yscale("log")
-        ax.set_ylabel(key)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-    axes[-1].set_xlabel("epoch")
-    seeds = race.seeds
-    return _png(fig, f"{race.config}: {len(race.contestants)} contestants, "
-                     + (f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}–{seeds[-1]}, mean and range"))
-
-
-def save_race_png(race: RaceRuns, path: Union[str, Path]) -> None:
-    _write_png(path, lambda: race_png_bytes(race))

@@ -153,20 +153,20 @@ def test_verbose_prints_the_cli_progress_and_quiet_prints_nothing(tmp_path, caps
 
 def test_interrupt_keeps_what_was_learned_and_resume_continues(tmp_path, monkeypatch):
     """Ctrl-C (SIGINT) during the second epoch: fit returns the run, stopped at a safe point with its files."""
-    from gdtrain import report
+    from gdtrain.render.fit import FitReporter
 
-    original = report.FitReporter.epoch
+    original = FitReporter.epoch
 
     def epoch(self, record):
         original(self, record)
         if record.epoch == 2:
             signal.raise_signal(signal.SIGINT)
 
-    monkeypatch.setattr(report.FitReporter, "epoch", epoch)
+    monkeypatch.setattr(FitReporter, "epoch", epoch)
     run = gdtrain.fit("iris", epochs=6, out=tmp_path / "r", chart=False)
     assert run.stop_reason == "interrupted" and run.summary["epochs"] == 2 and len(run.metrics) == 2
     assert (run.dir / "checkpoint.npz").is_file() and (run.dir / "model.npz").is_file()
-    monkeypatch.setattr(report.FitReporter, "epoch", original)
+    monkeypatch.setattr(FitReporter, "epoch", original)
     resumed = gdtrain.fit("iris", epochs=6, resume=run.dir, verbose=False)
     assert resumed.stop_reason == "completed" and [r["epoch"] for r in resumed.metrics] == [1, 2, 3, 4, 5, 6]
     straight = gdtrain.fit("iris", epochs=6, out=tmp_path / "straight", verbose=False)

@@ -125,7 +125,7 @@ def test_race_names_only_the_contestants_left_at_their_default(tmp_path):
     config = from_dict(base(compare={"optimizers": [{"name": "sgd", "lr": 0.1}, "adam"]}))
     race = compare.plan(config)
     assert race.untuned_defaults == ["adam"]
-    from gdtrain.report import untuned_note
+    from gdtrain.render.race import untuned_note
 
     assert untuned_note(race).startswith("the lr of adam is its optimizer's default")
 

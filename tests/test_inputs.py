@@ -315,12 +315,12 @@ def test_a_stdout_that_cannot_encode_unicode_gets_ascii(tmp_path, args):
 
 
 def test_the_ascii_spellings():
-    from gdtrain.report import _ascii_replace, ascii_fallback
+    from gdtrain.render.terminal import ascii_fallback, ascii_replace
 
     ascii_fallback()  # registers the handler
     assert "‖∂L/∂θ‖ → ŷ, naïve".encode("cp1252", "gdtrain-ascii") == b"||dL/dtheta|| -> y_hat, na\xefve"
     assert "‖∂L/∂θ‖ → ŷ, naïve".encode("ascii", "gdtrain-ascii") == b"||dL/dtheta|| -> y_hat, naive"
-    assert _ascii_replace(UnicodeEncodeError("ascii", "\u4e2d", 0, 1, "x")) == ("?", 1)
+    assert ascii_replace(UnicodeEncodeError("ascii", "\u4e2d", 0, 1, "x")) == ("?", 1)
 
 
 # --- 5. the whole network's memory, once the data's width and classes are known --------------------------

@@ -271,16 +271,16 @@ def test_a_name_too_long_for_out_is_exit_2(cli, tmp_path):
 def test_the_run_directory_deleted_mid_run_is_one_line_exit_1(cli, tmp_path, monkeypatch):
     import shutil
 
-    from gdtrain import report
+    from gdtrain.render.fit import FitReporter
 
-    real = report.FitReporter.epoch
+    real = FitReporter.epoch
 
     def epoch(self, record):
         real(self, record)
         if record.epoch == 2:
             shutil.rmtree(out)
 
-    monkeypatch.setattr(report.FitReporter, "epoch", epoch)
+    monkeypatch.setattr(FitReporter, "epoch", epoch)
     out = tmp_path / "run"
     result = cli("fit", "quickstart", "--epochs", 5, "--set", "training.checkpoint_seconds=0", "--out", out)
     assert result.exit_code == 1, result.output

@@ -397,14 +397,14 @@ def test_a_problem_run_fits_the_terminal(tmp_path, width):
 
     from rich.console import Console
 
-    from gdtrain import landscape
-    from gdtrain.cli import find_config
+    from gdtrain.render.landscape import ProblemReporter
+    from gdtrain.resources import find_config
     from gdtrain.config import load_config
     from gdtrain.experiment import fit
 
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, force_terminal=True, highlight=False, markup=False)
-    reporter = landscape.ProblemReporter(console=console, chart=True)
+    reporter = ProblemReporter(console=console, chart=True)
     config = load_config(find_config("rosenbrock"), overrides={"training.epochs": 5})
     reporter.finish(fit(config, out=str(tmp_path / "rb"), on_start=reporter.start, on_epoch=reporter.epoch))
     lines = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text) for text in buffer.getvalue().splitlines()]

@@ -17,8 +17,10 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import gdtrain
-from gdtrain import report
-from gdtrain.cli import app, find_config
+from gdtrain.render.catalog import explanations
+from gdtrain.render.fit import FitReporter
+from gdtrain.cli import app
+from gdtrain.resources import find_config
 from gdtrain.config import from_dict, load_config
 from gdtrain.experiment import fit, setup
 from gdtrain.network import Network
@@ -40,7 +42,7 @@ def fit_on_terminal(name: str, width: int, tmp_path: Path, epochs: int, **overri
     """``gdtrain fit NAME`` rendered on a fake terminal ``width`` columns wide: the lines, without colour codes."""
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, force_terminal=True, highlight=False, markup=False)
-    reporter = report.FitReporter(console=console, chart=True)
+    reporter = FitReporter(console=console, chart=True)
     config = load_config(find_config(name), overrides={"training.epochs": epochs, **overrides})
     result = fit(config, out=str(tmp_path / f"{name}-{width}"), on_start=reporter.start, on_epoch=reporter.epoch)
     reporter.finish(result)
@@ -100,7 +102,7 @@ def test_a_medium_terminal_keeps_a_compact_form_of_the_layer_norms(tmp_path):
 
 
 def test_epoch_layout_gives_way_in_order_and_never_goes_back():
-    from gdtrain.epoch_line import EpochLine
+    from gdtrain.render.epoch_line import EpochLine
     from gdtrain.train import EpochRecord
 
     norms = {"grad_norm": 0.595, **{f"grad_norm_W{k}": 10.0 ** (k - 6) for k in range(1, 9)}}
@@ -172,7 +174,7 @@ def test_explain_rules_between_entries_are_ascii_when_piped():
     entries = catalog.explain("adam") + catalog.explain("sgd")  # (no name explains two entries today)
     for terminal, rule in ((False, "-"), (True, "─")):
         buffer = io.StringIO()
-        report.explanations(entries, Console(file=buffer, width=60, force_terminal=terminal, color_system=None))
+        explanations(entries, Console(file=buffer, width=60, force_terminal=terminal, color_system=None))
         lines = ANSI.sub("", buffer.getvalue()).splitlines()
         assert rule * 60 in lines
         assert bool(BOX_DRAWING.search(buffer.getvalue())) == terminal

@@ -20,7 +20,7 @@ Ranking: runs that did not diverge first, then the target reached in the fewest 
 (the lowest final f when f* is unknown), then the smallest final distance.
 
 Unlike the rest of the race package, this module stands above the rendering it reuses (landscape.py reads each
-path back from metrics.csv, report.py describes each contestant), so ``gdtrain.race`` does not import it.
+path back from metrics.csv, render/describe.py describes each contestant), so ``gdtrain.race`` does not import it.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from ..landscape import path_from_rows
 from ..linesearch import LINE_SEARCHES
 from ..options import describe
 from ..problems import make_problem
-from ..report import describe_component, describe_optimizer
+from ..render.describe import describe_component, describe_optimizer
 
 DEFAULT_TOL = 1e-6
 COLUMNS = ("label", "method", "lr", "steps", "steps_to_target", "final_f", "final_gap", "final_distance",

@@ -1,6 +1,7 @@
-"""Terminal rendering for ``gdtrain sweep`` (the numbers come from gdtrain/race/sweep.py): the header, the live
-progress with the best point so far, the ranked summary (mean ± std over seeds) and the chart of the metric
-against the swept key(s). A terminal gets a live table; plain output (a pipe, CI, NO_COLOR) one line per run."""
+"""``gdtrain sweep`` in the terminal (the numbers come from gdtrain/race/sweep.py): the header, the live progress
+with the best point so far, the ranked summary (mean ± std over seeds) and the chart of the metric against the
+swept key(s). A terminal gets a live table; plain output (a pipe, CI, NO_COLOR) one line per run. ``redraw`` shows
+the ranking and the chart again from a sweep directory's files (``gdtrain plot DIR``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ import math
 from typing import List, Optional
 
 from rich.console import Console, Group
+from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .report import _stat, chart_width, fmt, make_console, plain_output, plot_report
+from ..errors import DataError
+from ..plot import chart
+from ..race.charts import save_sweep_png, sweep_series
+from ..race.sweep import metric_summary, rank_rows, read_csv, read_plan
+from ..sweep_space import format_value
+from .terminal import chart_width, fmt, fmt_stat, make_console, plain_output, plot_report
 
 RECENT_ROWS = 8  # finished runs the live table shows
 
@@ -22,17 +29,11 @@ def sweep_header(sweep, out_dir, backend: str, console: Console) -> None:
              else f"{len(sweep.seeds)} seeds ({sweep.seeds[0]}-{sweep.seeds[-1]})")
     console.print(f"sweep     {len(sweep.points)} points × {seeds} = {sweep.runs} runs of {config.data.source} "
                   f"(config {config.name}), {config.training.epochs} epochs each, on {backend}", soft_wrap=True)
-    keys = "  ·  ".join(f"{k} ∈ {{{', '.join(_value(v) for v in sweep.grid[k])}}}" for k in sweep.keys)
+    keys = "  ·  ".join(f"{k} ∈ {{{', '.join(format_value(v) for v in sweep.grid[k])}}}" for k in sweep.keys)
     console.print(f"grid      {keys}", soft_wrap=True)
     direction = "higher" if sweep.higher_is_better else "lower"
     console.print(f"ranked by the best {sweep.metric} of each run ({direction} is better), mean over seeds; "
                   f"writing {out_dir}/sweep.csv as runs finish", soft_wrap=True)
-
-
-def _value(v) -> str:
-    from .sweep_space import format_value
-
-    return format_value(v)
 
 
 class SweepProgress:
@@ -48,8 +49,6 @@ class SweepProgress:
         self.live = None
 
     def _score(self, outcome):
-        from .race.sweep import metric_summary
-
         return metric_summary(outcome, self.sweep.metric, self.sweep.higher_is_better)[1]
 
     def _better(self, value) -> bool:
@@ -77,8 +76,6 @@ class SweepProgress:
         if event.kind == "phase":
             self.total = self.done + event.total  # (a resumed sweep runs only the missing runs)
             if not plain_output() and self.live is None:
-                from rich.live import Live
-
                 self.live = Live(self._table(), console=self.console, refresh_per_second=4, transient=False)
                 self.live.start()
             return
@@ -117,16 +114,13 @@ def ranking_table(ranking, keys, metric: str, limit: Optional[int] = None) -> Ta
     for s in ranking[:limit]:
         bad = ", ".join(part for part in (f"{s.diverged} diverged" if s.diverged else "",
                                           f"{s.failed} failed" if s.failed else "") if part)
-        table.add_row(str(s.rank), s.label, *[s.values[k] for k in keys], _stat(s.best), _stat(s.final),
+        table.add_row(str(s.rank), s.label, *[s.values[k] for k in keys], fmt_stat(s.best), fmt_stat(s.final),
                       str(s.runs), bad or "ok")
     return table
 
 
 def sweep_charts(rows, keys, metric: str, width: int, height: int = 12) -> list:
     """The metric (mean best over seeds) against the first numeric swept key, one line per value of the other."""
-    from . import plot
-    from .race.charts import sweep_series
-
     data = sweep_series(rows, keys, metric)
     if data is None:
         return []
@@ -134,7 +128,7 @@ def sweep_charts(rows, keys, metric: str, width: int, height: int = 12) -> list:
     if log_x:
         xs = [math.log10(x) for x in xs]
     title = f"best {metric} against {x_key}" + (" (x: log10)" if log_x else "") + ", mean over seeds"
-    return [plot.chart(xs, series, width, height, title=title, x_label=f"log10 {x_key}" if log_x else x_key)]
+    return [chart(xs, series, width, height, title=title, x_label=f"log10 {x_key}" if log_x else x_key)]
 
 
 def sweep_report(result, console: Console, width: Optional[int] = None) -> None:
@@ -146,7 +140,7 @@ def sweep_report(result, console: Console, width: Optional[int] = None) -> None:
         console.print(f"(the other {len(result.ranking) - 20} points are in {result.out_dir}/sweep.json)")
     best = result.best
     if best is not None and best.best.mean is not None and not (best.diverged or best.failed):
-        console.print(f"best point: {best.label} ({sweep.metric} {_stat(best.best)})", soft_wrap=True)
+        console.print(f"best point: {best.label} ({sweep.metric} {fmt_stat(best.best)})", soft_wrap=True)
     else:
         console.print("no best point: every point diverged or failed at least once", style="bold red")
     charts = sweep_charts(result.rows, sweep.keys, sweep.metric, width or chart_width(console))
@@ -161,10 +155,6 @@ def sweep_report(result, console: Console, width: Optional[int] = None) -> None:
 
 def redraw(folder, console: Console, width: Optional[int] = None, height: int = 12, png: Optional[str] = None) -> None:
     """``gdtrain plot DIR`` for a sweep directory: the ranking and the chart again, from sweep.csv and sweep.json."""
-    from .errors import DataError
-    from .race.charts import save_sweep_png
-    from .race.sweep import read_csv, read_plan, rank_rows
-
     plan = read_plan(folder)
     rows = [r for r in read_csv(folder / "sweep.csv")]
     if not rows:

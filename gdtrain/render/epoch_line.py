@@ -28,6 +28,8 @@ from __future__ import annotations
 import math
 from typing import List, Optional
 
+from .terminal import fmt
+
 TABLE_EVERY = 10  # epoch lines between two layer tables once the per-layer norms have left the line
 
 # The layouts from the widest to the sparest: (per-layer norms "full" | "compact" | None, seconds, |g|, lr, the
@@ -53,12 +55,6 @@ CHANGING_LR_LAYOUTS = (
     (None, False, False, False, 6),
     (None, False, False, False, 0),
 )
-
-
-def fmt(value: Optional[float], digits: int = 4) -> str:
-    from .report import fmt as report_fmt
-
-    return report_fmt(value, digits)
 
 
 def metric_text(name: str, value: Optional[float]) -> str:
