@@ -23,7 +23,8 @@ from .config import Config, check_memory, dump_yaml, to_dict
 from .convergence import Criteria
 from .diagnostics import Diagnostics
 from .early_stopping import EarlyStopping
-from .data import Dataset, load_data, refused_object_array, require_zip_archive
+from .data import Dataset, load_data
+from .data.npz_files import refused_object_array, require_zip_archive
 from .errors import ConfigError
 from .layers import BatchNorm, build_layers
 from .losses import LOSSES, Loss
