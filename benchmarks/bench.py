@@ -133,7 +133,7 @@ def w1_data(n: int, mnist: str | None) -> Path:
         path = CACHE / f"mnist-{Path(mnist).name}.npz"
         if not path.exists():
             sys.path.insert(0, str(HERE.parent))
-            from gdtrain.data import read_idx_pair
+            from gdtrain.data.idx_files import read_idx_pair
 
             table = read_idx_pair(Path(mnist), None)
             np.savez(path, X=table.X.astype(np.float32), y=table.y)

@@ -27,7 +27,7 @@ __all__ = ["fit", "load", "load_config", "Run", "Model", "GdtrainError", "Config
 def __getattr__(name: str):
     """``gdtrain.fit`` and the rest of the API, imported from gdtrain.api on first access (PEP 562)."""
     if name in _API:
-        from . import api
+        from . import api  # lazy: `import gdtrain` (and the CLI's start-up) stays free of numpy until the API is used
 
         return getattr(api, name)
     raise AttributeError(f"module 'gdtrain' has no attribute '{name}'")

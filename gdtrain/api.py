@@ -35,6 +35,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
@@ -44,7 +45,14 @@ import numpy as np
 from . import inference, rundir
 from .config import Config, apply_override, from_dict, set_path, to_dict
 from .config import load_config as load_config_file
+from .data.table import check_finite
 from .errors import ConfigError, DataError
+from .experiment import fit as run_fit
+from .inference.evaluation import Split, evaluate_model
+from .inference.inputs import Rows, encode_targets
+from .interrupt import GracefulStop
+from .plot import read_metrics
+from .resources import find_config
 from .targets import original_units
 
 PathLike = Union[str, os.PathLike]
@@ -86,8 +94,6 @@ def load_config(config: ConfigLike, *, epochs: Optional[int] = None, seed: Optio
     overrides applied to its resolved values). ``epochs``, ``seed`` and ``set`` as in ``fit``.
     A ConfigError (with the CLI's message) when anything is wrong.
     """
-    from .resources import find_config
-
     values, assignments = _split_overrides(set)
     values.update({key: value for key, value in (("training.epochs", epochs), ("seed", seed)) if value is not None})
     if isinstance(config, Config):
@@ -190,9 +196,7 @@ class Model:
             raise DataError(f"{what}: expected an array of shape (n_samples, {self.n_features}) (features "
                             f"{', '.join(names)}), got shape {X.shape}{one}")
         X = X.astype(np.float64)
-        from .data import _check_finite
-
-        _check_finite(X, what, names)
+        check_finite(X, what, names)
         return self._model.standardize_checked(X, what)
 
     def _targets(self, y, n: int) -> np.ndarray:
@@ -200,7 +204,7 @@ class Model:
         y = np.asarray(y)
         if len(y) != n:
             raise DataError(f"y: {len(y)} values for {n} rows of X")
-        return inference.encode_targets(self._model, inference.Rows(np.empty((n, 0)), y, "y"))
+        return encode_targets(self._model, Rows(np.empty((n, 0)), y, "y"))
 
     # outputs
     def decision_function(self, X) -> np.ndarray:
@@ -232,8 +236,8 @@ class Model:
         X_std = self._features(X)
         if len(X_std) == 0:
             raise DataError("X: no rows; nothing to evaluate")
-        split = inference.Split(X_std, self._targets(y, len(X_std)), "arrays", "X")
-        return dict(inference.evaluate_model(self._model, split).metrics)
+        split = Split(X_std, self._targets(y, len(X_std)), "arrays", "X")
+        return dict(evaluate_model(self._model, split).metrics)
 
 
 # --- runs -------------------------------------------------------------------------------------------
@@ -252,8 +256,6 @@ class Run:
     def metrics(self) -> List[Dict[str, Any]]:
         """metrics.csv, one dict per recorded epoch: epoch (int), train_loss, val_loss, val_<metric>, lr,
         grad_norm, grad_norm_W1, ..., seconds (floats; an empty cell is NaN). Read afresh on each access."""
-        from .plot import read_metrics
-
         rows = read_metrics(self.dir / rundir.METRICS)
         for row in rows:
             row["epoch"] = int(row["epoch"])
@@ -262,7 +264,7 @@ class Run:
     def metrics_frame(self):
         """metrics.csv as a pandas DataFrame (needs pandas; ``metrics`` has the same rows as dicts)."""
         try:
-            import pandas
+            import pandas  # lazy: pandas is optional (only this method uses it)
         except ImportError:
             raise ImportError("Run.metrics_frame() needs pandas (pip install pandas); Run.metrics has the same "
                               "rows as a list of dicts") from None
@@ -332,20 +334,15 @@ def fit(config: ConfigLike, *, out: Optional[PathLike] = None, epochs: Optional[
     (``epochs`` may grow). ``verbose``: print the CLI's progress, or nothing. ``chart``: the loss and
     gradient-norm charts at the end (default: when the output is a terminal).
     """
-    from .experiment import fit as run_fit
-    from .interrupt import GracefulStop
-
     if resume is not None and out is not None:
         raise ConfigError("use either resume=RUN_DIR (continue that run) or out=DIR (a new run), not both")
     cfg = load_config(config, epochs=epochs, seed=seed, set=set)
     reporter = None
     if verbose:
-        from .render.fit import FitReporter
+        from .render.fit import FitReporter  # lazy: rich costs ~30 ms of the API's import; verbose=False never needs it
 
         reporter = FitReporter(chart=chart)
     notice = (lambda text: reporter.console.print(text, soft_wrap=True)) if verbose else (lambda text: None)
-    import signal
-
     with GracefulStop(on_first=lambda: notice("stopping at the end of this step (interrupt again to quit at once)"),
                       signals=(signal.SIGINT,)) as stop:
         try:

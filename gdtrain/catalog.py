@@ -232,7 +232,7 @@ def _datasets() -> Family:
             options = (OptionInfo("n_samples", builtin.n_samples, "data.n_samples: number of samples"),
                        OptionInfo("noise", builtin.noise, "data.noise: noise level"))
         entries.append(Entry(name, builtin.description, options, task=builtin.task))
-    return Family("datasets", "dataset", "data.source", tuple(entries), module="data")
+    return Family("datasets", "dataset", "data.source", tuple(entries), module="data/builtin")
 
 
 def _functions() -> Family:

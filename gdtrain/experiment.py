@@ -24,7 +24,8 @@ from .config.memory import check_memory
 from .convergence import Criteria
 from .diagnostics import Diagnostics
 from .early_stopping import EarlyStopping
-from .data import Dataset, load_data, refused_object_array, require_zip_archive
+from .data import Dataset, load_data
+from .data.npz_files import refused_object_array, require_zip_archive
 from .errors import ConfigError
 from .layers import BatchNorm, build_layers
 from .losses import LOSSES, Loss

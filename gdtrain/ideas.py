@@ -201,7 +201,7 @@ _IDEAS = (
         configs=("ill_conditioned", "quadratic"), tour=(5, 16),
         commands=("gdtrain fit ill_conditioned", "gdtrain fit ill_conditioned --set optimizer.momentum=0"),
         see=("momentum", "nesterov", "adaptive_learning_rates", "learning_rate"),
-        code=("gdtrain/optimizers.py", "gdtrain/data.py"),
+        code=("gdtrain/optimizers.py", "gdtrain/data/splits.py"),
         reading=(("goodfellow", "§8.2.1 Ill-Conditioning and §8.3.2 Momentum"), ("mahesh", "§17 Momentum")),
         aliases=("condition_number", "conditioning", "ill_conditioned", "standardization")),
     Idea(
@@ -353,7 +353,7 @@ _IDEAS = (
         configs=("overfitting", "early_stopping"), tour=(13, 14),
         commands=("gdtrain fit overfitting",),
         see=("l2", "l1", "dropout", "early_stopping"),
-        code=("gdtrain/data.py", "gdtrain/monitor.py"),
+        code=("gdtrain/data/splits.py", "gdtrain/monitor.py"),
         reading=(("goodfellow", "§5.2 Capacity, Overfitting and Underfitting"), ("prechelt", ""),
                  ("mahesh", "§23 Regularization and Gradient-Based Learning")),
         aliases=("overfit", "generalization", "regularization")),

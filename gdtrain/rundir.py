@@ -38,8 +38,8 @@ model.npz format, written by ``save_model`` and read by ``read_model``:
     y_mean, y_scale                 data.standardize_target: the network predicts (y − y_mean)/y_scale (targets.py)
 
 A model.npz written before the model section existed (Dense layers only) has no ``model`` array: the network is
-then the Dense stack its ``activations`` and W shapes describe. inference.check_model (called by load_model after
-``read_model``) refuses a file that does not match itself, one DataError line naming the array.
+then the Dense stack its ``activations`` and W shapes describe. inference.model_file.check_model (called by
+load_model after ``read_model``) refuses a file that does not match itself, one DataError line naming the array.
 """
 
 from __future__ import annotations

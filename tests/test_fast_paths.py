@@ -17,9 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import gdtrain.data as data_module
+import gdtrain.data.sources as sources_module
 from gdtrain.config import from_dict
-from gdtrain.data import CHUNK, load_data, read_npz, standardize
+from gdtrain.data import load_data, standardize
+from gdtrain.data.npz_files import read_npz
+from gdtrain.data.table import CHUNK
 from gdtrain.experiment import fit, seed_streams
 from gdtrain.losses import LOSSES
 from gdtrain.monitor import EVAL_CHUNK, logits
@@ -172,13 +174,13 @@ def test_all_training_data_is_used_in_place(tmp_path, monkeypatch):
     path = tmp_path / "d.npz"
     np.savez(path, X=rng.normal(size=(300, 5)).astype(np.float32), y=rng.integers(0, 3, 300))
     seen = {}
-    original = data_module.read_table
+    original = sources_module.read_table
 
     def spy(*args, **kwargs):
         seen["table"] = original(*args, **kwargs)
         return seen["table"]
 
-    monkeypatch.setattr(data_module, "read_table", spy)
+    monkeypatch.setattr(sources_module, "read_table", spy)
     config = from_dict({"dtype": "float32", "data": {"source": str(path), "validation_split": 0, "test_split": 0,
                                                      "standardize": False}})
     data = load_data(config, seed_streams(0)["data"], "classification")

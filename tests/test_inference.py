@@ -21,7 +21,8 @@ import gdtrain.rundir
 from gdtrain.cli import app
 from gdtrain.config import from_dict
 from gdtrain.experiment import fit
-from gdtrain.inference import evaluate_run, load_model, map_labels, predict_file
+from gdtrain.inference import evaluate_run, load_model, predict_file
+from gdtrain.inference.inputs import map_labels
 from gdtrain.losses import LOSSES, softmax
 from gdtrain.monitor import evaluate
 

@@ -1,6 +1,7 @@
 """Issue 14: inputs that used to reach "internal error" or give silently wrong output.
 
-  - a model.npz that does not match itself is refused on load (inference.check_model), one line naming the array;
+  - a model.npz that does not match itself is refused on load (inference.model_file.check_model), one line naming the
+    array;
   - regression metrics are computed in float64 (r2 of huge targets);
   - float32 regression targets beyond float32's range are refused like features;
   - an .npz member that is not .npy data, an IDX header with a silly ndim: one clean line;
