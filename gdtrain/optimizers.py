@@ -27,7 +27,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import numpy as np
 
 from .errors import ConfigError
-from .options import Option, boolean, choice, number, pair, resolve_options
+from .options import Option, boolean, choice, describe_component, number, pair, resolve_options
 from .registry import Registry, unknown_name_message
 
 
@@ -426,3 +426,8 @@ def make_optimizer(spec: Mapping[str, Any], size: int, dtype) -> Optimizer:
     name = options.pop("name")
     options.pop("lr", None)  # the learning rate comes from the schedule at every step
     return OPTIMIZERS.get(name)(size, dtype, **options)
+
+
+def describe_optimizer(spec: Mapping[str, Any]) -> str:
+    """'sgd(lr=0.001, momentum=0.9)': a resolved optimizer spec and the options that differ from its defaults."""
+    return describe_component(spec, OPTIMIZERS.get(spec["name"]).OPTIONS)

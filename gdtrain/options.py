@@ -235,3 +235,11 @@ def resolve_options(table: Mapping[str, Option], given: Mapping[str, Any], path:
         if key not in resolved and option.required:
             raise ConfigError(f"{path}.{key}: missing; {owner} needs it ({option.doc})")
     return {key: resolved.get(key, option.default) for key, option in table.items()}
+
+
+def describe_component(spec: Mapping[str, Any], table: Mapping[str, Option]) -> str:
+    """'sgd(lr=0.1, momentum=0.9)': a resolved spec's name and the options that differ from their defaults in
+    ``table`` (lr always shown)."""
+    options = ", ".join(f"{k}={v}" for k, v in spec.items()
+                        if k != "name" and (k == "lr" or k not in table or table[k].default != v))
+    return f"{spec['name']}({options})"

@@ -41,9 +41,9 @@ from ..errors import ConfigError
 from ..experiment import fit
 from ..landscape import path_from_rows
 from ..linesearch import LINE_SEARCHES
-from ..options import describe
+from ..optimizers import describe_optimizer
+from ..options import describe, describe_component
 from ..problems import make_problem
-from ..render.describe import describe_component, describe_optimizer
 
 DEFAULT_TOL = 1e-6
 COLUMNS = ("label", "method", "lr", "steps", "steps_to_target", "final_f", "final_gap", "final_distance",

@@ -5,16 +5,18 @@
     describe_hidden     '64 relu (dropout 0.2)', or 'linear model': the hidden layers, from the config alone
     describe_splits     '1259 train / 269 validation / 269 test, 64 features, 10 classes'
 
-A component is written as its name and the options that differ from their defaults (``describe_component``),
-read from the same Option tables the config is validated with.
+A component is written as its name and the options that differ from their defaults (``options.describe_component``,
+``optimizers.describe_optimizer``: below the race package, which describes its contestants with them), read from the
+same Option tables the config is validated with.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import List
 
 from ..linesearch import LINE_SEARCHES
-from ..optimizers import OPTIMIZERS
+from ..optimizers import describe_optimizer
+from ..options import describe_component
 from ..schedules import COMMON_OPTIONS, SCHEDULES
 
 
@@ -41,18 +43,6 @@ def describe_hidden(config) -> str:
 
     layers = [text(layer) for layer in config.model.hidden]
     return " → ".join(layers) if layers else "linear model"
-
-
-def describe_component(spec: Dict, defaults: Dict) -> str:
-    """'sgd(lr=0.1, momentum=0.9)': the name and the options that differ from their defaults."""
-    options = ", ".join(f"{k}={v}" for k, v in spec.items()
-                        if k != "name" and (k == "lr" or k not in defaults or defaults[k].default != v))
-    return f"{spec['name']}({options})"
-
-
-def describe_optimizer(spec: Dict) -> str:
-    """'sgd(lr=0.001, momentum=0.9)': a resolved optimizer spec and the options that differ from its defaults."""
-    return describe_component(spec, OPTIMIZERS.get(spec["name"]).OPTIONS)
 
 
 def describe_training(config) -> str:

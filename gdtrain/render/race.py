@@ -21,10 +21,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..errors import DataError
+from ..optimizers import describe_optimizer
 from ..plot import Chart, RaceRuns, chart, figure_png, has_values, panel_figure, read_race, write_png
 from ..race import blas_threads, effective_workers
 from ..race.charts import epoch_curves, time_curves, use_log_scale
-from .describe import describe_mode, describe_optimizer
+from .describe import describe_mode
 from .terminal import chart_width, fmt, fmt_stat, make_console, plain_output, plot_report
 
 
