@@ -1,4 +1,4 @@
-"""Every key of the config with its default and doc, read from config.py's dataclasses: what
+"""Every key of the config with its default and doc, read from config/sections.py's dataclasses: what
 `gdtrain list config` prints and where `gdtrain explain IDEA` finds the defaults of the keys an idea names.
 
 A section (``data``, ``model``, ...) is a row of its own, with the keys under it; ``model.hidden`` lists each
@@ -27,7 +27,7 @@ class ConfigKey:
 
 
 def config_keys() -> List[ConfigKey]:
-    """Every key of the config, in file order, with its default and doc (from config.py's dataclasses)."""
+    """Every key of the config, in file order, with its default and doc (from config/sections.py's dataclasses)."""
     return _key_rows(Config, "")
 
 

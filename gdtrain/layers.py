@@ -33,7 +33,7 @@ OutputActivation (model.output_activation, where the loss does not own the outpu
 tanh, with δ = G ⊙ ψ'(z); softmax ŷ_k = e^{z_k}/Σ_j e^{z_j}, with δ = ŷ ⊙ (G − Σ_k G_k ŷ_k).
 
 A new kind of layer is its class here, its entry in ``LAYER_TYPES`` (with its config options, see
-config.py) and its docs and tests: see docs/extending.md.
+config/sections.py) and its docs and tests: see docs/extending.md.
 """
 
 from __future__ import annotations

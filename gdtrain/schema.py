@@ -6,7 +6,7 @@ flag mistakes as you type:  ``gdtrain schema --out gdtrain.schema.json`` and, as
 
 Where each part comes from, so the schema cannot drift from the validator:
 
-- sections and keys: the dataclasses of config.py (``additionalProperties: false`` everywhere, as the
+- sections and keys: the dataclasses of config/sections.py (``additionalProperties: false`` everywhere, as the
   validator rejects unknown keys); descriptions: each field's doc; defaults: the dataclasses' defaults;
 - types and bounds: the ``check.schema`` that options.number / integer / choice / pair / ... attach to the
   checks they return (minimum / exclusiveMinimum / maximum / enum), else the field's type annotation;

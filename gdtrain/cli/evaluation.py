@@ -1,6 +1,6 @@
 """A trained run used and looked at: ``gdtrain evaluate`` (its metrics on the test split or a labelled file),
 ``gdtrain predict`` (a CSV of predictions) and ``gdtrain plot`` (its charts again; a race's or a sweep's too).
-inference.py and plot.py compute, render/evaluation.py (render/race.py, render/sweep.py) prints."""
+the inference/ package and plot.py compute, render/evaluation.py (render/race.py, render/sweep.py) prints."""
 
 from __future__ import annotations
 

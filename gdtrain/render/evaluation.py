@@ -1,6 +1,6 @@
 """A trained run looked at: ``gdtrain evaluate`` (the loss and metrics, per-class scores and the confusion matrix),
 ``gdtrain predict``'s one line, and ``gdtrain plot RUN_DIR`` (the run's charts again, from its metrics.csv). The
-numbers come from inference.py and plot.py."""
+numbers come from the inference/ package and plot.py."""
 
 from __future__ import annotations
 
