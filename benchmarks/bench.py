@@ -753,6 +753,7 @@ def main(argv=None) -> int:
             KERNELS_SEEN.clear()
             results = run_path(args, runs, only, n_w1, w2_epochs, Path(tmp_name))
             paths[kernel] = (results, sorted(KERNELS_SEEN))
+    BLAS_ENV.clear()  # the machine table's BLAS line is OpenBLAS's own choice, not the last path's kernels
     text = render({k: (summarize(r, n_w1), seen) for k, (r, seen) in paths.items()}, machine(), args, runs, n_w1)
     print(text)
     target = args.results or (None if args.quick else str(HERE / "RESULTS.md"))
