@@ -96,7 +96,7 @@ def explain(
         help="An optimizer (or alias), schedule, line search, loss, activation, initializer or dataset, or an "
              "idea of the tour (dropout, l2, gradient_clipping, ...: gdtrain list ideas).")],
 ):
-    """A learner's cheat sheet for one component, straight from the code's docstrings: the update rule or
+    """A learner's cheat sheet for one component, straight from the records the code runs on: the update rule or
     formula, its options with defaults and meanings, the PyTorch equivalent, and the shipped configs that
     use it. A misspelt name gets the nearest one (exit code 2).
 

@@ -129,7 +129,7 @@ def _indented(console: Console, text: str, indent: str = "  ") -> None:
 
 
 def explanation(ex, console: Console, max_usages: int = 8) -> None:
-    """`gdtrain explain NAME`: the cheat sheet of one component, straight from the code's docstrings."""
+    """`gdtrain explain NAME`: the cheat sheet of one component, straight from the records the code runs on (catalog.py)."""
     entry, fam = ex.entry, ex.family
     title = Text(entry.name, style="bold")
     title.append(f"  —  {fam.kind}" + (f" (alias of {entry.alias_of})" if entry.alias_of else ""))
