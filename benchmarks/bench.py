@@ -31,6 +31,8 @@ its OpenBLAS ran (threadpoolctl), and RESULTS.md records them per path.
       the part of every contestant's epoch that no trainer can remove with these BLAS kernels.
   plain numpy trainer  (a reference, not a contestant) the straightforward in-place NumPy trainer of W1 and
       nothing else (no gradient norms, metrics or checks): what plain NumPy reaches, and what gdtrain adds.
+      It runs right next to gdtrain, before it in every other run, so that their ratio compares two epochs
+      measured seconds apart whichever way the machine's speed drifts.
 PyTorch and scikit-learn are optional: without them gdtrain is measured alone.
 """
 
@@ -682,15 +684,19 @@ def run_path(args, runs: int, only: set, n_w1: int, w2_epochs: int, tmp: Path) -
             for dtype in ("float32", "float64"):
                 for opt in W1_OPTIMIZERS:
                     key = f"W1 {dtype[-2:] and 'f' + dtype[-2:]} {opt}"
-                    note(key, "gdtrain", gdtrain_w1(data, dtype, opt, tmp))
+                    # gdtrain and the plain trainer back to back, in turn first (even runs gdtrain, odd runs
+                    # plain): the machine's speed drifts, and the two measured next to each other share it
+                    pair = [("gdtrain", lambda: gdtrain_w1(data, dtype, opt, tmp))]
+                    if not args.quick or dtype == "float32":
+                        pair.append((PLAIN, lambda: script_w1(PLAIN_W1, data, dtype, opt)))
+                    for contestant, measure in (pair if r % 2 == 0 else pair[::-1]):
+                        note(key, contestant, measure())
                     # (--quick, a smoke test of the scripts: each reference script once, in float32 only)
                     once = not args.quick or (dtype == "float32" and opt == "sgd-momentum")
                     if use_torch and once:
                         note(key, "pytorch", script_w1(TORCH_W1, data, dtype, opt))
                     if use_sklearn and once:
                         note(key, "scikit-learn", script_w1(SKLEARN_W1, data, dtype, opt))
-                    if not args.quick or dtype == "float32":
-                        note(key, PLAIN, script_w1(PLAIN_W1, data, dtype, opt))
                     if opt == "sgd-momentum":  # (the floor has no optimizer: one per dtype)
                         note(f"W1 {dtype[-2:] and 'f' + dtype[-2:]} GEMM floor", FLOOR,
                              script_w1(FLOOR_W1, data, dtype, opt))
@@ -876,7 +882,8 @@ def render(paths: dict, info: dict, args, runs: int, n_w1: int) -> str:
                   "GEMM floor: not a trainer — the epoch's 8 matrix products per batch and its batch gathers, "
                   "nothing else; every trainer here pays at least this. "
                   "plain numpy trainer: not gdtrain — the straightforward in-place NumPy trainer of the same network, "
-                  "loss and optimizer, with nothing else (no gradient norms, metrics or checks). Every contestant "
+                  "loss and optimizer, with nothing else (no gradient norms, metrics or checks), run next to "
+                  "gdtrain (in turn before and after it). Every contestant "
                   f"may use {THREADS} BLAS threads (gdtrain's thread policy chooses within that)."]
     for kernel, (rows, seen) in paths.items():
         asked = KERNELS[kernel].get("OPENBLAS_CORETYPE", "OpenBLAS's own choice")
