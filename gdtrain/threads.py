@@ -49,7 +49,8 @@ import os
 from dataclasses import dataclass
 from typing import Iterator, Optional, Union
 
-from threadpoolctl import threadpool_info, threadpool_limits
+import numpy as np
+from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limits
 
 SMALL_GEMM_FLOPS = 4e6  # below this, one product's work is not worth a second thread (see the module doc)
 
@@ -119,3 +120,37 @@ def limited(choice: Optional[ThreadChoice]) -> Iterator[None]:
         return
     with threadpool_limits(limits=choice.threads, user_api="blas"):
         yield
+
+
+class SquaredNorm:
+    """‖x‖² = x·x for the gradient norms training shows, on one BLAS thread.
+
+    OpenBLAS splits a float64 dot product of more than 10,000 entries over its threads (its float32 one runs on
+    one thread whatever the count). For a step's gradient (W1's ∂J/∂W1: 200,704 entries) that split costs more
+    than it saves. Inside W1's float64 Adam training loop on the 2-core AMD EPYC of benchmarks/RESULTS.md, epochs
+    alternated in one process (benchmarks/overhead.py), seconds per epoch with the split dot / on one thread / with
+    no norms at all: 1.24-1.26 / 1.23-1.24 / 1.20-1.24 (native kernels, quiet), and in the virtual machine's slow
+    periods 2.16-2.20 / 1.98-2.01 / 1.94-2.03 (Haswell kernels). So the dot is
+    taken with the BLAS library held to one thread (a few µs each way, through threadpoolctl's controller),
+    when x is large enough to be split and the library has more than one thread. One thread also makes the
+    norms, and so clipping by norm, independent of the run's thread count.
+    """
+
+    SPLIT_ABOVE = 10_000  # entries: OpenBLAS's threshold for splitting a float64 dot product
+
+    def __init__(self):
+        self.blas = ThreadpoolController().select(user_api="blas").lib_controllers
+
+    def __call__(self, x: np.ndarray) -> float:
+        if x.size <= self.SPLIT_ABOVE or x.dtype != np.float64 or not self.blas:
+            return float(np.vdot(x, x))
+        counts = [lib.get_num_threads() for lib in self.blas]
+        if max(counts) <= 1:
+            return float(np.vdot(x, x))
+        for lib in self.blas:
+            lib.set_num_threads(1)
+        try:
+            return float(np.vdot(x, x))
+        finally:
+            for lib, count in zip(self.blas, counts):
+                lib.set_num_threads(count)

@@ -11,7 +11,7 @@ from gdtrain.cli import app
 from gdtrain.config import from_dict
 from gdtrain.experiment import fit
 from gdtrain.network import Network
-from gdtrain.threads import SMALL_GEMM_FLOPS, ThreadChoice, available_cores, blas_ceiling, choose_for, choose_threads, gemm_flops, limited
+from gdtrain.threads import SMALL_GEMM_FLOPS, SquaredNorm, ThreadChoice, available_cores, blas_ceiling, choose_for, choose_threads, gemm_flops, limited
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 ENV = {"CI": "true", "NO_COLOR": "1", "COLUMNS": "200"}
@@ -144,3 +144,51 @@ def test_a_resumed_auto_run_keeps_the_thread_count_it_started_with(tmp_path):
                   on_epoch=lambda record: seen.append(blas_now()))
     assert infos[0].threads.describe() == "2 (auto: as the run started)" and seen == [2]
     assert resumed.summary["threads"] == 2 and resumed.summary["epochs"] == 3
+
+
+@pytest.mark.parametrize("dtype, size, threads_in_dot", [("float64", 200_704, 1), ("float64", 10_000, 2),
+                                                          ("float32", 200_704, 2)])
+def test_squared_norm_takes_a_large_float64_dot_on_one_thread(monkeypatch, dtype, size, threads_in_dot):
+    """OpenBLAS splits a float64 dot product of over 10,000 entries over its threads, which costs the training
+    loop more than it saves (threads.SquaredNorm): the gradient norms take it on one thread, and the library's
+    thread count is as it was afterwards. Smaller or float32 vectors, which OpenBLAS does not split, are left
+    alone."""
+    with limited(ThreadChoice(2, "requested")):
+        if blas_now() < 2:
+            pytest.skip("the BLAS library here runs a single thread")
+        seen = []
+        vdot = np.vdot
+
+        def spy(a, b):
+            seen.append(blas_now())
+            return vdot(a, b)
+
+        x = np.random.default_rng(0).standard_normal(size).astype(dtype)
+        norm = SquaredNorm()
+        monkeypatch.setattr(np, "vdot", spy)
+        value = norm(x)
+        monkeypatch.undo()
+        assert seen == [threads_in_dot]
+        assert blas_now() == 2
+        assert value == pytest.approx(float(np.sum(x.astype(np.float64) ** 2)), rel=1e-5)
+
+
+def test_training_gradient_norms_take_the_one_thread_dot(monkeypatch):
+    from gdtrain.losses import LOSSES
+    from gdtrain.monitor import EpochMeter
+
+    with limited(ThreadChoice(2, "requested")):
+        if blas_now() < 2:
+            pytest.skip("the BLAS library here runs a single thread")
+        net = Network([784, 16, 3], ["relu", "identity"], dtype=np.float64)  # ∂J/∂W1: 12,544 entries
+        net.initialize(np.random.default_rng(0))
+        rng = np.random.default_rng(1)
+        loss = LOSSES.get("cross_entropy")
+        net.loss_and_grad(rng.standard_normal((8, 784)), rng.integers(0, 3, 8), loss)
+        meter = EpochMeter(net, loss=loss)
+        seen, vdot = [], np.vdot
+        monkeypatch.setattr(np, "vdot", lambda a, b: seen.append((np.size(a), blas_now())) or vdot(a, b))
+        norm = meter.add()
+        monkeypatch.undo()
+        assert (16 * 784, 1) in seen and blas_now() == 2
+        assert norm == pytest.approx(float(np.linalg.norm(net.grad)), rel=1e-12)
