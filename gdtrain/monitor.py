@@ -25,7 +25,7 @@ import numpy as np
 
 from .losses import Loss, predicted_classes
 from .targets import TargetScaling, original_units
-from .threads import SquaredNorm
+from .threads import squared_norm
 
 EVAL_CHUNK = 2048  # rows per forward pass when evaluating large splits (bounded temporaries)
 
@@ -104,7 +104,6 @@ class EpochMeter:
         self.names: List[str] = tracked_names(net)
         grads = net.views(net.grad)
         self.grads = [(name, grads[name], name in self.names) for name in net.names]
-        self.squared_norm = SquaredNorm()
         hidden = [layer for layer in net.dense_layers() if layer is not net.dense_layers()[-1]]
         self.relu_layers = [(layer.index, layer) for layer in hidden if layer.activation.name == "relu"]
         self.saturating = [(layer.index, layer, t) for layer in hidden
@@ -127,7 +126,7 @@ class EpochMeter:
         squares = 0.0  # ‖∇θJ‖² = Σ over tensors: one pass over the gradient, not two
         k = 0
         for _, g, tracked in self.grads:
-            g2 = self.squared_norm(g)
+            g2 = squared_norm(g)
             squares += g2
             if tracked:
                 self.layers[k] += math.sqrt(g2)

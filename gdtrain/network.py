@@ -29,6 +29,7 @@ import numpy as np
 
 from .layers import Dense, Layer, TensorSpec
 from .losses import Loss
+from .threads import squared_norm
 
 
 class Network:
@@ -156,7 +157,7 @@ class Network:
         """λ Σ_ℓ ‖W(ℓ)‖² + λ₁ Σ_ℓ Σ|W(ℓ)| (weights only)."""
         value = 0.0
         if l2:
-            value += l2 * sum(float(np.vdot(W, W)) for W, _ in self.penalized)
+            value += l2 * sum(squared_norm(W) for W, _ in self.penalized)
         if l1:
             value += l1 * sum(float(np.abs(W).sum()) for W, _ in self.penalized)
         return value

@@ -45,6 +45,7 @@ its checkpoint records (experiment.py) and ``training.threads: N`` pins it for b
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from dataclasses import dataclass
 from typing import Iterator, Optional, Union
@@ -122,35 +123,37 @@ def limited(choice: Optional[ThreadChoice]) -> Iterator[None]:
         yield
 
 
-class SquaredNorm:
-    """‖x‖² = x·x for the gradient norms training shows, on one BLAS thread.
+@functools.lru_cache(maxsize=1)
+def blas_controllers() -> list:
+    """threadpoolctl's controllers of the BLAS libraries loaded (found once: the scan of the loaded libraries
+    costs ~0.2 ms)."""
+    return ThreadpoolController().select(user_api="blas").lib_controllers
 
-    OpenBLAS splits a float64 dot product of more than 10,000 entries over its threads (its float32 one runs on
-    one thread whatever the count). For a step's gradient (W1's ∂J/∂W1: 200,704 entries) that split costs more
+
+SPLIT_ABOVE = 10_000  # entries: OpenBLAS splits a dot product of more entries over its threads
+
+
+def squared_norm(x: np.ndarray) -> float:
+    """‖x‖² = x·x, on one BLAS thread: for the gradient norms and the L2 penalty of every training step.
+
+    OpenBLAS splits a float64 dot product of more than 10,000 entries over its threads (its float32 one ran on
+    one thread here whatever the count). For a step's gradient (W1's ∂J/∂W1: 200,704 entries) that split costs more
     than it saves. Inside W1's float64 Adam training loop on the 2-core AMD EPYC of benchmarks/RESULTS.md, epochs
     alternated in one process (benchmarks/overhead.py), seconds per epoch with the split dot / on one thread / with
     no norms at all: 1.24-1.26 / 1.23-1.24 / 1.20-1.24 (native kernels, quiet), and in the virtual machine's slow
-    periods 2.16-2.20 / 1.98-2.01 / 1.94-2.03 (Haswell kernels). So the dot is
-    taken with the BLAS library held to one thread (a few µs each way, through threadpoolctl's controller),
-    when x is large enough to be split and the library has more than one thread. One thread also makes the
-    norms, and so clipping by norm, independent of the run's thread count.
+    periods 2.16-2.20 / 1.98-2.01 / 1.94-2.03 (Haswell kernels). So the dot is taken with the BLAS library held
+    to one thread (a few µs each way, through threadpoolctl's controller) when x is large enough to be split and
+    the library has more than one thread. One thread also makes the norms, and so clipping by norm, independent
+    of the run's thread count.
     """
-
-    SPLIT_ABOVE = 10_000  # entries: OpenBLAS's threshold for splitting a float64 dot product
-
-    def __init__(self):
-        self.blas = ThreadpoolController().select(user_api="blas").lib_controllers
-
-    def __call__(self, x: np.ndarray) -> float:
-        if x.size <= self.SPLIT_ABOVE or x.dtype != np.float64 or not self.blas:
-            return float(np.vdot(x, x))
-        counts = [lib.get_num_threads() for lib in self.blas]
-        if max(counts) <= 1:
-            return float(np.vdot(x, x))
-        for lib in self.blas:
-            lib.set_num_threads(1)
-        try:
-            return float(np.vdot(x, x))
-        finally:
-            for lib, count in zip(self.blas, counts):
-                lib.set_num_threads(count)
+    blas = blas_controllers() if x.size > SPLIT_ABOVE and x.dtype == np.float64 else ()
+    counts = [lib.get_num_threads() for lib in blas]
+    if not counts or max(counts) <= 1:
+        return float(np.vdot(x, x))
+    for lib in blas:
+        lib.set_num_threads(1)
+    try:
+        return float(np.vdot(x, x))
+    finally:
+        for lib, count in zip(blas, counts):
+            lib.set_num_threads(count)

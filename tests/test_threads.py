@@ -11,7 +11,7 @@ from gdtrain.cli import app
 from gdtrain.config import from_dict
 from gdtrain.experiment import fit
 from gdtrain.network import Network
-from gdtrain.threads import SMALL_GEMM_FLOPS, SquaredNorm, ThreadChoice, available_cores, blas_ceiling, choose_for, choose_threads, gemm_flops, limited
+from gdtrain.threads import SMALL_GEMM_FLOPS, ThreadChoice, available_cores, blas_ceiling, choose_for, choose_threads, gemm_flops, limited, squared_norm
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 ENV = {"CI": "true", "NO_COLOR": "1", "COLUMNS": "200"}
@@ -150,7 +150,7 @@ def test_a_resumed_auto_run_keeps_the_thread_count_it_started_with(tmp_path):
                                                           ("float32", 200_704, 2)])
 def test_squared_norm_takes_a_large_float64_dot_on_one_thread(monkeypatch, dtype, size, threads_in_dot):
     """OpenBLAS splits a float64 dot product of over 10,000 entries over its threads, which costs the training
-    loop more than it saves (threads.SquaredNorm): the gradient norms take it on one thread, and the library's
+    loop more than it saves (threads.squared_norm): the gradient norms take it on one thread, and the library's
     thread count is as it was afterwards. Smaller or float32 vectors, which OpenBLAS does not split, are left
     alone."""
     with limited(ThreadChoice(2, "requested")):
@@ -164,16 +164,15 @@ def test_squared_norm_takes_a_large_float64_dot_on_one_thread(monkeypatch, dtype
             return vdot(a, b)
 
         x = np.random.default_rng(0).standard_normal(size).astype(dtype)
-        norm = SquaredNorm()
         monkeypatch.setattr(np, "vdot", spy)
-        value = norm(x)
+        value = squared_norm(x)
         monkeypatch.undo()
         assert seen == [threads_in_dot]
         assert blas_now() == 2
         assert value == pytest.approx(float(np.sum(x.astype(np.float64) ** 2)), rel=1e-5)
 
 
-def test_training_gradient_norms_take_the_one_thread_dot(monkeypatch):
+def test_training_gradient_norms_and_penalty_take_the_one_thread_dot(monkeypatch):
     from gdtrain.losses import LOSSES
     from gdtrain.monitor import EpochMeter
 
@@ -189,6 +188,11 @@ def test_training_gradient_norms_take_the_one_thread_dot(monkeypatch):
         seen, vdot = [], np.vdot
         monkeypatch.setattr(np, "vdot", lambda a, b: seen.append((np.size(a), blas_now())) or vdot(a, b))
         norm = meter.add()
+        assert (16 * 784, 1) in seen and blas_now() == 2
+        seen.clear()
+        penalty = net.penalty(0.1)  # the L2 penalty of every step: λ Σ ‖W‖², the same dot products
         monkeypatch.undo()
         assert (16 * 784, 1) in seen and blas_now() == 2
         assert norm == pytest.approx(float(np.linalg.norm(net.grad)), rel=1e-12)
+        W1, W2 = net.views(net.params)["W1"], net.views(net.params)["W2"]
+        assert penalty == pytest.approx(0.1 * float(np.sum(W1 ** 2) + np.sum(W2 ** 2)), rel=1e-12)
