@@ -174,15 +174,19 @@ GDTRAIN_CLI = ("import sys; from gdtrain.cli import main; sys.argv = ['gdtrain']
                "finally:\n" + "".join(f"    {line}\n" for line in PEAK.splitlines()))
 
 
+def w1_config(data: Path, dtype: str, optimizer: str, epochs: int, batchnorm: bool = False) -> dict:
+    """gdtrain's W1 config (also benchmarks/overhead.py's)."""
+    return {"seed": 0, "dtype": dtype,
+            "data": {"source": str(data), "validation_split": 0.0, "test_split": 0.0, "standardize": False},
+            "model": {"hidden": w1_hidden(batchnorm)},
+            "loss": "cross_entropy", "optimizer": W1_OPTIMIZERS[optimizer],
+            "training": {"mode": "minibatch", "batch_size": 128, "epochs": epochs}}
+
+
 def gdtrain_w1(data: Path, dtype: str, optimizer: str, tmp: Path, epochs: int = 2, batchnorm: bool = False):
     name = f"{dtype}-{optimizer}{'-bn' if batchnorm else ''}"
     cfg = tmp / f"w1-{name}.yaml"
-    cfg.write_text(json.dumps({
-        "seed": 0, "dtype": dtype,
-        "data": {"source": str(data), "validation_split": 0.0, "test_split": 0.0, "standardize": False},
-        "model": {"hidden": w1_hidden(batchnorm)},
-        "loss": "cross_entropy", "optimizer": W1_OPTIMIZERS[optimizer],
-        "training": {"mode": "minibatch", "batch_size": 128, "epochs": epochs}}))
+    cfg.write_text(json.dumps(w1_config(data, dtype, optimizer, epochs, batchnorm)))
     out_dir = tmp / f"run-{name}"
     _, _, err = run([sys.executable, "-c", GDTRAIN_CLI, "fit", str(cfg), "--out", str(out_dir), "--overwrite",
                      "--no-chart"])
@@ -368,6 +372,17 @@ class PlainMLP:
         np.divide(m, tmp, out=tmp)
         tmp *= lr / (1 - 0.9 ** self.t)
         p -= tmp
+
+
+def plain_epoch(net, X, y, rng, xb, yb):
+    """One epoch of shuffled mini-batches (xb's rows each), gathered into the reused buffers xb and yb."""
+    bs = len(xb)
+    order = rng.permutation(len(X))
+    for i in range(0, len(X), bs):
+        idx = order[i:i + bs]
+        net.loss_and_grad(np.take(X, idx, axis=0, out=xb[:len(idx)], mode="clip"),
+                          np.take(y, idx, out=yb[:len(idx)], mode="clip"))
+        net.step()
 '''
 
 PLAIN_W1 = PLAIN_MLP + r'''
@@ -375,19 +390,14 @@ import json, sys, time
 data, dtype, opt_name, epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 d = np.load(data)
 X, y = d["X"].astype(dtype), d["y"].astype(np.intp)
-rng, n, bs = np.random.default_rng(0), len(X), 128
+rng, bs = np.random.default_rng(0), 128
 net = PlainMLP([784, 256, 128, 10], dtype, bs, opt_name, 0.01 if opt_name == "sgd-momentum" else 0.001)
 net.params[...] = rng.normal(0, 0.05, net.params.size)
 xb, yb = np.empty((bs, 784), dtype), np.empty(bs, np.intp)
 times = []
 for epoch in range(epochs):
     start = time.perf_counter()
-    order = rng.permutation(n)
-    for i in range(0, n, bs):
-        idx = order[i:i + bs]
-        net.loss_and_grad(np.take(X, idx, axis=0, out=xb[:len(idx)], mode="clip"),
-                          np.take(y, idx, out=yb[:len(idx)], mode="clip"))
-        net.step()
+    plain_epoch(net, X, y, rng, xb, yb)
     times.append(time.perf_counter() - start)
 print(json.dumps(times))
 '''

@@ -20,7 +20,6 @@ Printed: the seconds of each epoch per round, then the median and min-max of tra
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import sys
 import time
@@ -41,20 +40,15 @@ from gdtrain.schedules import make_schedule  # noqa: E402
 from gdtrain.train import train  # noqa: E402
 
 plain_code: dict = {}
-exec(bench.PLAIN_MLP, plain_code)  # defines PlainMLP
-PlainMLP = plain_code["PlainMLP"]
+exec(bench.PLAIN_MLP, plain_code)  # defines PlainMLP and plain_epoch
+PlainMLP, plain_epoch = plain_code["PlainMLP"], plain_code["plain_epoch"]
 
-BATCH = 128
+BATCH = 128  # W1's batch size (bench.w1_config)
 
 
 def gdtrain_epochs(data: Path, dtype: str, optimizer: str):
     """(one train() epoch, one epoch of the step alone), both continuing the same network."""
-    config = from_dict({"seed": 0, "dtype": dtype,
-                        "data": {"source": str(data), "validation_split": 0.0, "test_split": 0.0,
-                                 "standardize": False},
-                        "model": {"hidden": bench.w1_hidden()}, "loss": "cross_entropy",
-                        "optimizer": bench.W1_OPTIMIZERS[optimizer],
-                        "training": {"mode": "minibatch", "batch_size": BATCH, "epochs": 1}})
+    config = from_dict(bench.w1_config(data, dtype, optimizer, epochs=1))
     built = setup(config)
     net, loss, X, y = built.net, built.loss, built.data.X_train, built.data.y_train
     opt = make_optimizer(config.optimizer, net.n_trainable, net.dtype)
@@ -87,16 +81,7 @@ def plain_epoch_of(data: Path, dtype: str, optimizer: str):
                    bench.W1_OPTIMIZERS[optimizer]["lr"])
     net.params[...] = rng.normal(0, 0.05, net.params.size)
     xb, yb = np.empty((BATCH, 784), dtype), np.empty(BATCH, np.intp)
-
-    def epoch():
-        order = rng.permutation(len(X))
-        for start in range(0, len(X), BATCH):
-            idx = order[start:start + BATCH]
-            net.loss_and_grad(np.take(X, idx, axis=0, out=xb[:len(idx)], mode="clip"),
-                              np.take(y, idx, out=yb[:len(idx)], mode="clip"))
-            net.step()
-
-    return epoch
+    return lambda: plain_epoch(net, X, y, rng, xb, yb)
 
 
 def timed(epoch) -> float:
