@@ -22,7 +22,11 @@ Workloads (every measurement in a fresh process, the contestants interleaved A B
       torch.autograd.gradcheck of the same function.
   W4  under load: the quickstart fit and an MNIST-1D-sized MLP (4000 x 40, 40-100-100-10 ReLU, batch 100, Adam,
       20 epochs) with two CPU-bound processes running beside: gdtrain (its thread policy) against its own quiet
-      one-thread time and against PyTorch under the same load.
+      one-thread time and against PyTorch under the same load. Beside each, two references: the CPU seconds of
+      gdtrain's process under load against quiet (the work it does: BLAS threads spinning would raise it), and a
+      one-thread pure-Python loop of about the same length timed quiet and under load in the same run (the
+      share of a core the scheduler gives any one-thread process at that moment: 1.5 × on average, as three
+      busy processes share two cores).
   startup  `gdtrain --help`, wall time.
 Kernel paths (--kernel): native (OpenBLAS's own choice for this CPU) and haswell (OPENBLAS_CORETYPE=Haswell, set in
 each contestant's process only: the AVX2 kernels of a machine without AVX-512); each contestant reports the kernels
@@ -42,6 +46,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -518,6 +523,20 @@ LOADERS = 2
 LOAD_LIMIT, LOAD_PYTORCH_LIMIT = 1.5, 1.0  # gdtrain under load ≤ 1.5 × its quiet 1-thread time, ≤ PyTorch's
 QUIET, LOADED, LOADED_2, TORCH_LOADED = ("gdtrain quiet, 1 thread", "gdtrain under load",
                                          "gdtrain under load, 2 threads", "pytorch under load")
+LOOP_QUIET, LOOP_LOADED = "1-thread Python loop, quiet", "1-thread Python loop, under load"
+
+# The scheduler's share, measured: a one-thread CPU-bound loop with no BLAS, no memory traffic and no I/O, of
+# about the length of a W4 training (0.2 s here), timed quiet and under the same load. Its ratio is what any
+# one-thread process gets at that moment; gdtrain's ratio can only be judged beside it.
+LOOP_W4 = r'''
+import json, sys, time
+start = time.perf_counter()
+total = 0
+for i in range(int(sys.argv[1])):
+    total += i
+print(json.dumps(time.perf_counter() - start))
+'''
+LOOP_ITERATIONS = 3_000_000
 
 
 class Load:
@@ -569,13 +588,17 @@ def w4_configs(tmp: Path, quick: bool) -> dict:
 
 
 def gdtrain_w4(config: Path, epochs, tmp: Path, threads=None) -> dict:
-    """Training seconds of `gdtrain fit` (summary.json's, without start-up and the final evaluation)."""
+    """Training seconds of `gdtrain fit` (summary.json's, without start-up and the final evaluation), and the CPU
+    seconds of its whole process (user + system, start-up included: the same in every run of a workload)."""
     out_dir = tmp / "run-w4"
     args = ["fit", str(config), "--out", str(out_dir), "--overwrite", "--no-chart"]
     args += ["--epochs", str(epochs)] if epochs else []
     args += ["--threads", str(threads)] if threads else []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     run([sys.executable, "-c", GDTRAIN_CLI, *args])
-    return {"epoch": json.loads((out_dir / "summary.json").read_text())["seconds"]}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"epoch": json.loads((out_dir / "summary.json").read_text())["seconds"], "cpu": cpu}
 
 
 # PyTorch on the same two problems, as a user writes it (torch's default threads), timing the training loop.
@@ -625,10 +648,13 @@ print(json.dumps(time.perf_counter() - start))
 def w4_run(tmp: Path, quick: bool, use_torch: bool, note) -> None:
     """One run of W4: each workload quiet on one thread, then, under load, gdtrain (auto), PyTorch, and for the
     quickstart gdtrain with 2 threads (what OpenBLAS would use on its own)."""
+    loop = LOOP_ITERATIONS // (30 if quick else 1)
     for key, (config, epochs) in w4_configs(tmp, quick).items():
         note(key, QUIET, gdtrain_w4(config, epochs, tmp, threads=1))
+        note(key, LOOP_QUIET, {"epoch": script_value(LOOP_W4, loop)})
         with Load(0 if quick else LOADERS):
             note(key, LOADED, gdtrain_w4(config, epochs, tmp))
+            note(key, LOOP_LOADED, {"epoch": script_value(LOOP_W4, loop)})
             if use_torch and not (quick and key == "W4 quickstart"):  # (--quick: the PyTorch script once)
                 torch_epochs = epochs or (40 if key == "W4 quickstart" else 20 if not quick else 2)
                 note(key, TORCH_LOADED, {"epoch": script_value(TORCH_W4, key, torch_epochs, HERE.parent,
@@ -792,10 +818,10 @@ def summarize(results: dict, n_w1: int) -> list:
                      "rss": median([v.get("rss", float("nan")) for v in vals])}
                  for c, vals in by.items()} for key, by in results.items()}
 
-    def ratio(key, contestant, ref_key, ref_contestant):  # (median, min, max) of the runs' ratios, or None
+    def ratio(key, contestant, ref_key, ref_contestant, field="epoch"):  # (median, min, max) of the runs' ratios
         mine = results.get(key, {}).get(contestant, [])
         ref = results.get(ref_key, {}).get(ref_contestant, [])
-        pairs = [a["epoch"] / b["epoch"] for a, b in zip(mine, ref)]
+        pairs = [a[field] / b[field] for a, b in zip(mine, ref) if field in a and field in b]
         return (median(pairs), min(pairs), max(pairs)) if pairs else None
 
     def shown(value, name):
@@ -842,10 +868,18 @@ def summarize(results: dict, n_w1: int) -> list:
                 value = ratio(key, LOADED, key, TORCH_LOADED)
                 if value is not None:
                     checks.append(judged(value, "PyTorch under load", LOAD_PYTORCH_LIMIT))
-            elif contestant == LOADED_2:
-                value = ratio(key, LOADED_2, key, QUIET)
+                value = ratio(key, LOADED, key, QUIET, "cpu")
                 if value is not None:
-                    checks.append((shown(value, "quiet 1 thread"), "", ""))
+                    checks.append((shown(value, "quiet CPU seconds"), "", ""))
+            elif contestant == LOADED_2:
+                for field, name in (("epoch", "quiet 1 thread"), ("cpu", "quiet CPU seconds")):
+                    value = ratio(key, LOADED_2, key, QUIET, field)
+                    if value is not None:
+                        checks.append((shown(value, name), "", ""))
+            elif contestant == LOOP_LOADED:  # not a contestant: the scheduler's share of a core at that moment
+                value = ratio(key, LOOP_LOADED, key, LOOP_QUIET)
+                if value is not None:
+                    checks.append((shown(value, "its quiet time"), "", ""))
             elif contestant == PLAIN:  # not a contestant: what plain NumPy reaches, and what gdtrain adds to it
                 value = ratio(key, PLAIN, key, "scikit-learn")
                 if value is not None:
@@ -888,7 +922,10 @@ def render(paths: dict, info: dict, args, runs: int, n_w1: int) -> str:
                   "and an MNIST-1D-sized MLP: 4000 x 40, 40-100-100-10 ReLU, batch 100, Adam, 20 epochs), against "
                   "gdtrain's own quiet time on one thread and PyTorch under the same load; gdtrain runs with its "
                   "thread policy (auto), and the quickstart once more with 2 threads, what OpenBLAS takes by "
-                  "itself. startup: wall seconds of `gdtrain --help`. "
+                  "itself; beside them the CPU seconds of gdtrain's whole process (start-up included) against its "
+                  "quiet run's, and a one-thread pure-Python loop of about the same length timed quiet and under the "
+                  "same load in the same run: the share of a core the scheduler gave any one-thread process then. "
+                  "startup: wall seconds of `gdtrain --help`. "
                   "GEMM floor: not a trainer — the epoch's 8 matrix products per batch and its batch gathers, "
                   "nothing else; every trainer here pays at least this. "
                   "plain numpy trainer: not gdtrain — the straightforward in-place NumPy trainer of the same network, "
