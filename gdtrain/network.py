@@ -12,8 +12,8 @@ For a Dense-only network with nothing frozen that is W1, b1, W2, b2, ... in orde
 (fan_out, fan_in) row-major, but for the first layer's: the network's first Dense layer stores its W column by
 column (``column_major``). That layer's products are Z = X Wᵀ and ∂J/∂W = δᵀ X, and it has no ∂J/∂X = δ W
 (nothing below it needs one), the only product this layout slows; with Wᵀ contiguous OpenBLAS multiplies
-without transposing it (W1 of benchmarks/ W1, 784 → 256 at batch 128: 310 → 279 µs forward, 280 → 260 µs
-for ∂J/∂W1, docs/performance.md). The layout is the vectors' only; checkpoint.npz stores every tensor
+without transposing it (the benchmark's W1, 784 → 256 at batch 128: 310 → 279 µs forward, 280 → 260 µs for
+∂J/∂W1; docs/performance.md). The layout is the vectors' only; checkpoint.npz stores every tensor
 row-major (``to_file_order`` / ``from_file_order``), and everything else reaches the tensors through
 ``views``. Optimizers and clipping work in place on the first part only (``trainable``,
 ``trainable_grad``), so no update rule, weight decay included, ever moves a frozen tensor or the running
