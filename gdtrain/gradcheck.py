@@ -440,7 +440,7 @@ _WRONG_DERIVATIVES = {
 def _batchnorm_without_mean_terms(layer: BatchNorm):
     def backward(delta, need_input_grad=True, reuse=False):
         if layer.affine:
-            np.sum(delta * layer._xhat, axis=0, out=layer.g_gamma)
+            np.sum(delta * layer.normalized, axis=0, out=layer.g_gamma)
             np.sum(delta, axis=0, out=layer.g_beta)
         g = delta * layer.gamma if layer.affine else delta
         return g * layer._inv_std if need_input_grad else None

@@ -23,6 +23,7 @@ from gdtrain.data import load_data, standardize
 from gdtrain.data.npz_files import read_npz
 from gdtrain.data.table import CHUNK
 from gdtrain.experiment import fit, seed_streams
+from gdtrain.layers import column_sums
 from gdtrain.losses import LOSSES
 from gdtrain.monitor import EVAL_CHUNK, logits
 from gdtrain.network import Network
@@ -105,6 +106,25 @@ def test_the_first_layers_W_is_column_major_and_computes_what_a_row_major_W_does
                                atol=1e-6 if dtype == np.float32 else 1e-15)
     trainable_part = net.to_file_order(net.grad[:net.n_trainable])  # an optimizer buffer's length: the same order
     np.testing.assert_array_equal(trainable_part, net.to_file_order(net.grad)[:net.n_trainable])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_sums_are_the_sums_over_the_batch_rows(dtype):
+    """layers.column_sums (1ᵀa by BLAS, the bias gradients and batch norm's mean) equals a.sum(axis=0) to the
+    rounding of the additions' order, for batches longer than its cached ones vector too, into ``out``."""
+    rng = np.random.default_rng(3)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+
+    def check(got, a):  # |error| ≤ tol Σ|a|: the bound of any order of the additions
+        np.testing.assert_allclose(got, a.astype(np.float64).sum(axis=0), rtol=0, atol=tol * np.abs(a).sum(axis=0).max())
+
+    for rows, width in ((1, 5), (128, 256), (1259, 32), (5000, 3)):
+        a = rng.normal(size=(rows, width)).astype(dtype)
+        out = np.full(width, np.nan, dtype)
+        got = column_sums(a, out=out)
+        assert got is out and got.dtype == dtype
+        check(got, a)
+    check(column_sums(a[::2]), a[::2])  # a strided batch
 
 
 def test_checkpoints_store_every_W_row_major_and_resume_into_the_column_major_layout(tmp_path):
