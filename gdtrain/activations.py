@@ -59,8 +59,23 @@ def _identity(z, out=None):
     return z
 
 
+_ZEROS = {}  # dtype -> a read-only vector of ZEROS_CACHED zeros
+ZEROS_CACHED = 1 << 20
+
+
 def _relu(z, out=None):
-    return np.maximum(z, 0, out=out)
+    """max(z, 0) against an array of zeros where z is contiguous and not huge (a view of one cached vector).
+
+    NumPy compares with a scalar in a loop it does not vectorize: np.maximum(z, 0) took 12.9 µs for
+    128 × 256 float32 and np.maximum(z, zeros) 4.2 µs, the same values bit for bit (NaN, ±0 and ±inf
+    included; docs/performance.md)."""
+    if z.size > ZEROS_CACHED or not z.flags.c_contiguous:
+        return np.maximum(z, 0, out=out)
+    zeros = _ZEROS.get(z.dtype)
+    if zeros is None:
+        zeros = _ZEROS[z.dtype] = np.zeros(ZEROS_CACHED, z.dtype)
+        zeros.flags.writeable = False
+    return np.maximum(z, zeros[:z.size].reshape(z.shape), out=out)
 
 
 def _tanh(z, out=None):

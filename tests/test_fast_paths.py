@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 
 import gdtrain.data.sources as sources_module
+import gdtrain.activations as activations
+from gdtrain.activations import ACTIVATIONS
 from gdtrain.config import from_dict
 from gdtrain.data import load_data, standardize
 from gdtrain.data.npz_files import read_npz
@@ -125,6 +127,26 @@ def test_column_sums_are_the_sums_over_the_batch_rows(dtype):
         assert got is out and got.dtype == dtype
         check(got, a)
     check(column_sums(a[::2]), a[::2])  # a strided batch
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_against_cached_zeros_is_max_with_zero_bit_for_bit(dtype, monkeypatch):
+    """ReLU's forward compares with a cached array of zeros (activations._relu): the same bits as
+    np.maximum(z, 0), NaN, ±0 and ±inf included, for contiguous, strided and larger-than-cached batches."""
+    relu = ACTIVATIONS.get("relu")
+    monkeypatch.setattr(activations, "ZEROS_CACHED", 1000)
+    monkeypatch.setattr(activations, "_ZEROS", {})
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(40, 24)).astype(dtype)  # 960 entries: under the cache
+    z.flat[:6] = [-0.0, 0.0, np.nan, np.inf, -np.inf, -1e-42]
+    for batch in (z, z[:, ::2], np.concatenate([z, z])):  # contiguous, strided, over the cache
+        expected = np.maximum(batch, 0)
+        out = np.empty_like(batch)
+        got = relu.forward(batch, out=out)
+        assert got is out
+        np.testing.assert_array_equal(got, expected)  # (NaN where NaN)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+    assert not activations._ZEROS[np.dtype(dtype)].flags.writeable
 
 
 def test_checkpoints_store_every_W_row_major_and_resume_into_the_column_major_layout(tmp_path):
