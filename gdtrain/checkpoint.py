@@ -2,8 +2,7 @@
 
 One atomically written .npz (a crash or kill -9 leaves the previous checkpoint intact) holding
 
-    params                    the flat parameter vector (W1, b1, W2, ... as network.py lays them out, every
-                              tensor row-major: Network.to_file_order, whatever the layout in memory)
+    params                    the flat parameter vector (W1, b1, W2, ... as network.py lays them out)
     optimizer.<name>          each buffer of the optimizer's state_dict() (momentum_buffer, exp_avg, ...)
     best_params               the best epoch's weights (what keep: best and a diverged run keep)
     early_best_params         early stopping's best weights (restore_best)
@@ -40,7 +39,6 @@ def save(path: Union[str, Path], *, net, optimizer, schedule, rngs: Mapping[str,
     optimizer_state = optimizer.state_dict()
     arrays.update({f"optimizer.{name}": value for name, value in optimizer_state["buffers"].items()})
     arrays.update(loop_arrays)
-    arrays = {name: net.to_file_order(value) for name, value in arrays.items()}  # (all laid out like θ or its part)
     meta = {
         "format": FORMAT,
         "epoch": state.epoch,
@@ -87,8 +85,8 @@ def load(path: Union[str, Path]) -> Dict[str, Any]:
 def restore(checkpoint: Mapping[str, Any], *, net, optimizer, schedule, rngs: Mapping[str, np.random.Generator],
             state) -> None:
     """Put the checkpoint back into freshly built objects of the same config."""
-    meta, where = checkpoint["meta"], checkpoint.get("path", "the checkpoint")
-    arrays = {name: net.from_file_order(value) for name, value in checkpoint["arrays"].items()}
+    arrays, meta = checkpoint["arrays"], checkpoint["meta"]
+    where = checkpoint.get("path", "the checkpoint")
     if arrays["params"].shape != net.params.shape:
         raise ConfigError(f"--resume: {where} has {arrays['params'].size} parameters, the network of this config "
                           f"has {net.size}")

@@ -145,7 +145,7 @@ def numeric_gradient(net: Network, X: np.ndarray, y: np.ndarray, loss: Loss, l2:
             for start in range(0, flat.size, chunk):
                 j = np.arange(start, min(start + chunk, flat.size))
                 if is_weight:
-                    rows, cols = net.entries(name, j)
+                    rows, cols = np.divmod(j, dense.fan_in)
                     step = epsilon * base.inputs[layer_index][:, cols].T  # (K, n)
                 else:
                     rows, step = j, np.full((len(j), n), epsilon)
@@ -354,7 +354,7 @@ def self_test(epsilon: float = 1e-6, threshold: float = 1e-6, atol: float = 1e-8
             rng = np.random.default_rng(seed)
             X, y, n_out = random_problem(loss, rng)
             net = Network([X.shape[1], 5, 4, n_out], [act, act, "identity"], [dropout, 0.0, 0.0])
-            net.params[...] = net.from_file_order(rng.normal(0.0, 0.5, net.size))  # (row-major: layout-free values)
+            net.params[...] = rng.normal(0.0, 0.5, net.size)
             results[(act, loss_name)] = check_gradients(net, X, y, loss, l2, epsilon, threshold, seed, atol)
     return results
 
@@ -409,7 +409,7 @@ def layer_self_test(epsilon: float = 1e-6, threshold: float = 1e-6, atol: float 
         rng = np.random.default_rng(seed)
         X, y, n_out = random_problem(loss, rng)
         net = layer_network(hidden, X.shape[1], n_out, output)
-        net.params[:net.size] = net.from_file_order(rng.normal(0.0, 0.5, net.size))
+        net.params[:net.size] = rng.normal(0.0, 0.5, net.size)
         for spec in net.specs.values():  # γ near 1, as training starts it
             if spec.kind == "scale":
                 net.params[net.slices[spec.name]] += 1.0

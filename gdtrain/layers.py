@@ -260,10 +260,7 @@ class Dense(Layer):
             delta = self.activation.backward(self._z, self._a, delta)
         if self.norm is not None:
             delta = self.norm.backward(delta, True, reuse)
-        if self.gW.flags.c_contiguous:
-            np.matmul(delta.T, self._x, out=self.gW)  # ∂J/∂W = δᵀ A_prev
-        else:  # W stored column by column (the network's first layer, network.py): ∂J/∂Wᵀ = A_prevᵀ δ, contiguous
-            np.matmul(self._x.T, delta, out=self.gW.T)
+        np.matmul(delta.T, self._x, out=self.gW)  # ∂J/∂W = δᵀ A_prev
         column_sums(delta, out=self.gb)  # ∂J/∂b = Σ_rows δ
         if not need_input_grad:
             return None

@@ -8,14 +8,8 @@ three parts:
              '------- trainable ------'
              '------------- parameters -------------'
 
-For a Dense-only network with nothing frozen that is W1, b1, W2, b2, ... in order, each W of shape
-(fan_out, fan_in) row-major, but for the first layer's: the network's first Dense layer stores its W column by
-column (``column_major``). That layer's products are Z = X Wᵀ and ∂J/∂W = δᵀ X, and it has no ∂J/∂X = δ W
-(nothing below it needs one), the only product this layout slows; with Wᵀ contiguous OpenBLAS multiplies
-without transposing it (the benchmark's W1, 784 → 256 at batch 128: 310 → 279 µs forward, 280 → 260 µs for
-∂J/∂W1; docs/performance.md). The layout is the vectors' only; checkpoint.npz stores every tensor
-row-major (``to_file_order`` / ``from_file_order``), and everything else reaches the tensors through
-``views``. Optimizers and clipping work in place on the first part only (``trainable``,
+For a Dense-only network with nothing frozen that is W1, b1, W2, b2, ... in order, each W row-major of
+shape (fan_out, fan_in). Optimizers and clipping work in place on the first part only (``trainable``,
 ``trainable_grad``), so no update rule, weight decay included, ever moves a frozen tensor or the running
 statistics. Snapshots (the best epoch, early stopping, an undone epoch) and checkpoints copy the whole
 vector, so the running statistics travel with the weights they belong to.
@@ -62,8 +56,6 @@ class Network:
         ordered = ([s for s in parameters if s.trainable] + [s for s in parameters if not s.trainable]
                    + [s for s in specs if not s.is_parameter])
         self.specs: Dict[str, TensorSpec] = {s.name: s for s in ordered}
-        first = self.layers[0] if self.layers else None
-        self.column_major = {first.weight_name} if isinstance(first, Dense) else set()  # (see the module doc)
         self.shapes = {s.name: s.shape for s in ordered}
         self.slices: Dict[str, slice] = {}
         start = 0
@@ -128,43 +120,7 @@ class Network:
 
     def views(self, flat: np.ndarray) -> Dict[str, np.ndarray]:
         """Named views (W1, b1, ...) into any flat vector laid out like ``params``."""
-        return {name: self.view(flat, name) for name in self.shapes}
-
-    def view(self, flat: np.ndarray, name: str) -> np.ndarray:
-        """Tensor ``name`` of a flat vector laid out like ``params``: a view of its shape (Fortran-ordered for a
-        ``column_major`` tensor)."""
-        part = flat[self.slices[name]]
-        if name in self.column_major:
-            return part.reshape(self.shapes[name][::-1]).T
-        return part.reshape(self.shapes[name])
-
-    def entries(self, name: str, flat_index: np.ndarray) -> tuple:
-        """The (row, column, ...) indices in tensor ``name`` of positions ``flat_index`` within its slice."""
-        return np.unravel_index(flat_index, self.shapes[name], order="F" if name in self.column_major else "C")
-
-    def to_file_order(self, flat: np.ndarray) -> np.ndarray:
-        """``flat`` (laid out like ``params``, or like ``trainable``: an optimizer's buffer) with every tensor
-        row-major: the layout checkpoint.npz stores, whatever the layout in memory. ``from_file_order`` undoes it."""
-        moved = self._column_major_in(flat)
-        if not moved:
-            return flat
-        out = flat.copy()
-        for name in moved:
-            out[self.slices[name]] = self.view(flat, name).ravel()
-        return out
-
-    def from_file_order(self, saved: np.ndarray) -> np.ndarray:
-        """A copy of ``saved`` (``to_file_order``'s layout) in this network's layout in memory."""
-        out = np.array(saved)
-        for name in self._column_major_in(out):
-            self.view(out, name)[...] = np.asarray(saved)[self.slices[name]].reshape(self.shapes[name])
-        return out
-
-    def _column_major_in(self, flat: np.ndarray) -> List[str]:
-        """The column-major tensors a vector laid out like ``params`` or ``trainable`` holds."""
-        if flat.ndim != 1 or flat.size not in (self.params.size, self.n_trainable, self.size):
-            return []
-        return [name for name in self.column_major if self.slices[name].stop <= flat.size]
+        return {name: flat[self.slices[name]].reshape(shape) for name, shape in self.shapes.items()}
 
     def set_weights(self, arrays: Dict[str, np.ndarray]) -> None:
         """Set every tensor from ``arrays`` (the state too, where given)."""

@@ -60,13 +60,6 @@ class PointModel:
     def weights(self) -> Dict[str, np.ndarray]:
         return {POINT: self.params.copy()}
 
-    def to_file_order(self, flat: np.ndarray) -> np.ndarray:
-        """The checkpoint's layout is the point's own (the network's may differ: network.py)."""
-        return flat
-
-    def from_file_order(self, saved: np.ndarray) -> np.ndarray:
-        return np.array(saved)
-
     def f(self) -> float:
         """f(θ) at the current point, computed in float64."""
         return self.problem.value(self.params)

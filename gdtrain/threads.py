@@ -146,7 +146,6 @@ def squared_norm(x: np.ndarray) -> float:
     the library has more than one thread. One thread also makes the norms, and so clipping by norm, independent
     of the run's thread count.
     """
-    x = x.ravel(order="K")  # (a view, also of the first layer's column-major W: vdot would copy that one)
     blas = blas_controllers() if x.size > SPLIT_ABOVE and x.dtype == np.float64 else ()
     counts = [lib.get_num_threads() for lib in blas]
     if not counts or max(counts) <= 1:

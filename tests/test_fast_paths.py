@@ -78,38 +78,6 @@ def test_layers_are_views_of_the_flat_vectors_and_updates_stay_in_place():
     np.testing.assert_array_equal(net.views(net.params)["W1"], net.layers[0].W)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_the_first_layers_W_is_column_major_and_computes_what_a_row_major_W_does(dtype):
-    """The network's first Dense layer keeps W column by column (Wᵀ contiguous: OpenBLAS multiplies X Wᵀ and
-    forms ∂J/∂Wᵀ = Xᵀ δ without transposing; network.py); every other W is row-major. The loss, the gradient
-    and its layout in the file order are those of the textbook's row-major products."""
-    rng = np.random.default_rng(3)
-    net = Network([6, 9, 7, 3], ["relu", "tanh", "identity"], dtype=dtype)
-    W1, W2 = net.layers[0].W, net.layers[1].W
-    assert net.column_major == {"W1"} and W1.shape == (9, 6)
-    assert W1.flags.f_contiguous and not W1.flags.c_contiguous and net.layers[0].gW.flags.f_contiguous
-    assert W2.flags.c_contiguous and net.layers[1].gW.flags.c_contiguous
-    row_major = rng.normal(0, 0.5, net.size).astype(dtype)  # W1, b1, W2, ... each row-major (checkpoint.npz)
-    net.params[...] = net.from_file_order(row_major)
-    np.testing.assert_array_equal(W1, row_major[:54].reshape(9, 6))
-    np.testing.assert_array_equal(net.to_file_order(net.params), row_major)
-    X, y = rng.normal(size=(11, 6)).astype(dtype), rng.integers(0, 3, 11)
-    loss = LOSSES.get("cross_entropy")
-    value = net.loss_and_grad(X, y, loss)
-    reference = Network([6, 9, 7, 3], ["relu", "tanh", "identity"], dtype=dtype)
-    reference.column_major = set()  # (the same network with every W row-major, bound to its flat vectors anew)
-    views_p, views_g = reference.views(reference.params), reference.views(reference.grad)
-    for layer in reference.layers:
-        layer.bind(views_p, views_g)
-    reference.params[...] = row_major
-    assert reference.layers[0].W.flags.c_contiguous
-    assert value == pytest.approx(reference.loss_and_grad(X, y, loss), rel=1e-6 if dtype == np.float32 else 1e-14)
-    np.testing.assert_allclose(net.to_file_order(net.grad), reference.grad, rtol=1e-5 if dtype == np.float32 else 1e-12,
-                               atol=1e-6 if dtype == np.float32 else 1e-15)
-    trainable_part = net.to_file_order(net.grad[:net.n_trainable])  # an optimizer buffer's length: the same order
-    np.testing.assert_array_equal(trainable_part, net.to_file_order(net.grad)[:net.n_trainable])
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_column_sums_are_the_sums_over_the_batch_rows(dtype):
     """layers.column_sums (1ᵀa by BLAS, the bias gradients and batch norm's mean) equals a.sum(axis=0) to the
@@ -147,26 +115,6 @@ def test_relu_against_cached_zeros_is_max_with_zero_bit_for_bit(dtype, monkeypat
         np.testing.assert_array_equal(got, expected)  # (NaN where NaN)
         np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
     assert not activations._ZEROS[np.dtype(dtype)].flags.writeable
-
-
-def test_checkpoints_store_every_W_row_major_and_resume_into_the_column_major_layout(tmp_path):
-    """checkpoint.npz keeps its format (W1 row-major in ``params``; every array of it goes through the same
-    Network.to_file_order, the optimizer's buffers included) whatever the layout in memory; a resumed run reads it
-    back into the network's own layout and ends exactly where a straight one does."""
-    raw = {"seed": 0, "data": {"source": "iris"}, "model": {"hidden": [{"units": 6, "activation": "tanh"}]},
-           "optimizer": {"name": "adam", "lr": 0.01}, "training": {"mode": "minibatch", "batch_size": 16, "epochs": 2}}
-    longer = {**raw, "training": {**raw["training"], "epochs": 4}}
-    first = fit(from_dict(raw), out=str(tmp_path / "run"))
-    assert first.net.layers[0].W.flags.f_contiguous
-    with np.load(first.run_dir / "checkpoint.npz") as saved, np.load(first.run_dir / "model.npz") as model:
-        W1, b1 = model["W1"], model["b1"]
-        np.testing.assert_array_equal(saved["params"][:W1.size], W1.ravel())  # row-major
-        np.testing.assert_array_equal(saved["params"][W1.size:W1.size + b1.size], b1)
-        np.testing.assert_array_equal(first.net.from_file_order(saved["params"]), first.net.params)
-    resumed = fit(from_dict(longer), resume=str(first.run_dir))
-    straight = fit(from_dict(longer), out=str(tmp_path / "straight"))
-    assert resumed.summary["epochs"] == 4
-    np.testing.assert_array_equal(resumed.net.params, straight.net.params)
 
 
 def plain_adam(params, grads, lrs, betas, eps, weight_decay, amsgrad, eps_form, decoupled):
@@ -390,14 +338,13 @@ def test_the_benchmarks_plain_numpy_trainer_computes_what_gdtrain_computes(optim
     name = "sgd-momentum" if optimizer["name"] == "sgd" else "adam"
     plain = namespace["PlainMLP"](sizes, np.float64, n, name, optimizer["lr"])
     net = Network(sizes, ["relu", "relu", "identity"], dtype=np.float64)
-    plain.params[...] = rng.normal(0, 0.5, net.size)  # (the plain trainer's W are all row-major: the file order)
-    net.params[...] = net.from_file_order(plain.params)
+    net.params[...] = plain.params[...] = rng.normal(0, 0.5, net.size)
     loss = LOSSES.get("cross_entropy")
     reference = make_optimizer(resolve_optimizer(optimizer), net.size, np.float64)
     for t in range(1, 4):
         expected = net.loss_and_grad(X, y, loss)
         assert plain.loss_and_grad(X, y) == pytest.approx(expected, rel=1e-12)
-        np.testing.assert_allclose(plain.grad, net.to_file_order(net.grad), rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(plain.grad, net.grad, rtol=1e-10, atol=1e-14)
         reference.update(net.params, net.grad, optimizer["lr"], t)
         plain.step()
-        np.testing.assert_allclose(plain.params, net.to_file_order(net.params), rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(plain.params, net.params, rtol=1e-10, atol=1e-14)
