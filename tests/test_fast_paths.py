@@ -19,6 +19,7 @@ import pytest
 
 import gdtrain.data.sources as sources_module
 import gdtrain.activations as activations
+import gdtrain.constant_arrays as constant_arrays
 from gdtrain.activations import ACTIVATIONS
 from gdtrain.config import from_dict
 from gdtrain.data import load_data, standardize
@@ -79,9 +80,11 @@ def test_layers_are_views_of_the_flat_vectors_and_updates_stay_in_place():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_column_sums_are_the_sums_over_the_batch_rows(dtype):
+def test_column_sums_are_the_sums_over_the_batch_rows(dtype, monkeypatch):
     """layers.column_sums (1ᵀa by BLAS, the bias gradients and batch norm's mean) equals a.sum(axis=0) to the
     rounding of the additions' order, for batches longer than its cached ones vector too, into ``out``."""
+    monkeypatch.setattr(constant_arrays, "MIN_SIZE", 1024)
+    monkeypatch.setattr(constant_arrays, "_CACHE", {})
     rng = np.random.default_rng(3)
     tol = 1e-5 if dtype == np.float32 else 1e-13
 
@@ -94,6 +97,7 @@ def test_column_sums_are_the_sums_over_the_batch_rows(dtype):
         got = column_sums(a, out=out)
         assert got is out and got.dtype == dtype
         check(got, a)
+    assert not constant_arrays._CACHE[(1, np.dtype(dtype))].flags.writeable
     check(column_sums(a[::2]), a[::2])  # a strided batch
 
 
@@ -102,8 +106,8 @@ def test_relu_against_cached_zeros_is_max_with_zero_bit_for_bit(dtype, monkeypat
     """ReLU's forward compares with a cached array of zeros (activations._relu): the same bits as
     np.maximum(z, 0), NaN, ±0 and ±inf included, for contiguous, strided and larger-than-cached batches."""
     relu = ACTIVATIONS.get("relu")
-    monkeypatch.setattr(activations, "ZEROS_CACHED", 1000)
-    monkeypatch.setattr(activations, "_ZEROS", {})
+    monkeypatch.setattr(activations, "RELU_CACHED_ZEROS", 1000)
+    monkeypatch.setattr(constant_arrays, "_CACHE", {})
     rng = np.random.default_rng(4)
     z = rng.normal(size=(40, 24)).astype(dtype)  # 960 entries: under the cache
     z.flat[:6] = [-0.0, 0.0, np.nan, np.inf, -np.inf, -1e-42]
@@ -114,7 +118,7 @@ def test_relu_against_cached_zeros_is_max_with_zero_bit_for_bit(dtype, monkeypat
         assert got is out
         np.testing.assert_array_equal(got, expected)  # (NaN where NaN)
         np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
-    assert not activations._ZEROS[np.dtype(dtype)].flags.writeable
+    assert not constant_arrays._CACHE[(0, np.dtype(dtype))].flags.writeable
 
 
 def plain_adam(params, grads, lrs, betas, eps, weight_decay, amsgrad, eps_form, decoupled):
