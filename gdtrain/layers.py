@@ -291,7 +291,7 @@ class BatchNorm(Layer):
         super().__init__()
         self.index, self.width_in, self.width_out = index, int(width), int(width)
         self.momentum, self.eps, self.affine, self.trainable = float(momentum), float(eps), bool(affine), trainable
-        self._centred = self._inv_std = None
+        self._centred = self._inv_std = self._scale = None
         self._training = False
 
     def names(self) -> Dict[str, str]:
@@ -346,7 +346,7 @@ class BatchNorm(Layer):
             var = self.running_var
         self._inv_std = (1.0 / np.sqrt(var + self.eps)).astype(dtype, copy=False)
         self._centred = centred
-        scale = self._inv_std * self.gamma if self.affine else self._inv_std  # γ/√(σ² + ε)
+        self._scale = scale = self._inv_std * self.gamma if self.affine else self._inv_std  # γs = γ/√(σ² + ε)
         y = np.multiply(centred, scale, out=self.buffer("y", n, width, dtype) if reuse else None)
         if self.affine:
             y += self.beta
@@ -371,7 +371,7 @@ class BatchNorm(Layer):
             np.multiply(sum_gc, inv_std, out=self.g_gamma)  # ∂γ = Σ G ⊙ x̂
         if not need_input_grad:
             return None
-        scale = inv_std * self.gamma if self.affine else inv_std  # γs
+        scale = self._scale  # γs, from the forward pass
         if not self._training:  # running statistics are constants
             return np.multiply(delta, scale, out=delta if reuse else None)
         inv_n = delta.dtype.type(1.0 / n)
